@@ -1,0 +1,405 @@
+//! Running actions: the context a body sees and the builder a wrapper returns.
+//!
+//! `#[events]` keeps each action body as a hidden function and generates a wrapper
+//! under the action's name that returns an [`ActionCall`]. Its [`run`](ActionCall::run)
+//! does, in one transaction:
+//!
+//! 1. `BEGIN`;
+//! 2. for a recorded action: `pg_advisory_xact_lock(key)` as the first statement, then
+//!    the event insert (so the event's id orders before any event the body causes);
+//! 3. the body, with an [`ActionCtx`] on the same connection;
+//! 4. the `after_action` hooks the body registered;
+//! 5. `COMMIT`, then the `after_commit` hooks.
+//!
+//! Any error before the commit rolls everything back: an event is stored if and only
+//! if its action's state change committed. Ignored actions skip step 2.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::{
+    ActionInfo, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore, Key, KeyValue,
+    LockKeyInput, NewEvent, PersistsActor, RecordIdOf, Resource,
+};
+
+type AfterActionHook =
+    Box<dyn for<'a> FnOnce(&'a mut PgConnection) -> BoxFuture<'a, Result<(), Error>> + Send>;
+
+/// What an action body sees: the transaction's connection, the record id, the
+/// timestamp, the actor, tenant and metadata, and whether this is a replay.
+///
+/// `Id` is the event log's record id type ([`uuid::Uuid`] unless `record_id_type`
+/// says otherwise).
+pub struct ActionCtx<'c, Id = Uuid> {
+    conn: &'c mut PgConnection,
+    resource: &'static str,
+    action: ActionInfo,
+    record_id: Id,
+    now: DateTime<Utc>,
+    actor: Option<ActorRef>,
+    tenant: Option<Key>,
+    metadata: serde_json::Value,
+    event_id: Option<EventId>,
+    replay: bool,
+    after_action: Vec<AfterActionHook>,
+    after_commit: Vec<BoxFuture<'static, ()>>,
+}
+
+/// Everything but the connection that an [`ActionCtx`] is made from.
+#[derive(Debug, Clone)]
+pub(crate) struct CtxParts<Id> {
+    pub(crate) resource: &'static str,
+    pub(crate) action: ActionInfo,
+    pub(crate) record_id: Id,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) actor: Option<ActorRef>,
+    pub(crate) tenant: Option<Key>,
+    pub(crate) metadata: serde_json::Value,
+    pub(crate) event_id: Option<EventId>,
+    pub(crate) replay: bool,
+}
+
+impl<'c, Id: Clone> ActionCtx<'c, Id> {
+    pub(crate) fn new(conn: &'c mut PgConnection, p: CtxParts<Id>) -> Self {
+        ActionCtx {
+            conn,
+            resource: p.resource,
+            action: p.action,
+            record_id: p.record_id,
+            now: p.now,
+            actor: p.actor,
+            tenant: p.tenant,
+            metadata: p.metadata,
+            event_id: p.event_id,
+            replay: p.replay,
+            after_action: Vec::new(),
+            after_commit: Vec::new(),
+        }
+    }
+
+    /// The connection of the action's transaction: write the state change here, so
+    /// it commits or rolls back together with the event.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+
+    /// The record this action writes: generated (UUIDv7) or given for a create,
+    /// the wrapper's argument for an update or destroy, the event's on replay.
+    pub fn record_id(&self) -> Id {
+        self.record_id.clone()
+    }
+
+    /// The action's timestamp, stored as the event's `occurred_at` (microsecond
+    /// precision, like PostgreSQL); on replay, the event's. Use it instead of the clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The actor that ran the action, if one was given.
+    pub fn actor(&self) -> Option<&ActorRef> {
+        self.actor.as_ref()
+    }
+
+    /// The tenant the action runs for, if one was given.
+    pub fn tenant(&self) -> Option<&Key> {
+        self.tenant.as_ref()
+    }
+
+    /// Caller-supplied metadata (a JSON object, empty unless given).
+    pub fn metadata(&self) -> &serde_json::Value {
+        &self.metadata
+    }
+
+    /// The resource's name as stored in events.
+    pub fn resource(&self) -> &'static str {
+        self.resource
+    }
+
+    /// The running action.
+    pub fn action(&self) -> &ActionInfo {
+        &self.action
+    }
+
+    /// The id of this action's event; `None` for an ignored action.
+    pub fn event_id(&self) -> Option<EventId> {
+        self.event_id
+    }
+
+    /// True while replaying stored events; hooks are not run then.
+    pub fn is_replay(&self) -> bool {
+        self.replay
+    }
+
+    /// Runs `hook` in the action's transaction after the body succeeds, before the
+    /// commit; its error rolls the action back. Skipped on replay.
+    ///
+    /// ```no_run
+    /// # async fn body(ctx: &mut events_core::ActionCtx<'_>) {
+    /// let id = ctx.record_id();
+    /// ctx.after_action(move |conn| Box::pin(async move {
+    ///     sqlx::query("INSERT INTO outbox (record_id) VALUES ($1)").bind(id).execute(conn).await?;
+    ///     Ok(())
+    /// }));
+    /// # }
+    /// ```
+    pub fn after_action<F>(&mut self, hook: F)
+    where
+        F: for<'a> FnOnce(&'a mut PgConnection) -> BoxFuture<'a, Result<(), Error>>
+            + Send
+            + 'static,
+    {
+        if !self.replay {
+            self.after_action.push(Box::new(hook));
+        }
+    }
+
+    /// Runs `hook` after the transaction committed (send the email here). Skipped on
+    /// replay and when the action rolls back.
+    ///
+    /// ```no_run
+    /// # async fn body(ctx: &mut events_core::ActionCtx<'_>) {
+    /// ctx.after_commit(async { tracing::info!("user created") });
+    /// # }
+    /// ```
+    pub fn after_commit<F>(&mut self, hook: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if !self.replay {
+            self.after_commit.push(Box::pin(hook));
+        }
+    }
+}
+
+impl<Id: std::fmt::Debug> std::fmt::Debug for ActionCtx<'_, Id> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionCtx")
+            .field("resource", &self.resource)
+            .field("action", &self.action)
+            .field("record_id", &self.record_id)
+            .field("now", &self.now)
+            .field("actor", &self.actor)
+            .field("tenant", &self.tenant)
+            .field("event_id", &self.event_id)
+            .field("replay", &self.replay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result type of an action body, `Result<T, E>` (under any alias).
+pub trait ActionOutput {
+    /// The success value.
+    type Ok;
+    /// The error; `.run()` also returns framework errors in it, through `From<Error>`.
+    type Err;
+    /// Converts into a plain `Result`.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+}
+
+impl<T, E> ActionOutput for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
+
+/// A generated body adapter: the hidden action body, boxed.
+pub type BodyFn<Id, I, Ret> = for<'a, 'b> fn(&'a mut ActionCtx<'b, Id>, I) -> BoxFuture<'a, Ret>;
+
+/// A call of a generated action wrapper, configured with builder methods and
+/// executed by [`run`](ActionCall::run).
+///
+/// ```ignore
+/// let user = User::create(input).actor(&admin).metadata(json!({"source": "api"})).run(&store).await?;
+/// ```
+#[must_use = "an action does nothing until `.run(&store)` is awaited"]
+pub struct ActionCall<R: Resource, I, Ret> {
+    action: ActionInfo,
+    input: I,
+    record_id: Option<RecordIdOf<R>>,
+    actor: Option<ActorRef>,
+    metadata: serde_json::Value,
+    tenant: Option<Key>,
+    body: BodyFn<RecordIdOf<R>, I, Ret>,
+}
+
+impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
+    #[doc(hidden)]
+    pub fn __new(
+        action: ActionInfo,
+        input: I,
+        record_id: Option<RecordIdOf<R>>,
+        body: BodyFn<RecordIdOf<R>, I, Ret>,
+    ) -> Self {
+        ActionCall {
+            action,
+            input,
+            record_id,
+            actor: None,
+            metadata: serde_json::Value::Object(serde_json::Map::new()),
+            tenant: None,
+            body,
+        }
+    }
+
+    /// Records `actor` as the one running the action, in its actor column.
+    ///
+    /// Passing an actor type that the event log has no `persist_actor_primary_key`
+    /// for does not compile.
+    pub fn actor<A: Actor>(mut self, actor: &A) -> Self
+    where
+        R::Log: PersistsActor<A>,
+    {
+        self.actor = Some(ActorRef::of::<R::Log, A>(actor));
+        self
+    }
+
+    /// Attaches metadata stored with the event (AshEvents' `ash_events_metadata`).
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Runs the action for `tenant`; stored on the event and passed to the lock key
+    /// generator.
+    pub fn tenant(mut self, tenant: impl Into<Key>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sets the record id of a create (required when the record id type is
+    /// `integer` or `string`; a UUIDv7 is generated otherwise).
+    pub fn record_id(mut self, record_id: impl Into<RecordIdOf<R>>) -> Self {
+        self.record_id = Some(record_id.into());
+        self
+    }
+
+    /// Runs the action in its own transaction and records its event.
+    ///
+    /// Returns the body's value, or its error; framework errors (database, lock key,
+    /// serialization) arrive in the body's error type through `From<events_core::Error>`.
+    pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
+    where
+        S: EventStore<Log = R::Log>,
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        let span = tracing::info_span!(
+            "events.action",
+            resource = R::NAME,
+            action = self.action.name,
+            version = self.action.version,
+            recorded = self.action.recorded,
+        );
+        self.run_inner(store).instrument(span).await
+    }
+
+    async fn run_inner<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
+    where
+        S: EventStore<Log = R::Log>,
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        let ActionCall {
+            action,
+            input,
+            record_id,
+            actor,
+            metadata,
+            tenant,
+            body,
+        } = self;
+        let record_id = match record_id.or_else(RecordIdOf::<R>::generate) {
+            Some(id) => id,
+            None => {
+                return Err(Error::MissingRecordId {
+                    resource: R::NAME,
+                    action: action.name,
+                    record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
+                }
+                .into());
+            }
+        };
+        let now = Utc::now().trunc_subsecs(6);
+        let mut tx = store.begin().await?;
+
+        let event_id = if action.recorded {
+            let key = record_id.clone().into_key();
+            let data = serde_json::to_value(&input).map_err(|source| Error::SerializeInput {
+                resource: R::NAME,
+                action: action.name,
+                source,
+            })?;
+            let lock = <R::Log as EventLog>::advisory_lock_key(&LockKeyInput {
+                resource: R::NAME,
+                action: action.name,
+                record_id: &key,
+                tenant: tenant.as_ref(),
+            })?;
+            let event = NewEvent {
+                resource: R::NAME,
+                record_id: &key,
+                action: action.name,
+                action_type: action.kind,
+                actor: actor.as_ref(),
+                data: &data,
+                metadata: &metadata,
+                version: action.version,
+                tenant: tenant.as_ref(),
+                occurred_at: now,
+            };
+            Some(store.append(&mut tx, lock, &event).await?)
+        } else {
+            None
+        };
+
+        let parts = CtxParts {
+            resource: R::NAME,
+            action,
+            record_id,
+            now,
+            actor,
+            tenant,
+            metadata,
+            event_id,
+            replay: false,
+        };
+        let mut ctx = ActionCtx::new(&mut tx, parts);
+        let output = (body)(&mut ctx, input).await.into_result();
+        let after_action = std::mem::take(&mut ctx.after_action);
+        let after_commit = std::mem::take(&mut ctx.after_commit);
+        drop(ctx);
+        let output = match output {
+            Ok(output) => output,
+            Err(e) => {
+                // Dropping the transaction would roll back too; doing it here returns the
+                // connection to the pool clean and surfaces nothing over the body's error.
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback after a failed action body failed");
+                }
+                return Err(e);
+            }
+        };
+        for hook in after_action {
+            hook(&mut tx).await.map_err(|e| Error::Hook {
+                resource: R::NAME,
+                action: action.name,
+                source: Box::new(e),
+            })?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::from_sqlx("committing an action", e))?;
+        tracing::debug!(event_id = ?event_id, "action committed");
+        for hook in after_commit {
+            hook.await;
+        }
+        Ok(output)
+    }
+}

@@ -1,0 +1,145 @@
+//! The event model: what is stored for each recorded action.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Key;
+
+/// The kind of state change an action makes (AshEvents' `action_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Creates a record.
+    Create,
+    /// Changes a record.
+    Update,
+    /// Removes a record.
+    Destroy,
+}
+
+impl ActionKind {
+    /// The name stored in the `action_type` column.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Destroy => "destroy",
+        }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "create" => Ok(ActionKind::Create),
+            "update" => Ok(ActionKind::Update),
+            "destroy" => Ok(ActionKind::Destroy),
+            other => Err(crate::Error::MalformedRow {
+                column: "action_type".into(),
+                message: format!("`{other}` is not one of create, update, destroy"),
+            }),
+        }
+    }
+}
+
+/// The primary key type of the event table (`primary_key_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrimaryKeyType {
+    /// `bigint` identity: ids are assigned by the database in insertion order.
+    Integer,
+    /// UUIDv7 assigned by the framework: time-ordered, unique across databases.
+    UuidV7,
+}
+
+impl PrimaryKeyType {
+    /// The option value that selects this type (`integer`, `uuid_v7`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PrimaryKeyType::Integer => "integer",
+            PrimaryKeyType::UuidV7 => "uuid_v7",
+        }
+    }
+}
+
+/// The id of a stored event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventId {
+    /// With `primary_key_type = integer`.
+    Integer(i64),
+    /// With `primary_key_type = uuid_v7`.
+    Uuid(Uuid),
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventId::Integer(i) => write!(f, "{i}"),
+            EventId::Uuid(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+/// A stored event, as read back from the event table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique id of the event.
+    pub id: EventId,
+    /// Name of the resource whose action was recorded.
+    pub resource: String,
+    /// The record the action wrote.
+    pub record_id: Key,
+    /// Name of the action.
+    pub action: String,
+    /// Kind of the action.
+    pub action_type: ActionKind,
+    /// The actor that ran the action: column name and key, if one was given.
+    pub actor: Option<(String, Key)>,
+    /// The action's input, as JSON.
+    pub data: serde_json::Value,
+    /// Caller-supplied metadata, as JSON.
+    pub metadata: serde_json::Value,
+    /// Version of the action when it ran.
+    pub version: u32,
+    /// Tenant the action ran for, as text.
+    pub tenant: Option<String>,
+    /// When the action ran: the `ctx.now()` its body saw.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// An event about to be appended; built by the action runner.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    /// Resource name.
+    pub resource: &'static str,
+    /// Record id.
+    pub record_id: &'a Key,
+    /// Action name.
+    pub action: &'static str,
+    /// Action kind.
+    pub action_type: ActionKind,
+    /// The actor, if any.
+    pub actor: Option<&'a crate::ActorRef>,
+    /// Input data.
+    pub data: &'a serde_json::Value,
+    /// Metadata.
+    pub metadata: &'a serde_json::Value,
+    /// Action version.
+    pub version: u32,
+    /// Tenant.
+    pub tenant: Option<&'a Key>,
+    /// Timestamp the body sees as `ctx.now()`.
+    pub occurred_at: DateTime<Utc>,
+}

@@ -1,0 +1,64 @@
+//! Runtime of the events framework: an event log for Rust services on PostgreSQL,
+//! after [AshEvents](https://hexdocs.pm/ash_events).
+//!
+//! Two attribute macros declare the configuration and generate the code:
+//!
+//! - [`event_log`] on a struct declares the central event log: record id and
+//!   primary key types, actor columns, advisory locks, the clear-records hook and
+//!   the replay overrides. It implements [`EventLog`].
+//! - [`events`] on a resource's inherent `impl` block declares which actions are
+//!   recorded and at which version. It implements [`Resource`] and generates a
+//!   wrapper per action that returns an [`ActionCall`].
+//!
+//! ```ignore
+//! use events_core::{event_log, events, ActionCtx, Error};
+//!
+//! #[event_log(persist_actor_primary_key(user_id, Admin))]
+//! pub struct EventLog;
+//!
+//! #[events(event_log = EventLog, current_action_versions(create = 2))]
+//! impl User {
+//!     #[create]
+//!     async fn create(ctx: &mut ActionCtx<'_>, input: CreateUser) -> Result<User, Error> {
+//!         // write with ctx.conn(), ctx.record_id(), ctx.now(): same transaction as the event
+//!     }
+//! }
+//!
+//! let user = User::create(input).actor(&admin).run(&store).await?;
+//! ```
+//!
+//! The PostgreSQL store lives in `events-postgres`. See [`action`] for what a call
+//! does, step by step, and the crate README for a runnable quickstart.
+
+pub mod action;
+mod actor;
+mod error;
+mod event;
+pub mod info;
+mod key;
+mod lock;
+mod log;
+mod resource;
+mod store;
+
+use std::pin::Pin;
+
+pub use action::{ActionCall, ActionCtx, ActionOutput};
+pub use actor::{Actor, ActorRef, PersistsActor};
+pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error};
+pub use event::{ActionKind, Event, EventId, NewEvent, PrimaryKeyType};
+pub use key::{Key, KeyType, KeyValue};
+pub use lock::{AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, LockKey, LockKeyInput};
+pub use log::{ActorColumn, ClearRecords, EventLog, ReplayFn, ReplayOverride, Route};
+pub use resource::{ActionInfo, RecordIdOf, Resource};
+pub use store::EventStore;
+
+#[cfg(feature = "macros")]
+pub use events_macros::{event_log, events};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Items generated code refers to. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private;
