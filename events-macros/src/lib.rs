@@ -1,12 +1,26 @@
-//! stub
+//! The `#[event_log(...)]` and `#[events(...)]` attribute macros of the events
+//! framework. Use them through `events_core`, which re-exports both and documents
+//! every option; this crate only converts between `proc_macro` and `proc_macro2`.
+//!
+//! Each macro is a pipeline in its own module: parse the attribute into plain
+//! structs, check it into a model (every error collected, each spanned on the
+//! token at fault), expand the model.
+
 use proc_macro::TokenStream;
-/// stub
+
+mod common;
+mod event_log;
+mod events;
+
+/// Declares the central event log on a struct. See `events_core::EventLog`.
 #[proc_macro_attribute]
-pub fn event_log(_a: TokenStream, i: TokenStream) -> TokenStream {
-    i
+pub fn event_log(args: TokenStream, item: TokenStream) -> TokenStream {
+    event_log::expand(args.into(), item.into()).into()
 }
-/// stub
+
+/// Declares a resource's recorded actions on its inherent `impl` block.
+/// See `events_core::Resource`.
 #[proc_macro_attribute]
-pub fn events(_a: TokenStream, i: TokenStream) -> TokenStream {
-    i
+pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
+    events::expand(args.into(), item.into()).into()
 }

@@ -1,0 +1,359 @@
+//! Checks `#[event_log(...)]` and builds the model the expansion reads.
+//!
+//! Each rule is its own function; all of them run, and every violation is
+//! reported with the span of the token at fault. Invalid values fall back to
+//! their defaults so expansion can still produce the event log's impl.
+
+use std::collections::HashMap;
+
+use darling::Error;
+use darling::error::Accumulator;
+use proc_macro2::Span;
+use syn::{Expr, Ident, Lit, Path, UnOp};
+
+use super::attr::{ActorAttr, EventLogAttr, OverrideAttr};
+use crate::common::{self, KeyTy};
+
+/// Columns every event table has; actor columns must not reuse them.
+const RESERVED_COLUMNS: &[&str] = &[
+    "id",
+    "resource",
+    "record_id",
+    "action",
+    "action_type",
+    "data",
+    "metadata",
+    "version",
+    "tenant",
+    "occurred_at",
+    "recorded_at",
+    "txid",
+];
+
+/// The event table's primary key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PkTy {
+    Integer,
+    UuidV7,
+}
+
+/// `advisory_lock_key_default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockDefault {
+    Single(i64),
+    Pair(i32, i32),
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub(crate) struct EventLogModel {
+    pub table: String,
+    pub primary_key_type: PkTy,
+    pub record_id_type: KeyTy,
+    pub lock_default: LockDefault,
+    pub lock_generator: Option<Path>,
+    pub clear_records: Option<Path>,
+    pub actors: Vec<ActorModel>,
+    pub overrides: Vec<OverrideModel>,
+}
+
+/// One checked actor column.
+#[derive(Debug)]
+pub(crate) struct ActorModel {
+    pub name: Ident,
+    pub destination: Path,
+    pub allow_nil: bool,
+    pub attribute_type: KeyTy,
+    pub public: bool,
+}
+
+/// One checked replay override.
+#[derive(Debug)]
+pub(crate) struct OverrideModel {
+    pub resource: Path,
+    pub action: Ident,
+    pub versions: Vec<u32>,
+    pub routes: Vec<(Path, Ident)>,
+}
+
+/// Runs every rule over the parsed attribute.
+pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel {
+    let primary_key_type = attr
+        .primary_key_type
+        .as_ref()
+        .map_or(PkTy::Integer, |w| primary_key_type(w, acc));
+    let record_id_type = attr.record_id_type.as_ref().map_or(KeyTy::Uuid, |w| {
+        acc.handle(KeyTy::parse(w, "record_id_type"))
+            .unwrap_or(KeyTy::Uuid)
+    });
+    let lock_default = attr
+        .advisory_lock_key_default
+        .as_ref()
+        .map_or(LockDefault::Single(2_147_483_647), |e| lock_default(e, acc));
+    let table = attr
+        .table
+        .as_ref()
+        .map_or_else(|| "events".to_owned(), |t| table_name(t, acc));
+    let actors: Vec<ActorModel> = attr.actors.iter().map(|a| actor(a, acc)).collect();
+    actor_columns_unique(&actors, acc);
+    actor_columns_not_reserved(&actors, acc);
+    actor_destinations_unique(&actors, acc);
+    several_actors_allow_nil(&attr.actors, acc);
+    let overrides: Vec<OverrideModel> = attr
+        .overrides
+        .iter()
+        .map(|o| replay_override(o, acc))
+        .collect();
+    overrides_do_not_overlap(&attr.overrides, acc);
+    EventLogModel {
+        table,
+        primary_key_type,
+        record_id_type,
+        lock_default,
+        lock_generator: attr.advisory_lock_key_generator,
+        clear_records: attr.clear_records_for_replay,
+        actors,
+        overrides,
+    }
+}
+
+// primary_key_type is `integer` or `uuid_v7`.
+fn primary_key_type(word: &Ident, acc: &mut Accumulator) -> PkTy {
+    match word.to_string().as_str() {
+        "integer" => PkTy::Integer,
+        "uuid_v7" => PkTy::UuidV7,
+        other => {
+            acc.push(common::unknown(
+                "primary_key_type",
+                other,
+                &["integer", "uuid_v7"],
+                word,
+            ));
+            PkTy::Integer
+        }
+    }
+}
+
+// advisory_lock_key_default is an i64, or a pair of i32.
+fn lock_default(expr: &Expr, acc: &mut Accumulator) -> LockDefault {
+    const HELP: &str = "advisory_lock_key_default must be an i64 like `2147483647` or a pair of i32 like `[1337, 31337]`";
+    match expr {
+        Expr::Array(arr) if arr.elems.len() == 2 => {
+            let mut pair = [0_i32; 2];
+            for (slot, elem) in pair.iter_mut().zip(&arr.elems) {
+                match int_value(elem).and_then(|v| i32::try_from(v).ok()) {
+                    Some(v) => *slot = v,
+                    None => acc.push(
+                        Error::custom(format!(
+                            "each key of the pair must be an i32 (from {} to {}); {HELP}",
+                            i32::MIN,
+                            i32::MAX
+                        ))
+                        .with_span(elem),
+                    ),
+                }
+            }
+            LockDefault::Pair(pair[0], pair[1])
+        }
+        Expr::Array(arr) => {
+            acc.push(
+                Error::custom(format!(
+                    "expected exactly two keys, found {}; {HELP}",
+                    arr.elems.len()
+                ))
+                .with_span(expr),
+            );
+            LockDefault::Single(2_147_483_647)
+        }
+        _ => match int_value(expr).and_then(|v| i64::try_from(v).ok()) {
+            Some(v) => LockDefault::Single(v),
+            None => {
+                acc.push(Error::custom(HELP).with_span(expr));
+                LockDefault::Single(2_147_483_647)
+            }
+        },
+    }
+}
+
+/// An integer literal, possibly negated.
+fn int_value(expr: &Expr) -> Option<i128> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(i), ..
+        }) if i.suffix().is_empty() || i.suffix() == "i64" || i.suffix() == "i32" => {
+            i.base10_parse::<i128>().ok()
+        }
+        Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => int_value(&u.expr).map(|v| -v),
+        Expr::Group(g) => int_value(&g.expr),
+        _ => None,
+    }
+}
+
+// table is a plain SQL identifier, optionally schema-qualified.
+fn table_name(lit: &syn::LitStr, acc: &mut Accumulator) -> String {
+    let value = lit.value();
+    let valid_part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 63
+            && p.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let parts: Vec<&str> = value.split('.').collect();
+    if parts.len() > 2 || !parts.iter().all(|p| valid_part(p)) {
+        acc.push(
+            Error::custom(format!(
+                "table `{value}` is not a plain SQL name; use lowercase letters, digits and `_` (at most 63), optionally as `schema.table`"
+            ))
+            .with_span(lit),
+        );
+        return "events".to_owned();
+    }
+    value
+}
+
+// attribute_type is `uuid`, `integer` or `string`; allow_nil and public default as in AshEvents.
+fn actor(a: &ActorAttr, acc: &mut Accumulator) -> ActorModel {
+    let attribute_type = a.attribute_type.as_ref().map_or(KeyTy::Uuid, |w| {
+        acc.handle(KeyTy::parse(w, "attribute_type"))
+            .unwrap_or(KeyTy::Uuid)
+    });
+    ActorModel {
+        name: a.name.clone(),
+        destination: a.destination.clone(),
+        allow_nil: a.allow_nil.as_ref().is_none_or(|b| b.value),
+        attribute_type,
+        public: a.public.as_ref().is_some_and(|b| b.value),
+    }
+}
+
+// Actor column names are unique.
+fn actor_columns_unique(actors: &[ActorModel], acc: &mut Accumulator) {
+    let mut seen: HashMap<String, &Ident> = HashMap::new();
+    for a in actors {
+        let name = a.name.to_string();
+        if seen.insert(name.clone(), &a.name).is_some() {
+            acc.push(
+                Error::custom(format!("duplicate actor column `{name}`; give each persist_actor_primary_key its own column name"))
+                    .with_span(&a.name),
+            );
+        }
+    }
+}
+
+// Actor column names do not reuse the event table's own columns.
+fn actor_columns_not_reserved(actors: &[ActorModel], acc: &mut Accumulator) {
+    for a in actors {
+        let name = a.name.to_string();
+        if RESERVED_COLUMNS.contains(&name.as_str()) {
+            acc.push(
+                Error::custom(format!(
+                    "actor column `{name}` clashes with the event table's own `{name}` column; pick another name, like `{name}_actor`"
+                ))
+                .with_span(&a.name),
+            );
+        }
+    }
+}
+
+// One column per actor type: the type picks the column when an action runs.
+fn actor_destinations_unique(actors: &[ActorModel], acc: &mut Accumulator) {
+    let mut seen: HashMap<String, &Ident> = HashMap::new();
+    for a in actors {
+        let dest = common::path_string(&a.destination);
+        if let Some(first) = seen.insert(dest.clone(), &a.name) {
+            acc.push(
+                Error::custom(format!(
+                    "actor type `{dest}` already has column `{first}`; each actor type is persisted in one column"
+                ))
+                .with_span(&a.destination),
+            );
+        }
+    }
+}
+
+// With more than one actor column, every one allows nil: an event has one actor.
+fn several_actors_allow_nil(actors: &[ActorAttr], acc: &mut Accumulator) {
+    if actors.len() < 2 {
+        return;
+    }
+    for a in actors {
+        if let Some(b) = a.allow_nil.as_ref().filter(|b| !b.value) {
+            acc.push(
+                Error::custom(format!(
+                    "actor column `{}` cannot have allow_nil = false: with several persist_actor_primary_key, every one must allow nil; remove `allow_nil = false`",
+                    a.name
+                ))
+                .with_span(b),
+            );
+        }
+    }
+}
+
+// An override names versions (each 1 or more) and at least one route_to.
+fn replay_override(o: &OverrideAttr, acc: &mut Accumulator) -> OverrideModel {
+    let mut versions = Vec::new();
+    match &o.versions {
+        None => acc.push(
+            Error::custom("replay_override needs `versions = [..]`: the event versions it routes")
+                .with_span(&o.span),
+        ),
+        Some(list) if list.is_empty() => acc.push(
+            Error::custom("replay_override needs at least one version in `versions = [..]`")
+                .with_span(&o.span),
+        ),
+        Some(list) => {
+            for lit in list {
+                if let Some(v) = acc.handle(common::version(lit, "a replayed version")) {
+                    if versions.contains(&v) {
+                        acc.push(
+                            Error::custom(format!("version {v} is listed twice")).with_span(lit),
+                        );
+                    }
+                    versions.push(v);
+                }
+            }
+        }
+    }
+    if o.routes.is_empty() {
+        acc.push(
+            Error::custom("replay_override needs at least one `route_to(Resource, action)`: where the old events go")
+                .with_span(&o.span),
+        );
+    }
+    OverrideModel {
+        resource: o.resource.clone(),
+        action: o.action.clone(),
+        versions,
+        routes: o.routes.clone(),
+    }
+}
+
+// No two overrides route the same (resource, action, version).
+fn overrides_do_not_overlap(overrides: &[OverrideAttr], acc: &mut Accumulator) {
+    let mut seen: HashMap<(String, String, String), Span> = HashMap::new();
+    for o in overrides {
+        let mut own = std::collections::HashSet::new();
+        for lit in o.versions.iter().flatten() {
+            let key = (
+                common::path_string(&o.resource),
+                o.action.to_string(),
+                lit.base10_digits().to_owned(),
+            );
+            if !own.insert(key.clone()) {
+                continue; // reported by `replay_override` as listed twice
+            }
+            if seen.insert(key.clone(), lit.span()).is_some() {
+                acc.push(
+                    Error::custom(format!(
+                        "version {} of `{}.{}` is already routed by an earlier replay_override; merge the two",
+                        key.2, key.0, key.1
+                    ))
+                    .with_span(lit),
+                );
+            }
+        }
+    }
+}

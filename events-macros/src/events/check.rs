@@ -1,0 +1,351 @@
+//! Checks `#[events(...)]` against the actions of the `impl` block and builds the
+//! model the expansion reads. Each rule is its own function; all of them run.
+
+use std::collections::HashSet;
+
+use darling::Error;
+use darling::error::Accumulator;
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Path, ReturnType, Type};
+
+use super::attr::{ActionSyntax, EventsAttr, Kind};
+use crate::common;
+
+/// The checked configuration.
+#[derive(Debug)]
+pub(crate) struct EventsModel {
+    /// `event_log = ..`; `None` when missing (already reported).
+    pub event_log: Option<Path>,
+    /// Name stored in events.
+    pub name: String,
+    /// The well-formed actions, in declaration order.
+    pub actions: Vec<ActionModel>,
+    /// Versions configured with `current_action_versions`.
+    pub configured_versions: Vec<(String, u32)>,
+}
+
+/// One well-formed action.
+#[derive(Debug)]
+pub(crate) struct ActionModel {
+    /// Index of the method in the impl block.
+    pub index: usize,
+    /// The method's name.
+    pub ident: Ident,
+    /// Its marker.
+    pub kind: Kind,
+    /// Version written to its events.
+    pub version: u32,
+    /// Whether it is recorded (not ignored).
+    pub recorded: bool,
+    /// The `ctx` parameter's type.
+    pub ctx_ty: Type,
+    /// The input parameter's type.
+    pub input_ty: Type,
+    /// The return type.
+    pub ret_ty: Type,
+}
+
+/// Runs every rule.
+pub(crate) fn check(
+    item: &ItemImpl,
+    attr: &EventsAttr,
+    actions: &[ActionSyntax],
+    acc: &mut Accumulator,
+) -> EventsModel {
+    impl_is_inherent_and_plain(item, acc);
+    if attr.event_log.is_none() {
+        acc.push(Error::custom("#[events] needs the event log that records these actions: add `event_log = YourEventLog`").with_span(&Span::call_site()));
+    }
+    let names: Vec<String> = actions
+        .iter()
+        .filter_map(|a| method(item, a.index))
+        .map(|m| m.sig.ident.to_string())
+        .collect();
+    let known: Vec<&str> = names.iter().map(String::as_str).collect();
+    if let Some((key, list)) = &attr.ignore_actions {
+        names_exist(key, list, &known, acc);
+    }
+    if let Some((key, list)) = &attr.only_actions {
+        names_exist(key, list, &known, acc);
+    }
+    ignore_and_only_exclusive(attr, acc);
+    let ignored = ignored_set(attr, &known);
+    let configured_versions = versions_valid(attr, &known, &ignored, acc);
+    let name = resource_name(item, attr, acc);
+
+    let mut models = Vec::new();
+    for a in actions {
+        let Some(m) = method(item, a.index) else {
+            continue;
+        };
+        let Some((ctx_ty, input_ty, ret_ty)) = signature(m, acc) else {
+            continue;
+        };
+        let ident = m.sig.ident.clone();
+        let n = ident.to_string();
+        let version = configured_versions
+            .iter()
+            .find(|(a, _)| *a == n)
+            .map_or(1, |(_, v)| *v);
+        models.push(ActionModel {
+            index: a.index,
+            recorded: !ignored.contains(&n),
+            ident,
+            kind: a.kind,
+            version,
+            ctx_ty,
+            input_ty,
+            ret_ty,
+        });
+    }
+    no_actions_is_an_error(item, actions, acc);
+    EventsModel {
+        event_log: attr.event_log.clone(),
+        name,
+        actions: models,
+        configured_versions,
+    }
+}
+
+fn method(item: &ItemImpl, index: usize) -> Option<&ImplItemFn> {
+    match item.items.get(index) {
+        Some(ImplItem::Fn(m)) => Some(m),
+        _ => None,
+    }
+}
+
+// #[events] is on an inherent, non-generic impl of a named type.
+fn impl_is_inherent_and_plain(item: &ItemImpl, acc: &mut Accumulator) {
+    if let Some((path, _)) = &item.trait_ {
+        acc.push(
+            Error::custom("#[events] goes on the resource's inherent impl block (`impl User { .. }`), not on a trait impl")
+                .with_span(path),
+        );
+    }
+    if !item.generics.params.is_empty() {
+        acc.push(Error::custom("#[events] does not support generic impl blocks; recorded resources are concrete types").with_span(&item.generics));
+    }
+}
+
+// Every action an option names is a method marked #[create], #[update] or #[destroy]; none twice.
+fn names_exist(key: &Ident, list: &[Ident], known: &[&str], acc: &mut Accumulator) {
+    let mut seen = HashSet::new();
+    for ident in list {
+        let n = ident.to_string();
+        if !known.contains(&n.as_str()) {
+            acc.push(unknown_action(&n, key, known, ident));
+        } else if !seen.insert(n.clone()) {
+            acc.push(
+                Error::custom(format!("action `{n}` is listed twice in {key}")).with_span(ident),
+            );
+        }
+    }
+}
+
+fn unknown_action(
+    name: &str,
+    option: &impl std::fmt::Display,
+    known: &[&str],
+    at: &impl Spanned,
+) -> Error {
+    let here = if known.is_empty() {
+        "none; mark methods with #[create], #[update] or #[destroy]".to_owned()
+    } else {
+        known.join(", ")
+    };
+    let hint = common::did_you_mean(name, known)
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_default();
+    Error::custom(format!(
+        "unknown action `{name}` in {option}; actions here: {here}{hint}"
+    ))
+    .with_span(&at.span())
+}
+
+// ignore_actions and only_actions are two ways to say the same thing: pick one.
+fn ignore_and_only_exclusive(attr: &EventsAttr, acc: &mut Accumulator) {
+    if let (Some(_), Some((only, _))) = (&attr.ignore_actions, &attr.only_actions) {
+        acc.push(
+            Error::custom("only_actions and ignore_actions exclude each other; keep one (only_actions lists the recorded actions, ignore_actions the others)")
+                .with_span(only),
+        );
+    }
+}
+
+fn ignored_set(attr: &EventsAttr, known: &[&str]) -> HashSet<String> {
+    match (&attr.only_actions, &attr.ignore_actions) {
+        (Some((_, only)), _) => {
+            let only: HashSet<String> = only.iter().map(ToString::to_string).collect();
+            known
+                .iter()
+                .filter(|k| !only.contains(**k))
+                .map(|k| (*k).to_owned())
+                .collect()
+        }
+        (None, Some((_, ignore))) => ignore.iter().map(ToString::to_string).collect(),
+        (None, None) => HashSet::new(),
+    }
+}
+
+// current_action_versions names existing, recorded actions, once each, with versions of 1 or more.
+fn versions_valid(
+    attr: &EventsAttr,
+    known: &[&str],
+    ignored: &HashSet<String>,
+    acc: &mut Accumulator,
+) -> Vec<(String, u32)> {
+    let mut out: Vec<(String, u32)> = Vec::new();
+    for (ident, lit) in &attr.current_action_versions {
+        let n = ident.to_string();
+        if !known.contains(&n.as_str()) {
+            acc.push(unknown_action(&n, &"current_action_versions", known, ident));
+            continue;
+        }
+        if ignored.contains(&n) {
+            acc.push(
+                Error::custom(format!("action `{n}` is ignored, so it writes no events and has no version; remove it from current_action_versions"))
+                    .with_span(ident),
+            );
+            continue;
+        }
+        if out.iter().any(|(a, _)| *a == n) {
+            acc.push(
+                Error::custom(format!(
+                    "action `{n}` is listed twice in current_action_versions"
+                ))
+                .with_span(ident),
+            );
+            continue;
+        }
+        if let Some(v) = acc.handle(common::version(lit, &format!("the version of `{n}`"))) {
+            out.push((n, v));
+        }
+    }
+    out
+}
+
+// The stored resource name is given or the type's own name, never empty.
+fn resource_name(item: &ItemImpl, attr: &EventsAttr, acc: &mut Accumulator) -> String {
+    if let Some(lit) = &attr.name {
+        let v = lit.value();
+        if v.trim().is_empty() || v.trim() != v {
+            acc.push(Error::custom("name must be a non-empty name without surrounding spaces, like `\"accounts.user\"`").with_span(lit));
+        }
+        return v;
+    }
+    match &*item.self_ty {
+        Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        other => {
+            acc.push(
+                Error::custom("#[events] needs a named type, like `impl User { .. }`")
+                    .with_span(other),
+            );
+            String::new()
+        }
+    }
+}
+
+// An action is `async fn name(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`.
+fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)> {
+    let sig = &m.sig;
+    let name = &sig.ident;
+    let shape = format!("`async fn {name}(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`");
+    let mut errs: Vec<Error> = Vec::new();
+    if sig.asyncness.is_none() {
+        errs.push(
+            Error::custom(format!(
+                "action `{name}` must be an `async fn`; write {shape}"
+            ))
+            .with_span(&sig.fn_token),
+        );
+    }
+    if let Some(c) = &sig.constness {
+        errs.push(Error::custom(format!("action `{name}` cannot be `const`")).with_span(c));
+    }
+    if let syn::Safety::Unsafe(u) = &sig.safety {
+        errs.push(Error::custom(format!("action `{name}` cannot be `unsafe`")).with_span(u));
+    }
+    if let Some(abi) = &sig.abi {
+        errs.push(
+            Error::custom(format!("action `{name}` cannot have an `extern` ABI")).with_span(abi),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errs.push(
+            Error::custom(format!(
+                "action `{name}` cannot be generic: its input is stored and replayed as one type"
+            ))
+            .with_span(&sig.generics),
+        );
+    }
+    let mut typed = Vec::new();
+    for arg in &sig.inputs {
+        match arg {
+            FnArg::Receiver(r) => errs.push(
+                Error::custom(format!("action `{name}` takes no `self`: it is called as `Type::{name}(..)`; write {shape}"))
+                    .with_span(r),
+            ),
+            FnArg::Typed(t) => typed.push(t),
+        }
+    }
+    if typed.len() != 2 && typed.len() == sig.inputs.len() {
+        let at = if sig.inputs.is_empty() {
+            sig.ident.span()
+        } else {
+            sig.inputs.span()
+        };
+        errs.push(
+            Error::custom(format!(
+                "action `{name}` takes exactly two parameters, the context and the input, found {}; write {shape}",
+                typed.len()
+            ))
+            .with_span(&at),
+        );
+    }
+    if let Some(first) = typed.first()
+        && !matches!(&*first.ty, Type::Reference(r) if r.mutability.is_some())
+    {
+        errs.push(
+            Error::custom(format!(
+                "the first parameter of action `{name}` is its context: `ctx: &mut ActionCtx<'_>`"
+            ))
+            .with_span(&first.ty),
+        );
+    }
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+        ReturnType::Default => {
+            errs.push(
+                Error::custom(format!(
+                    "action `{name}` must return a `Result`; write {shape}"
+                ))
+                .with_span(&sig.ident),
+            );
+            None
+        }
+    };
+    if !errs.is_empty() {
+        acc.push(Error::multiple(errs));
+        return None;
+    }
+    match (typed.as_slice(), ret) {
+        ([ctx, input], Some(ret)) => Some(((*ctx.ty).clone(), (*input.ty).clone(), ret)),
+        _ => None,
+    }
+}
+
+// An impl block with #[events] and no action is almost certainly a mistake.
+fn no_actions_is_an_error(item: &ItemImpl, actions: &[ActionSyntax], acc: &mut Accumulator) {
+    if actions.is_empty() {
+        acc.push(
+            Error::custom("#[events] found no action in this impl block; mark action methods with #[create], #[update] or #[destroy]")
+                .with_span(&item.self_ty),
+        );
+    }
+}

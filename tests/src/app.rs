@@ -1,0 +1,273 @@
+//! The design sketch as a working application: users and posts, admins and a
+//! system actor, versioned actions and a replay override.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use events_core::{ActionCtx, Actor, ClearRecords, Error, event_log, events};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Clears the application tables before a replay.
+pub struct ClearAll;
+
+impl ClearRecords for ClearAll {
+    async fn clear_records(conn: &mut PgConnection) -> Result<(), Error> {
+        sqlx::query("DELETE FROM posts").execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM users").execute(&mut *conn).await?;
+        Ok(())
+    }
+}
+
+/// The application's event log.
+#[event_log(
+    clear_records_for_replay = ClearAll,
+    primary_key_type = integer,
+    record_id_type = uuid,
+    advisory_lock_key_default = 2147483647,
+    persist_actor_primary_key(user_id, Admin),
+    persist_actor_primary_key(system_actor, SystemActor, attribute_type = string),
+    replay_override(User, create, versions = [1], route_to(User, create_v1)),
+)]
+pub struct EventLog;
+
+/// An administrator, recorded in `user_id`.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// Primary key.
+    pub id: Uuid,
+}
+
+impl Actor for Admin {
+    type PrimaryKey = Uuid;
+    fn primary_key(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// A background process, recorded in `system_actor`.
+#[derive(Debug, Clone)]
+pub struct SystemActor(pub &'static str);
+
+impl Actor for SystemActor {
+    type PrimaryKey = String;
+    fn primary_key(&self) -> String {
+        self.0.to_owned()
+    }
+}
+
+/// A user row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct User {
+    /// Primary key, the record id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Creation time, from `ctx.now()`.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Input of `User::create` (version 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUser {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+}
+
+/// Input of the version-1 create, which had one `full_name` field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateUserV1 {
+    /// Full name; v1 had no email.
+    pub full_name: String,
+}
+
+/// Input of `User::update`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpdateUser {
+    /// New display name.
+    pub name: String,
+}
+
+/// Counts hook runs, so tests can see hooks run once live.
+pub static AFTER_COMMIT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[events(
+    event_log = EventLog,
+    ignore_actions = [create_v1, touch],
+    current_action_versions(create = 2, update = 3, destroy = 2),
+)]
+impl User {
+    /// Creates a user.
+    #[create]
+    pub async fn create(ctx: &mut ActionCtx<'_>, input: CreateUser) -> Result<User, Error> {
+        if input.name.is_empty() {
+            // Fails after the event insert: proves the event rolls back with the state.
+            return Err(Error::MalformedRow {
+                column: "name".into(),
+                message: "empty".into(),
+            });
+        }
+        let user = User {
+            id: ctx.record_id(),
+            name: input.name,
+            email: input.email,
+            created_at: ctx.now(),
+        };
+        sqlx::query("INSERT INTO users (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user.id)
+            .bind(&user.name)
+            .bind(&user.email)
+            .bind(user.created_at)
+            .execute(ctx.conn())
+            .await?;
+        let id = user.id;
+        ctx.after_action(move |conn| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO audit_side_effects (user_id) VALUES ($1)")
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        });
+        ctx.after_commit(async {
+            AFTER_COMMIT_RUNS.fetch_add(1, Ordering::SeqCst);
+        });
+        Ok(user)
+    }
+
+    /// Renames a user.
+    #[update]
+    pub async fn update(ctx: &mut ActionCtx<'_>, input: UpdateUser) -> Result<User, Error> {
+        let user =
+            sqlx::query_as::<_, User>("UPDATE users SET name = $2 WHERE id = $1 RETURNING *")
+                .bind(ctx.record_id())
+                .bind(&input.name)
+                .fetch_one(ctx.conn())
+                .await?;
+        Ok(user)
+    }
+
+    /// Deletes a user.
+    #[destroy]
+    pub async fn destroy(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<(), Error> {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(ctx.record_id())
+            .execute(ctx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The version-1 create, kept for replaying old events.
+    #[create]
+    async fn create_v1(ctx: &mut ActionCtx<'_>, input: CreateUserV1) -> Result<User, Error> {
+        let email = format!(
+            "{}@unknown.invalid",
+            input.full_name.to_lowercase().replace(' ', ".")
+        );
+        Self::create_body_for_replay(
+            ctx,
+            CreateUser {
+                name: input.full_name,
+                email,
+            },
+        )
+        .await
+    }
+
+    /// Bumps nothing; an ignored action that still runs in a transaction.
+    #[update]
+    pub async fn touch(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<(), Error> {
+        sqlx::query("UPDATE users SET name = name WHERE id = $1")
+            .bind(ctx.record_id())
+            .execute(ctx.conn())
+            .await?;
+        Ok(())
+    }
+
+    async fn create_body_for_replay(
+        ctx: &mut ActionCtx<'_>,
+        input: CreateUser,
+    ) -> Result<User, Error> {
+        let user = User {
+            id: ctx.record_id(),
+            name: input.name,
+            email: input.email,
+            created_at: ctx.now(),
+        };
+        sqlx::query("INSERT INTO users (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user.id)
+            .bind(&user.name)
+            .bind(&user.email)
+            .bind(user.created_at)
+            .execute(ctx.conn())
+            .await?;
+        Ok(user)
+    }
+}
+
+/// A post row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Post {
+    /// Primary key.
+    pub id: Uuid,
+    /// Author.
+    pub author_id: Uuid,
+    /// Title.
+    pub title: String,
+}
+
+/// Input of `Post::publish`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishPost {
+    /// Author.
+    pub author_id: Uuid,
+    /// Title.
+    pub title: String,
+}
+
+#[events(event_log = EventLog, name = "blog.post")]
+impl Post {
+    /// Publishes a post.
+    #[create]
+    pub async fn publish(ctx: &mut ActionCtx<'_>, input: PublishPost) -> Result<Post, Error> {
+        let post = Post {
+            id: ctx.record_id(),
+            author_id: input.author_id,
+            title: input.title,
+        };
+        sqlx::query("INSERT INTO posts (id, author_id, title) VALUES ($1, $2, $3)")
+            .bind(post.id)
+            .bind(post.author_id)
+            .bind(&post.title)
+            .execute(ctx.conn())
+            .await?;
+        Ok(post)
+    }
+
+    /// Removes a post.
+    #[destroy]
+    pub async fn retract(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<(), Error> {
+        sqlx::query("DELETE FROM posts WHERE id = $1")
+            .bind(ctx.record_id())
+            .execute(ctx.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Creates the application tables.
+pub async fn create_tables(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "CREATE TABLE users (id uuid PRIMARY KEY, name text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL);
+         CREATE TABLE posts (id uuid PRIMARY KEY, author_id uuid NOT NULL, title text NOT NULL);
+         CREATE TABLE audit_side_effects (user_id uuid NOT NULL);",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
