@@ -28,12 +28,23 @@ pub enum Error {
 
     /// Something tried to update, delete or truncate stored events.
     #[error(
-        "events are append-only: {operation} on the event table was rejected; \
-         retention pruning and erasure are the only paths that remove events"
+        "{message}; retention pruning and erasure are the only paths that remove or rewrite events"
     )]
     AppendOnly {
-        /// The rejected operation as PostgreSQL reported it.
-        operation: String,
+        /// PostgreSQL's message: the rejected operation and the table.
+        message: String,
+        /// The event table, as PostgreSQL reported it.
+        table: Option<String>,
+    },
+
+    /// A value given to the store does not fit the event table: a key of the wrong
+    /// type, an unknown actor column, an out-of-range version, a foreign cursor.
+    #[error("invalid value for `{column}`: {message}")]
+    InvalidValue {
+        /// The column the value was meant for.
+        column: String,
+        /// What is wrong and what fits.
+        message: String,
     },
 
     /// A create action whose record id the framework cannot generate ran without one.
@@ -151,7 +162,8 @@ impl Error {
             && db.code().as_deref() == Some(APPEND_ONLY_SQLSTATE)
         {
             return Error::AppendOnly {
-                operation: db.message().to_owned(),
+                message: db.message().to_owned(),
+                table: db.table().map(str::to_owned),
             };
         }
         Error::Database {

@@ -66,6 +66,21 @@ impl Counter {
     }
 }
 
+/// Reports the advisory locks its own transaction holds.
+pub struct AltProbe;
+
+#[events(event_log = AltLog)]
+impl AltProbe {
+    /// Returns `(classid, objid, objsubid)` of each advisory lock held.
+    #[create]
+    pub async fn probe(
+        ctx: &mut ActionCtx<'_, i64>,
+        _input: (),
+    ) -> Result<Vec<(i64, i64, i16)>, Error> {
+        crate::held_advisory_locks(ctx.conn()).await
+    }
+}
+
 /// Creates the `counters` table.
 pub async fn create_tables(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("CREATE TABLE counters (id bigint PRIMARY KEY, value bigint NOT NULL)")

@@ -1,7 +1,7 @@
 //! The design sketch as a working application: users and posts, admins and a
 //! system actor, versioned actions and a replay override.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use events_core::{ActionCtx, Actor, ClearRecords, Error, event_log, events};
 use serde::{Deserialize, Serialize};
@@ -92,8 +92,13 @@ pub struct UpdateUser {
     pub name: String,
 }
 
-/// Counts hook runs, so tests can see hooks run once live.
-pub static AFTER_COMMIT_RUNS: AtomicUsize = AtomicUsize::new(0);
+/// Record ids whose create ran its after-commit hook; tests look for their own ids.
+pub static COMMITTED: Mutex<Vec<Uuid>> = Mutex::new(Vec::new());
+
+/// True when the after-commit hook of the create of `id` ran.
+pub fn after_commit_ran(id: Uuid) -> bool {
+    COMMITTED.lock().map(|c| c.contains(&id)).unwrap_or(false)
+}
 
 #[events(
     event_log = EventLog,
@@ -134,8 +139,10 @@ impl User {
                 Ok(())
             })
         });
-        ctx.after_commit(async {
-            AFTER_COMMIT_RUNS.fetch_add(1, Ordering::SeqCst);
+        ctx.after_commit(async move {
+            if let Ok(mut committed) = COMMITTED.lock() {
+                committed.push(id);
+            }
         });
         Ok(user)
     }
@@ -257,6 +264,19 @@ impl Post {
             .execute(ctx.conn())
             .await?;
         Ok(())
+    }
+}
+
+/// Reports the advisory locks its own transaction holds: what `pg_locks` shows
+/// while an action runs.
+pub struct LockProbe;
+
+#[events(event_log = EventLog)]
+impl LockProbe {
+    /// Returns `(classid, objid, objsubid)` of each advisory lock held.
+    #[create]
+    pub async fn probe(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<Vec<(i64, i64, i16)>, Error> {
+        crate::held_advisory_locks(ctx.conn()).await
     }
 }
 

@@ -44,6 +44,15 @@ impl Tag {
             .await?;
         Ok(ctx.record_id())
     }
+
+    /// Returns `(classid, objid, objsubid)` of each advisory lock held.
+    #[create]
+    pub async fn probe(
+        ctx: &mut ActionCtx<'_, String>,
+        _input: (),
+    ) -> Result<Vec<(i64, i64, i16)>, Error> {
+        crate::held_advisory_locks(ctx.conn()).await
+    }
 }
 
 /// Creates the `tags` table.

@@ -16,3 +16,30 @@ pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
+
+/// `(classid, objid, objsubid)` of the advisory locks this connection's backend holds,
+/// as `pg_locks` shows them.
+pub async fn held_advisory_locks(
+    conn: &mut sqlx::PgConnection,
+) -> Result<Vec<(i64, i64, i16)>, events_core::Error> {
+    let rows = sqlx::query_as(
+        "SELECT classid::bigint, objid::bigint, objsubid::int2 FROM pg_locks \
+         WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted ORDER BY 1, 2, 3",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
+}
+
+/// How a `LockKey` appears in `pg_locks`: `(classid, objid, objsubid)`.
+pub fn pg_locks_row(key: events_core::LockKey) -> (i64, i64, i16) {
+    match key {
+        events_core::LockKey::Single(k) => ((k >> 32) & 0xffff_ffff, k & 0xffff_ffff, 1),
+        events_core::LockKey::Pair(a, b) => (i64::from(a as u32), i64::from(b as u32), 2),
+    }
+}
+
+/// The README's Rust example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,175 @@
+//! The SQL texts a store runs, built once per store from its event log's
+//! configuration, and the helpers that bind keys to them.
+//!
+//! Every text is fixed for a given event log: actor columns are always all bound
+//! (`NULL` for the unused ones), so sqlx prepares each statement once per connection
+//! and reuses it from its statement cache.
+
+use std::sync::Arc;
+
+use events_core::{Error, EventLog, Key, KeyType, PrimaryKeyType};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{AssertSqlSafe, Decode, Postgres, Row, Type};
+
+use crate::schema::{migration_sql, quote_ident};
+
+/// A query with its arguments bound eagerly, independent of any borrow.
+pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
+
+/// Takes a single-key advisory lock for the rest of the transaction.
+pub(crate) const LOCK_SINGLE: &str = "SELECT pg_advisory_xact_lock($1::int8)";
+/// Takes a pair-key advisory lock for the rest of the transaction.
+pub(crate) const LOCK_PAIR: &str = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
+/// Serializes concurrent `migrate()` calls on one table (`$1`: the table name). The
+/// two-`int4` key space keeps it apart from the single-key locks actions default to.
+pub(crate) const LOCK_MIGRATION: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('events_postgres.migrate'), hashtext($1))";
+
+/// Columns every event `SELECT` returns, in this order; the actor columns follow.
+pub(crate) const EVENT_COLUMNS: [&str; 10] = [
+    "id",
+    "resource",
+    "record_id",
+    "action",
+    "action_type",
+    "data",
+    "metadata",
+    "version",
+    "tenant",
+    "occurred_at",
+];
+
+/// The SQL of one event log, built once when its store is created.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    /// `INSERT ... RETURNING id`: (`id` for `uuid_v7`), resource, record_id, action,
+    /// action_type, data, metadata, version, tenant, occurred_at, then every actor column.
+    pub(crate) insert: Arc<str>,
+    /// First page of the log: `$1` limit.
+    pub(crate) list_first: Arc<str>,
+    /// Page after a cursor: `$1` cursor id, `$2` limit.
+    pub(crate) list_after: Arc<str>,
+    /// One record's events: `$1` resource, `$2` record id.
+    pub(crate) for_record: Arc<str>,
+    /// The schema script of [`migration_sql`].
+    pub(crate) migration: Arc<str>,
+}
+
+impl Statements {
+    pub(crate) fn new<L: EventLog>() -> Self {
+        let table = quote_ident(L::TABLE);
+        let actors = L::ACTOR_COLUMNS.iter().map(|c| quote_ident(c.name));
+
+        let mut insert_columns: Vec<String> = Vec::new();
+        if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+            insert_columns.push("id".to_owned());
+        }
+        insert_columns.extend(EVENT_COLUMNS[1..].iter().map(|c| (*c).to_owned()));
+        insert_columns.extend(actors.clone());
+        let placeholders: Vec<String> = (1..=insert_columns.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        let insert = format!(
+            "INSERT INTO {table} ({}) VALUES ({}) RETURNING id",
+            insert_columns.join(", "),
+            placeholders.join(", "),
+        );
+
+        let select_columns: Vec<String> = EVENT_COLUMNS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .chain(actors)
+            .collect();
+        let select = format!("SELECT {} FROM {table}", select_columns.join(", "));
+
+        Statements {
+            insert: insert.into(),
+            list_first: format!("{select} ORDER BY id LIMIT $1").into(),
+            list_after: format!("{select} WHERE id > $1 ORDER BY id LIMIT $2").into(),
+            for_record: format!("{select} WHERE resource = $1 AND record_id = $2 ORDER BY id")
+                .into(),
+            migration: migration_sql::<L>().into(),
+        }
+    }
+}
+
+/// A query over one of the store's texts; the text is shared, not copied.
+pub(crate) fn query(sql: &Arc<str>) -> PgQuery {
+    // Built only from the event log's compile-time config, identifiers quoted.
+    sqlx::query(AssertSqlSafe(Arc::clone(sql)))
+}
+
+/// Binds `key` as the SQL type of a `expected` column.
+pub(crate) fn bind_key(
+    q: PgQuery,
+    column: &str,
+    expected: KeyType,
+    key: &Key,
+) -> Result<PgQuery, Error> {
+    match (expected, key) {
+        (KeyType::Uuid, Key::Uuid(u)) => Ok(q.bind(*u)),
+        (KeyType::Integer, Key::Integer(i)) => Ok(q.bind(*i)),
+        (KeyType::String, Key::String(s)) => Ok(q.bind(s.as_str())),
+        _ => Err(key_mismatch(column, expected, key)),
+    }
+}
+
+/// Binds `key`, or a typed `NULL`, as the SQL type of a `expected` column.
+pub(crate) fn bind_opt_key(
+    q: PgQuery,
+    column: &str,
+    expected: KeyType,
+    key: Option<&Key>,
+) -> Result<PgQuery, Error> {
+    match (expected, key) {
+        (_, Some(key)) => bind_key(q, column, expected, key),
+        (KeyType::Uuid, None) => Ok(q.bind(None::<uuid::Uuid>)),
+        (KeyType::Integer, None) => Ok(q.bind(None::<i64>)),
+        (KeyType::String, None) => Ok(q.bind(None::<&str>)),
+    }
+}
+
+/// A key whose shape does not fit the column it is meant for.
+pub(crate) fn key_mismatch(column: &str, expected: KeyType, key: &Key) -> Error {
+    Error::InvalidValue {
+        column: column.to_owned(),
+        message: format!(
+            "{} key `{key}` does not fit this column, which holds {expected} keys (SQL type {})",
+            key.key_type(),
+            expected.sql_type(),
+        ),
+    }
+}
+
+/// Reads column `index` (named `column` in errors) of a row.
+pub(crate) fn get<'r, T>(row: &'r PgRow, index: usize, column: &str) -> Result<T, Error>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(index).map_err(|e| Error::MalformedRow {
+        column: column.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a nullable key column of shape `ty`.
+pub(crate) fn get_opt_key(
+    row: &PgRow,
+    index: usize,
+    column: &str,
+    ty: KeyType,
+) -> Result<Option<Key>, Error> {
+    Ok(match ty {
+        KeyType::Uuid => get::<Option<uuid::Uuid>>(row, index, column)?.map(Key::Uuid),
+        KeyType::Integer => get::<Option<i64>>(row, index, column)?.map(Key::Integer),
+        KeyType::String => get::<Option<String>>(row, index, column)?.map(Key::String),
+    })
+}
+
+/// Reads a non-null key column of shape `ty`.
+pub(crate) fn get_key(row: &PgRow, index: usize, column: &str, ty: KeyType) -> Result<Key, Error> {
+    get_opt_key(row, index, column, ty)?.ok_or_else(|| Error::MalformedRow {
+        column: column.to_owned(),
+        message: "unexpected NULL".to_owned(),
+    })
+}

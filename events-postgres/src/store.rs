@@ -1,0 +1,321 @@
+//! [`PgEventStore`]: the [`EventStore`] of an event log on a PostgreSQL pool, and
+//! its migration.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use events_core::{Error, EventId, EventLog, EventStore, Key, LockKey, NewEvent, PrimaryKeyType};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::sql::{self, LOCK_MIGRATION, LOCK_PAIR, LOCK_SINGLE, PgQuery, Statements};
+
+/// The PostgreSQL store of event log `L`: appends its events and reads them back.
+///
+/// Cheap to clone (a pool handle and a shared set of SQL texts). The SQL is built
+/// once, in [`new`](Self::new), from `L`'s table name, primary key type, record id
+/// type and actor columns; every statement text is fixed, so each connection
+/// prepares it once.
+///
+/// ```no_run
+/// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+/// # pub struct AppLog;
+/// # impl EventLog for AppLog {
+/// #     type RecordId = uuid::Uuid;
+/// #     const TABLE: &'static str = "events";
+/// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+/// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+/// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+/// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+/// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+/// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+/// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+/// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+/// #     }
+/// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+/// # }
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use events_postgres::PgEventStore;
+///
+/// let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/app").await?;
+/// let store = PgEventStore::<AppLog>::new(pool);
+/// store.migrate().await?;
+/// // pass `&store` to generated actions: `User::create(input).run(&store).await?`
+/// # Ok(()) }
+/// ```
+pub struct PgEventStore<L: EventLog> {
+    pool: PgPool,
+    sql: Arc<Statements>,
+    _log: PhantomData<fn() -> L>,
+}
+
+impl<L: EventLog> PgEventStore<L> {
+    /// A store of `L`'s events on `pool`. Builds the SQL texts; runs nothing.
+    ///
+    /// ```no_run
+    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+    /// # pub struct AppLog;
+    /// # impl EventLog for AppLog {
+    /// #     type RecordId = uuid::Uuid;
+    /// #     const TABLE: &'static str = "events";
+    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    /// #     }
+    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+    /// # }
+    /// # fn run(pool: sqlx::PgPool) {
+    /// let store = events_postgres::PgEventStore::<AppLog>::new(pool);
+    /// # }
+    /// ```
+    pub fn new(pool: PgPool) -> Self {
+        PgEventStore {
+            pool,
+            sql: Arc::new(Statements::new::<L>()),
+            _log: PhantomData,
+        }
+    }
+
+    /// The pool the store runs on.
+    ///
+    /// ```no_run
+    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+    /// # pub struct AppLog;
+    /// # impl EventLog for AppLog {
+    /// #     type RecordId = uuid::Uuid;
+    /// #     const TABLE: &'static str = "events";
+    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    /// #     }
+    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+    /// # }
+    /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), sqlx::Error> {
+    /// let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(store.pool()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema script [`migrate`](Self::migrate) runs, the same text as
+    /// [`migration_sql::<L>()`](crate::migration_sql).
+    ///
+    /// ```no_run
+    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+    /// # pub struct AppLog;
+    /// # impl EventLog for AppLog {
+    /// #     type RecordId = uuid::Uuid;
+    /// #     const TABLE: &'static str = "events";
+    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    /// #     }
+    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+    /// # }
+    /// # fn run(store: events_postgres::PgEventStore<AppLog>) -> std::io::Result<()> {
+    /// std::fs::write("migrations/0001_events.sql", store.migration_sql())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn migration_sql(&self) -> &str {
+        &self.sql.migration
+    }
+
+    /// Creates the event table, its indexes and its append-only guard if they are
+    /// missing, in one transaction. Safe to call on every start, also from several
+    /// processes at once (an advisory lock serializes them).
+    ///
+    /// ```no_run
+    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+    /// # pub struct AppLog;
+    /// # impl EventLog for AppLog {
+    /// #     type RecordId = uuid::Uuid;
+    /// #     const TABLE: &'static str = "events";
+    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    /// #     }
+    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+    /// # }
+    /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Error> {
+    /// store.migrate().await?;
+    /// store.migrate().await?; // no-op
+    /// # Ok(()) }
+    /// ```
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| Error::from_sqlx("beginning the event table migration", e))?;
+        sqlx::query(LOCK_MIGRATION)
+            .bind(L::TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| Error::from_sqlx("locking the event table migration", e))?;
+        sqlx::raw_sql(AssertSqlSafe(Arc::clone(&self.sql.migration)))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| Error::from_sqlx("running the event table migration", e))?;
+        tx.commit()
+            .await
+            .map_err(|e| Error::from_sqlx("committing the event table migration", e))?;
+        tracing::debug!(table = L::TABLE, "event table migrated");
+        Ok(())
+    }
+
+    pub(crate) fn statements(&self) -> &Statements {
+        &self.sql
+    }
+
+    /// The insert of `event` with every argument bound. Fails on a key that does not
+    /// fit its column, before anything runs.
+    fn insert_query(&self, event: &NewEvent<'_>) -> Result<PgQuery, Error> {
+        let mut q = sql::query(&self.sql.insert);
+        if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+            q = q.bind(Uuid::now_v7());
+        }
+        q = q.bind(event.resource);
+        q = sql::bind_key(q, "record_id", L::RECORD_ID_TYPE, event.record_id)?;
+        q = q
+            .bind(event.action)
+            .bind(event.action_type.as_str())
+            .bind(event.data)
+            .bind(event.metadata)
+            .bind(version(event.version)?)
+            .bind(event.tenant.map(Key::to_string))
+            .bind(event.occurred_at);
+        if let Some(actor) = event.actor
+            && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
+        {
+            return Err(unknown_actor_column::<L>(actor.column));
+        }
+        for column in L::ACTOR_COLUMNS {
+            let key = event
+                .actor
+                .filter(|actor| actor.column == column.name)
+                .map(|actor| &actor.key);
+            q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
+        }
+        Ok(q)
+    }
+}
+
+impl<L: EventLog> EventStore for PgEventStore<L> {
+    type Log = L;
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
+        self.pool
+            .begin()
+            .await
+            .map_err(|e| Error::from_sqlx("beginning an action transaction", e))
+    }
+
+    async fn append(
+        &self,
+        conn: &mut PgConnection,
+        lock: LockKey,
+        event: &NewEvent<'_>,
+    ) -> Result<EventId, Error> {
+        let insert = self.insert_query(event)?;
+        let lock_query = match lock {
+            LockKey::Single(key) => sqlx::query(LOCK_SINGLE).bind(key),
+            LockKey::Pair(a, b) => sqlx::query(LOCK_PAIR).bind(a).bind(b),
+        };
+        lock_query.execute(&mut *conn).await.map_err(|e| {
+            Error::from_sqlx(
+                format!(
+                    "taking advisory lock {lock} for {}.{}",
+                    event.resource, event.action
+                ),
+                e,
+            )
+        })?;
+        let row = insert.fetch_one(&mut *conn).await.map_err(|e| {
+            Error::from_sqlx(
+                format!("appending an event of {}.{}", event.resource, event.action),
+                e,
+            )
+        })?;
+        let id = match L::PRIMARY_KEY_TYPE {
+            PrimaryKeyType::Integer => EventId::Integer(sql::get(&row, 0, "id")?),
+            PrimaryKeyType::UuidV7 => EventId::Uuid(sql::get(&row, 0, "id")?),
+        };
+        tracing::debug!(
+            event_id = %id,
+            resource = event.resource,
+            action = event.action,
+            lock = %lock,
+            "event appended"
+        );
+        Ok(id)
+    }
+}
+
+/// The `integer` column's value of an action version.
+fn version(version: u32) -> Result<i32, Error> {
+    match i32::try_from(version) {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(Error::InvalidValue {
+            column: "version".to_owned(),
+            message: format!("action version {version} is outside 1..={}", i32::MAX),
+        }),
+    }
+}
+
+fn unknown_actor_column<L: EventLog>(column: &str) -> Error {
+    let known: Vec<&str> = L::ACTOR_COLUMNS.iter().map(|c| c.name).collect();
+    Error::InvalidValue {
+        column: column.to_owned(),
+        message: format!(
+            "not an actor column of event table `{}`; its actor columns: {}",
+            L::TABLE,
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        ),
+    }
+}
+
+impl<L: EventLog> Clone for PgEventStore<L> {
+    fn clone(&self) -> Self {
+        PgEventStore {
+            pool: self.pool.clone(),
+            sql: Arc::clone(&self.sql),
+            _log: PhantomData,
+        }
+    }
+}
+
+impl<L: EventLog> fmt::Debug for PgEventStore<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgEventStore")
+            .field("log", &std::any::type_name::<L>())
+            .field("table", &L::TABLE)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
