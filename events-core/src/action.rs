@@ -92,8 +92,9 @@ impl<'c, Id: Clone> ActionCtx<'c, Id> {
         self.record_id.clone()
     }
 
-    /// The action's timestamp, stored as the event's `occurred_at` (microsecond
-    /// precision, like PostgreSQL); on replay, the event's. Use it instead of the clock.
+    /// The action's timestamp, stored as the event's `occurred_at`: the database
+    /// clock right after the advisory lock was granted (microsecond precision); on
+    /// replay, the event's. Use it instead of the system clock, so replay sees the same.
     pub fn now(&self) -> DateTime<Utc> {
         self.now
     }
@@ -326,10 +327,9 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
                 .into());
             }
         };
-        let now = Utc::now().trunc_subsecs(6);
         let mut tx = store.begin().await?;
 
-        let event_id = if action.recorded {
+        let (event_id, now) = if action.recorded {
             let key = record_id.clone().into_key();
             let data = serde_json::to_value(&input).map_err(|source| Error::SerializeInput {
                 resource: R::NAME,
@@ -352,11 +352,11 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
                 metadata: &metadata,
                 version: action.version,
                 tenant: tenant.as_ref(),
-                occurred_at: now,
             };
-            Some(store.append(&mut tx, lock, &event).await?)
+            let appended = store.append(&mut tx, lock, &event).await?;
+            (Some(appended.id), appended.occurred_at)
         } else {
-            None
+            (None, Utc::now().trunc_subsecs(6))
         };
 
         let parts = CtxParts {

@@ -115,7 +115,8 @@ pub struct Event {
     pub version: u32,
     /// Tenant the action ran for, as text.
     pub tenant: Option<String>,
-    /// When the action ran: the `ctx.now()` its body saw.
+    /// When the action ran: the `ctx.now()` its body saw (database clock, taken
+    /// after the action's advisory lock was granted).
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -140,6 +141,16 @@ pub struct NewEvent<'a> {
     pub version: u32,
     /// Tenant.
     pub tenant: Option<&'a Key>,
-    /// Timestamp the body sees as `ctx.now()`.
+}
+
+/// What the store reports for an appended event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The new event's id.
+    pub id: EventId,
+    /// Its `occurred_at`, taken from the database clock after the advisory lock was
+    /// granted: the `ctx.now()` its body sees. Taking it under the lock makes
+    /// timestamps of events sharing a lock key increase in commit order, which is
+    /// what makes a point-in-time replay cut consistent.
     pub occurred_at: DateTime<Utc>,
 }

@@ -46,7 +46,7 @@ use std::pin::Pin;
 pub use action::{ActionCall, ActionCtx, ActionOutput};
 pub use actor::{Actor, ActorRef, PersistsActor};
 pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error};
-pub use event::{ActionKind, Event, EventId, NewEvent, PrimaryKeyType};
+pub use event::{ActionKind, Appended, Event, EventId, NewEvent, PrimaryKeyType};
 pub use key::{Key, KeyType, KeyValue};
 pub use lock::{AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, LockKey, LockKeyInput};
 pub use log::{ActorColumn, ClearRecords, EventLog, ReplayFn, ReplayOverride, Route};

@@ -5,7 +5,7 @@
 
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::{Error, EventId, EventLog, LockKey, NewEvent};
+use crate::{Appended, Error, EventLog, LockKey, NewEvent};
 
 /// Where events of one event log are stored.
 pub trait EventStore: Send + Sync {
@@ -15,12 +15,13 @@ pub trait EventStore: Send + Sync {
     /// Opens the transaction an action runs in.
     fn begin(&self) -> impl Future<Output = Result<Transaction<'static, Postgres>, Error>> + Send;
 
-    /// Takes the transaction-scoped advisory lock `lock`, then inserts `event`;
-    /// the lock must be the transaction's first statement.
+    /// Takes the transaction-scoped advisory lock `lock`, then inserts `event` with
+    /// `occurred_at` read from the database clock after the lock was granted; the
+    /// lock must be the transaction's first statement.
     fn append(
         &self,
         conn: &mut PgConnection,
         lock: LockKey,
         event: &NewEvent<'_>,
-    ) -> impl Future<Output = Result<EventId, Error>> + Send;
+    ) -> impl Future<Output = Result<Appended, Error>> + Send;
 }

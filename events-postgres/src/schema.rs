@@ -18,7 +18,7 @@
 //! | `data`, `metadata` | `jsonb` | the action's input and caller metadata |
 //! | `version` | `integer` | the action's version, `> 0` (checked) |
 //! | `tenant` | `text` | nullable |
-//! | `occurred_at` | `timestamptz` | the `ctx.now()` the action body saw |
+//! | `occurred_at` | `timestamptz` | the `ctx.now()` the action body saw: database clock after the lock |
 //! | `recorded_at` | `timestamptz` | `clock_timestamp()` at insert |
 //! | `txid` | `xid8` | the inserting transaction, for commit-safe readers |
 //!
@@ -41,7 +41,7 @@
 //!   ordered by time, and retention pruning by age.
 //! - **`<table>_tenant_idx`** `(tenant, id) WHERE tenant IS NOT NULL`: one tenant's
 //!   events in order; partial, because untenanted logs leave it empty.
-//! - **`<table>_txid_idx`** `(txid)`: commit-safe followers read
+//! - **`<table>_txid_idx`** `(txid, id)`: replay order, and commit-safe followers read
 //!   `WHERE txid < pg_snapshot_xmin(pg_current_snapshot())`, so an event whose
 //!   transaction commits late is never skipped.
 //!
@@ -167,7 +167,7 @@ CREATE INDEX IF NOT EXISTS {occurred_at_index} ON {table} (occurred_at, id);
 -- One tenant's events in order; partial: untenanted events leave it NULL.
 CREATE INDEX IF NOT EXISTS {tenant_index} ON {table} (tenant, id) WHERE tenant IS NOT NULL;
 -- Commit-safe followers: WHERE txid < pg_snapshot_xmin(pg_current_snapshot()).
-CREATE INDEX IF NOT EXISTS {txid_index} ON {table} (txid);
+CREATE INDEX IF NOT EXISTS {txid_index} ON {table} (txid, id);
 
 -- Append-only guard: rejects UPDATE, DELETE and TRUNCATE with SQLSTATE {sqlstate} unless
 -- the transaction ran `SET LOCAL events.allow_prune = 'on'` (retention pruning, erasure).

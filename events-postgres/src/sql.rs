@@ -42,8 +42,9 @@ pub(crate) const EVENT_COLUMNS: [&str; 10] = [
 /// The SQL of one event log, built once when its store is created.
 #[derive(Debug)]
 pub(crate) struct Statements {
-    /// `INSERT ... RETURNING id`: (`id` for `uuid_v7`), resource, record_id, action,
-    /// action_type, data, metadata, version, tenant, occurred_at, then every actor column.
+    /// `INSERT ... RETURNING id, occurred_at`: (`id` for `uuid_v7`), resource,
+    /// record_id, action, action_type, data, metadata, version, tenant, then every
+    /// actor column; `occurred_at` is `clock_timestamp()`, read after the lock.
     pub(crate) insert: Arc<str>,
     /// First page of the log: `$1` limit.
     pub(crate) list_first: Arc<str>,
@@ -64,15 +65,18 @@ impl Statements {
         if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
             insert_columns.push("id".to_owned());
         }
-        insert_columns.extend(EVENT_COLUMNS[1..].iter().map(|c| (*c).to_owned()));
+        // Every column but `occurred_at`, which is the database clock at insert time.
+        insert_columns.extend(EVENT_COLUMNS[1..9].iter().map(|c| (*c).to_owned()));
         insert_columns.extend(actors.clone());
-        let placeholders: Vec<String> = (1..=insert_columns.len())
+        let mut values: Vec<String> = (1..=insert_columns.len())
             .map(|i| format!("${i}"))
             .collect();
+        insert_columns.push("occurred_at".to_owned());
+        values.push("clock_timestamp()".to_owned());
         let insert = format!(
-            "INSERT INTO {table} ({}) VALUES ({}) RETURNING id",
+            "INSERT INTO {table} ({}) VALUES ({}) RETURNING id, occurred_at",
             insert_columns.join(", "),
-            placeholders.join(", "),
+            values.join(", "),
         );
 
         let select_columns: Vec<String> = EVENT_COLUMNS

@@ -5,7 +5,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use events_core::{Error, EventId, EventLog, EventStore, Key, LockKey, NewEvent, PrimaryKeyType};
+use events_core::{
+    Appended, Error, EventId, EventLog, EventStore, Key, LockKey, NewEvent, PrimaryKeyType,
+};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -204,8 +206,7 @@ impl<L: EventLog> PgEventStore<L> {
             .bind(event.data)
             .bind(event.metadata)
             .bind(version(event.version)?)
-            .bind(event.tenant.map(Key::to_string))
-            .bind(event.occurred_at);
+            .bind(event.tenant.map(Key::to_string));
         if let Some(actor) = event.actor
             && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
         {
@@ -237,7 +238,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         conn: &mut PgConnection,
         lock: LockKey,
         event: &NewEvent<'_>,
-    ) -> Result<EventId, Error> {
+    ) -> Result<Appended, Error> {
         let insert = self.insert_query(event)?;
         let lock_query = match lock {
             LockKey::Single(key) => sqlx::query(LOCK_SINGLE).bind(key),
@@ -262,6 +263,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
             PrimaryKeyType::Integer => EventId::Integer(sql::get(&row, 0, "id")?),
             PrimaryKeyType::UuidV7 => EventId::Uuid(sql::get(&row, 0, "id")?),
         };
+        let occurred_at = sql::get(&row, 1, "occurred_at")?;
         tracing::debug!(
             event_id = %id,
             resource = event.resource,
@@ -269,7 +271,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
             lock = %lock,
             "event appended"
         );
-        Ok(id)
+        Ok(Appended { id, occurred_at })
     }
 }
 

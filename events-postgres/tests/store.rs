@@ -93,7 +93,6 @@ struct Ev {
     metadata: Value,
     version: u32,
     tenant: Option<Key>,
-    occurred_at: DateTime<Utc>,
 }
 
 impl Ev {
@@ -108,7 +107,6 @@ impl Ev {
             metadata: json!({}),
             version: 1,
             tenant: None,
-            occurred_at: Utc::now().trunc_subsecs(6),
         }
     }
 
@@ -131,7 +129,6 @@ impl Ev {
             metadata: &self.metadata,
             version: self.version,
             tenant: self.tenant.as_ref(),
-            occurred_at: self.occurred_at,
         }
     }
 }
@@ -145,11 +142,11 @@ async fn store<L: EventLog>(pool: &PgPool) -> Result<PgEventStore<L>, Error> {
 /// Appends `ev` in its own committed transaction under the log's default lock.
 async fn append<L: EventLog>(store: &PgEventStore<L>, ev: &Ev) -> Result<EventId, Error> {
     let mut tx = store.begin().await?;
-    let id = store
+    let appended = store
         .append(&mut tx, L::ADVISORY_LOCK_KEY_DEFAULT, &ev.as_new())
         .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(appended.id)
 }
 
 async fn count(pool: &PgPool, table: &str) -> Result<i64, sqlx::Error> {
@@ -281,10 +278,12 @@ async fn append_stores_every_column(pool: PgPool) -> TestResult {
     ev.version = 3;
     ev.tenant = Some(Key::Integer(42));
 
+    let before = Utc::now().trunc_subsecs(6);
     let mut tx = store.begin().await?;
-    let id = store
+    let appended = store
         .append(&mut tx, LockKey::DEFAULT, &ev.as_new())
         .await?;
+    let id = appended.id;
     let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text")
         .fetch_one(&mut *tx)
         .await?;
@@ -311,9 +310,14 @@ async fn append_stores_every_column(pool: PgPool) -> TestResult {
         row.try_get::<Option<String>, _>("tenant")?.as_deref(),
         Some("42")
     );
+    let occurred_at: DateTime<Utc> = row.try_get("occurred_at")?;
     assert_eq!(
-        row.try_get::<DateTime<Utc>, _>("occurred_at")?,
-        ev.occurred_at
+        occurred_at, appended.occurred_at,
+        "append reports what it stored"
+    );
+    assert!(
+        (occurred_at - before).num_seconds().abs() < 60,
+        "the database clock at insert time"
     );
     let recorded_at: DateTime<Utc> = row.try_get("recorded_at")?;
     assert!((Utc::now() - recorded_at).num_seconds().abs() < 60);
@@ -331,7 +335,7 @@ async fn append_stores_every_column(pool: PgPool) -> TestResult {
         metadata: ev.metadata.clone(),
         version: 3,
         tenant: Some("42".to_owned()),
-        occurred_at: ev.occurred_at,
+        occurred_at,
     };
     assert_eq!(events, [expected]);
     Ok(())
