@@ -179,6 +179,15 @@ impl KeyTy {
         }
     }
 
+    /// The option value that selects this shape.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            KeyTy::Uuid => "uuid",
+            KeyTy::Integer => "integer",
+            KeyTy::String => "string",
+        }
+    }
+
     /// `::events_core::__private::KeyType::X`.
     pub(crate) fn key_type(self) -> TokenStream {
         match self {
@@ -221,6 +230,88 @@ pub(crate) fn path_string(path: &Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
 }
 
+/// The value of a `name = value` option, or an error saying to write it that way.
+pub(crate) fn name_value<'a>(meta: &'a Meta, name: &str, example: &str) -> Result<&'a Expr> {
+    match meta {
+        Meta::NameValue(nv) => Ok(&nv.value),
+        Meta::List(_) => Err(Error::custom(format!(
+            "`{name}` takes a value, not a list: write `{name} = {example}`"
+        ))
+        .with_span(meta.path())),
+        Meta::Path(_) => Err(Error::custom(format!(
+            "`{name}` needs a value: write `{name} = {example}`"
+        ))
+        .with_span(meta.path())),
+    }
+}
+
+/// The items of a `name(..)` option, or an error saying to write it that way.
+pub(crate) fn list(meta: &Meta, name: &str, example: &str) -> Result<Vec<NestedMeta>> {
+    match meta {
+        Meta::List(l) => NestedMeta::parse_meta_list(l.tokens.clone()).map_err(Error::from),
+        Meta::NameValue(_) => Err(Error::custom(format!(
+            "`{name}` takes a list, not a value: write `{name}({example})`"
+        ))
+        .with_span(meta.path())),
+        Meta::Path(_) => Err(Error::custom(format!(
+            "`{name}` needs its arguments: write `{name}({example})`"
+        ))
+        .with_span(meta.path())),
+    }
+}
+
+/// The meta of an option item, rejecting bare literals.
+pub(crate) fn option_meta<'a>(item: &'a NestedMeta, example: &str) -> Result<&'a Meta> {
+    match item {
+        NestedMeta::Meta(m) => Ok(m),
+        NestedMeta::Lit(l) => Err(Error::custom(format!(
+            "expected an option like `{example}`, not a literal"
+        ))
+        .with_span(l)),
+        NestedMeta::NameValueInvalidExpr(m) => {
+            let at = m
+                .value
+                .clone()
+                .into_iter()
+                .next()
+                .map_or_else(|| m.path.span(), |t| t.span());
+            Err(Error::custom(format!(
+                "the value of `{}` is not valid here; write a name, a number, a string or a `[..]` list",
+                path_string(&m.path)
+            ))
+            .with_span(&at))
+        }
+    }
+}
+
+/// The span of the keyword that says what `item` is (`enum`, `fn`, ..), to point
+/// at when the item is not a struct.
+pub(crate) fn item_keyword(item: &TokenStream) -> proc_macro2::Span {
+    use proc_macro2::TokenTree;
+    const KEYWORDS: &[&str] = &[
+        "enum",
+        "union",
+        "fn",
+        "impl",
+        "trait",
+        "mod",
+        "type",
+        "const",
+        "static",
+        "use",
+        "extern",
+        "macro_rules",
+        "struct",
+    ];
+    item.clone()
+        .into_iter()
+        .find_map(|t| match t {
+            TokenTree::Ident(i) if KEYWORDS.iter().any(|k| i == k) => Some(i.span()),
+            _ => None,
+        })
+        .unwrap_or_else(proc_macro2::Span::call_site)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,35 +332,31 @@ mod tests {
         let lit: LitInt = syn::parse_quote!(3);
         assert_eq!(version(&lit, "version").ok(), Some(3));
     }
-}
 
-/// The value of a `name = value` option, or an error saying to write it that way.
-pub(crate) fn name_value<'a>(meta: &'a Meta, name: &str, example: &str) -> Result<&'a Expr> {
-    match meta {
-        Meta::NameValue(nv) => Ok(&nv.value),
-        _ => Err(Error::custom(format!("expected `{name} = {example}`")).with_span(meta)),
+    #[test]
+    fn says_which_form_an_option_takes() {
+        let meta: Meta = syn::parse_quote!(primary_key_type(integer));
+        let err = name_value(&meta, "primary_key_type", "integer").expect_err("a list");
+        assert_eq!(
+            err.to_string(),
+            "`primary_key_type` takes a value, not a list: write `primary_key_type = integer`"
+        );
+        let meta: Meta = syn::parse_quote!(primary_key_type);
+        let err = name_value(&meta, "primary_key_type", "integer").expect_err("a bare word");
+        assert!(err.to_string().contains("needs a value"), "{err}");
+        let meta: Meta = syn::parse_quote!(route_to = User);
+        let err = list(&meta, "route_to", "User, create_v1").expect_err("a value");
+        assert_eq!(
+            err.to_string(),
+            "`route_to` takes a list, not a value: write `route_to(User, create_v1)`"
+        );
     }
-}
 
-/// The items of a `name(..)` option, or an error saying to write it that way.
-pub(crate) fn list(meta: &Meta, name: &str, example: &str) -> Result<Vec<NestedMeta>> {
-    match meta {
-        Meta::List(l) => NestedMeta::parse_meta_list(l.tokens.clone()).map_err(Error::from),
-        _ => Err(Error::custom(format!("expected `{name}({example})`")).with_span(meta)),
-    }
-}
-
-/// The meta of an option item, rejecting bare literals.
-pub(crate) fn option_meta<'a>(item: &'a NestedMeta, example: &str) -> Result<&'a Meta> {
-    match item {
-        NestedMeta::Meta(m) => Ok(m),
-        NestedMeta::Lit(l) => {
-            Err(Error::custom(format!("expected an option like `{example}`")).with_span(l))
-        }
-        NestedMeta::NameValueInvalidExpr(m) => Err(Error::custom(format!(
-            "the value of `{}` is not valid here",
-            path_string(&m.path)
-        ))
-        .with_span(m)),
+    #[test]
+    fn rejects_a_literal_where_an_option_goes() {
+        let items = NestedMeta::parse_meta_list(quote!("events", table = "x")).expect("parses");
+        let err = option_meta(&items[0], "table = \"events\"").expect_err("a literal");
+        assert!(err.to_string().contains("not a literal"), "{err}");
+        assert!(option_meta(&items[1], "table = \"events\"").is_ok());
     }
 }

@@ -92,6 +92,25 @@ pub struct UpdateUser {
     pub name: String,
 }
 
+/// How version 1 of `User.create` derived an email from a full name.
+pub fn v1_email(full_name: &str) -> String {
+    format!(
+        "{}@unknown.invalid",
+        full_name.to_lowercase().replace(' ', ".")
+    )
+}
+
+/// Record ids whose `update` fails when replayed: lets a test break replay at a
+/// chosen event.
+pub static FAIL_ON_REPLAY: Mutex<Vec<Uuid>> = Mutex::new(Vec::new());
+
+fn fails_on_replay(id: Uuid) -> bool {
+    FAIL_ON_REPLAY
+        .lock()
+        .map(|f| f.contains(&id))
+        .unwrap_or(false)
+}
+
 /// Record ids whose create ran its after-commit hook; tests look for their own ids.
 pub static COMMITTED: Mutex<Vec<Uuid>> = Mutex::new(Vec::new());
 
@@ -150,6 +169,12 @@ impl User {
     /// Renames a user.
     #[update]
     pub async fn update(ctx: &mut ActionCtx<'_>, input: UpdateUser) -> Result<User, Error> {
+        if ctx.is_replay() && fails_on_replay(ctx.record_id()) {
+            return Err(Error::MalformedRow {
+                column: "name".into(),
+                message: "refused on replay by the test".into(),
+            });
+        }
         let user =
             sqlx::query_as::<_, User>("UPDATE users SET name = $2 WHERE id = $1 RETURNING *")
                 .bind(ctx.record_id())

@@ -6,10 +6,12 @@
 //!   after-commit hooks.
 //! - [`alt`]: UUIDv7 event ids, integer record ids, a pair lock key default.
 //! - [`custom_lock`]: a custom advisory lock key generator and string record ids.
+//! - [`legacy`]: an older build of [`app`], writing version-1 events to the same table.
 
 pub mod alt;
 pub mod app;
 pub mod custom_lock;
+pub mod legacy;
 
 /// A test database URL: `DATABASE_URL`, else the local server.
 pub fn database_url() -> String {
@@ -43,3 +45,24 @@ pub fn pg_locks_row(key: events_core::LockKey) -> (i64, i64, i16) {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Every row of the application tables [`app`] rebuilds on replay, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// `users`, by id.
+    pub users: Vec<app::User>,
+    /// `posts`, by id.
+    pub posts: Vec<app::Post>,
+}
+
+/// Reads a [`Snapshot`] of the application state.
+pub async fn snapshot(pool: &sqlx::PgPool) -> Result<Snapshot, sqlx::Error> {
+    Ok(Snapshot {
+        users: sqlx::query_as("SELECT id, name, email, created_at FROM users ORDER BY id")
+            .fetch_all(pool)
+            .await?,
+        posts: sqlx::query_as("SELECT id, author_id, title FROM posts ORDER BY id")
+            .fetch_all(pool)
+            .await?,
+    })
+}

@@ -76,6 +76,9 @@ pub(crate) struct OverrideAttr {
     pub versions: Option<Vec<LitInt>>,
     /// Each `route_to(Resource, action)`, in order.
     pub routes: Vec<(Path, Ident)>,
+    /// Whether an option inside was malformed or unknown (already reported): then a
+    /// missing `versions` or `route_to` is most likely that option, not reported again.
+    pub malformed: bool,
 }
 
 /// Parses the attribute's items, pushing every error into `acc`.
@@ -203,7 +206,16 @@ fn parse_actor(meta: &Meta, acc: &mut Accumulator) -> Option<ActorAttr> {
     })
 }
 
-fn parse_override(meta: &Meta, acc: &mut Accumulator) -> Option<OverrideAttr> {
+fn parse_override(meta: &Meta, outer: &mut Accumulator) -> Option<OverrideAttr> {
+    let mut acc = Error::accumulator();
+    let parsed = parse_override_items(meta, &mut acc);
+    let errors = acc.into_inner();
+    let malformed = !errors.is_empty();
+    outer.extend(errors);
+    parsed.map(|o| OverrideAttr { malformed, ..o })
+}
+
+fn parse_override_items(meta: &Meta, acc: &mut Accumulator) -> Option<OverrideAttr> {
     let example = "User, create, versions = [1], route_to(User, create_v1)";
     let items = acc.handle(common::list(meta, "replay_override", example))?;
     let span = meta.path().span();
@@ -271,5 +283,6 @@ fn parse_override(meta: &Meta, acc: &mut Accumulator) -> Option<OverrideAttr> {
         action: action?,
         versions,
         routes,
+        malformed: false,
     })
 }

@@ -44,6 +44,11 @@ pub(crate) enum LockDefault {
     Pair(i32, i32),
 }
 
+impl LockDefault {
+    /// AshEvents' default key.
+    const DEFAULT: LockDefault = LockDefault::Single(2_147_483_647);
+}
+
 /// The checked configuration.
 #[derive(Debug)]
 pub(crate) struct EventLogModel {
@@ -89,15 +94,15 @@ pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel 
     let lock_default = attr
         .advisory_lock_key_default
         .as_ref()
-        .map_or(LockDefault::Single(2_147_483_647), |e| lock_default(e, acc));
+        .map_or(LockDefault::DEFAULT, |e| lock_default(e, acc));
     let table = attr
         .table
         .as_ref()
         .map_or_else(|| "events".to_owned(), |t| table_name(t, acc));
-    let actors: Vec<ActorModel> = attr.actors.iter().map(|a| actor(a, acc)).collect();
+    let mut actors: Vec<ActorModel> = attr.actors.iter().map(|a| actor(a, acc)).collect();
     actor_columns_unique(&actors, acc);
     actor_columns_not_reserved(&actors, acc);
-    actor_destinations_unique(&actors, acc);
+    actor_destinations_unique(&mut actors, acc);
     several_actors_allow_nil(&attr.actors, acc);
     let overrides: Vec<OverrideModel> = attr
         .overrides
@@ -136,18 +141,26 @@ fn primary_key_type(word: &Ident, acc: &mut Accumulator) -> PkTy {
 
 // advisory_lock_key_default is an i64, or a pair of i32.
 fn lock_default(expr: &Expr, acc: &mut Accumulator) -> LockDefault {
-    const HELP: &str = "advisory_lock_key_default must be an i64 like `2147483647` or a pair of i32 like `[1337, 31337]`";
+    const HELP: &str = "write an i64 like `2147483647` or a pair of i32 like `[1337, 31337]`";
     match expr {
         Expr::Array(arr) if arr.elems.len() == 2 => {
             let mut pair = [0_i32; 2];
             for (slot, elem) in pair.iter_mut().zip(&arr.elems) {
-                match int_value(elem).and_then(|v| i32::try_from(v).ok()) {
-                    Some(v) => *slot = v,
+                match int_value(elem) {
+                    Some(v) => match i32::try_from(v) {
+                        Ok(v) => *slot = v,
+                        Err(_) => acc.push(
+                            Error::custom(format!(
+                                "`{v}` is out of range for an i32 ({} to {}): each key of an advisory_lock_key_default pair is an i32",
+                                i32::MIN,
+                                i32::MAX
+                            ))
+                            .with_span(elem),
+                        ),
+                    },
                     None => acc.push(
                         Error::custom(format!(
-                            "each key of the pair must be an i32 (from {} to {}); {HELP}",
-                            i32::MIN,
-                            i32::MAX
+                            "each key of the advisory_lock_key_default pair must be an integer; {HELP}"
                         ))
                         .with_span(elem),
                     ),
@@ -158,18 +171,48 @@ fn lock_default(expr: &Expr, acc: &mut Accumulator) -> LockDefault {
         Expr::Array(arr) => {
             acc.push(
                 Error::custom(format!(
-                    "expected exactly two keys, found {}; {HELP}",
+                    "advisory_lock_key_default is one key or a pair of keys, found a list of {}; {HELP}",
                     arr.elems.len()
                 ))
                 .with_span(expr),
             );
-            LockDefault::Single(2_147_483_647)
+            LockDefault::DEFAULT
         }
-        _ => match int_value(expr).and_then(|v| i64::try_from(v).ok()) {
-            Some(v) => LockDefault::Single(v),
-            None => {
-                acc.push(Error::custom(HELP).with_span(expr));
-                LockDefault::Single(2_147_483_647)
+        _ => match int_value(expr).map(i64::try_from) {
+            Some(Ok(v)) => LockDefault::Single(v),
+            other => {
+                let message = match (other, expr) {
+                    (Some(Err(_)), _)
+                    | (
+                        None,
+                        Expr::Lit(syn::ExprLit {
+                            lit: Lit::Int(_), ..
+                        }),
+                    ) => {
+                        format!(
+                            "advisory_lock_key_default is out of range for an i64 ({} to {}); {HELP}",
+                            i64::MIN,
+                            i64::MAX
+                        )
+                    }
+                    (
+                        _,
+                        Expr::Lit(syn::ExprLit {
+                            lit: Lit::Str(_), ..
+                        }),
+                    ) => format!("advisory_lock_key_default is a number, not a string; {HELP}"),
+                    (
+                        _,
+                        Expr::Lit(syn::ExprLit {
+                            lit: Lit::Float(_), ..
+                        }),
+                    ) => {
+                        format!("advisory_lock_key_default must be an integer, not a float; {HELP}")
+                    }
+                    _ => format!("advisory_lock_key_default must be an integer; {HELP}"),
+                };
+                acc.push(Error::custom(message).with_span(expr));
+                LockDefault::DEFAULT
             }
         },
     }
@@ -259,19 +302,27 @@ fn actor_columns_not_reserved(actors: &[ActorModel], acc: &mut Accumulator) {
 }
 
 // One column per actor type: the type picks the column when an action runs.
-fn actor_destinations_unique(actors: &[ActorModel], acc: &mut Accumulator) {
-    let mut seen: HashMap<String, &Ident> = HashMap::new();
-    for a in actors {
+// A repeated type is dropped from the model, so it gets no second impl.
+fn actor_destinations_unique(actors: &mut Vec<ActorModel>, acc: &mut Accumulator) {
+    let mut seen: HashMap<String, Ident> = HashMap::new();
+    actors.retain(|a| {
         let dest = common::path_string(&a.destination);
-        if let Some(first) = seen.insert(dest.clone(), &a.name) {
-            acc.push(
-                Error::custom(format!(
-                    "actor type `{dest}` already has column `{first}`; each actor type is persisted in one column"
-                ))
-                .with_span(&a.destination),
-            );
+        match seen.get(&dest) {
+            Some(first) => {
+                acc.push(
+                    Error::custom(format!(
+                        "actor type `{dest}` already has column `{first}`; each actor type is persisted in one column"
+                    ))
+                    .with_span(&a.destination),
+                );
+                false
+            }
+            None => {
+                seen.insert(dest, a.name.clone());
+                true
+            }
         }
-    }
+    });
 }
 
 // With more than one actor column, every one allows nil: an event has one actor.
@@ -296,6 +347,7 @@ fn several_actors_allow_nil(actors: &[ActorAttr], acc: &mut Accumulator) {
 fn replay_override(o: &OverrideAttr, acc: &mut Accumulator) -> OverrideModel {
     let mut versions = Vec::new();
     match &o.versions {
+        None if o.malformed => {}
         None => acc.push(
             Error::custom("replay_override needs `versions = [..]`: the event versions it routes")
                 .with_span(&o.span),
@@ -309,7 +361,10 @@ fn replay_override(o: &OverrideAttr, acc: &mut Accumulator) -> OverrideModel {
                 if let Some(v) = acc.handle(common::version(lit, "a replayed version")) {
                     if versions.contains(&v) {
                         acc.push(
-                            Error::custom(format!("version {v} is listed twice")).with_span(lit),
+                            Error::custom(format!(
+                                "version {v} is listed twice in this replay_override's versions"
+                            ))
+                            .with_span(lit),
                         );
                     }
                     versions.push(v);
@@ -317,7 +372,7 @@ fn replay_override(o: &OverrideAttr, acc: &mut Accumulator) -> OverrideModel {
             }
         }
     }
-    if o.routes.is_empty() {
+    if o.routes.is_empty() && !o.malformed {
         acc.push(
             Error::custom("replay_override needs at least one `route_to(Resource, action)`: where the old events go")
                 .with_span(&o.span),

@@ -1,12 +1,12 @@
 //! Generates the `EventLog` impl, the `PersistsActor` impls, the replay-override
 //! routing table and the compile-time assertions from a checked model.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemStruct;
 use syn::spanned::Spanned;
 
-use super::check::{EventLogModel, LockDefault, PkTy};
+use super::check::{ActorModel, EventLogModel, LockDefault, PkTy};
 use crate::common;
 
 /// Expands the model into items placed after the struct.
@@ -30,14 +30,26 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
             "DefaultLockKeyGenerator".to_owned(),
         ),
     };
+    let generator_span = model
+        .lock_generator
+        .as_ref()
+        .map_or_else(Span::call_site, |l| l.span());
+    let generate_key = quote_spanned! {generator_span=>
+        <#generator as ::events_core::__private::AdvisoryLockKeyGenerator>::generate_key(__input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    };
     let (clear_name, clear_call) = match &model.clear_records {
         Some(c) => {
             let name = common::path_string(c);
+            // The check and the call share a body and a span: a type that is not
+            // `ClearRecords` is reported once, on the user's token.
             (
                 quote!(::core::option::Option::Some(#name)),
-                quote!(::core::option::Option::Some(::std::boxed::Box::pin(
-                    <#c as #p::ClearRecords>::clear_records(__conn)
-                ))),
+                quote_spanned! {c.span()=>
+                    ::events_core::__private::clear_records::<#c>();
+                    ::core::option::Option::Some(::std::boxed::Box::pin(
+                        <#c as ::events_core::__private::ClearRecords>::clear_records(__conn)
+                    ))
+                },
             )
         }
         None => (
@@ -56,52 +68,65 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
     let persists = model.actors.iter().map(|a| {
         let name = a.name.to_string();
         let dest = &a.destination;
+        // Spanned on the actor type throughout, so "not an actor" lands on it.
         quote_spanned! {dest.span()=>
             #[automatically_derived]
-            impl #p::PersistsActor<#dest> for #ident {
+            impl ::events_core::__private::PersistsActor<#dest> for #ident {
                 const COLUMN: &'static str = #name;
             }
         }
     });
 
-    let overrides = model.overrides.iter().map(|o| {
-        let resource = &o.resource;
-        let action = o.action.to_string();
-        let versions = &o.versions;
-        let routes = o.routes.iter().map(|(target, target_action)| {
-            let name = target_action.to_string();
-            let replay = format_ident!("__events_replay_{}", target_action, span = target_action.span());
-            quote!(#p::Route { resource: <#target as #p::Resource>::NAME, action: #name, apply: <#target>::#replay })
-        });
-        quote! {
-            #p::ReplayOverride {
-                resource: <#resource as #p::Resource>::NAME,
-                action: #action,
-                versions: &[#(#versions),*],
-                routes: &[#(#routes),*],
+    // Each override's type checks sit in the REPLAY_OVERRIDES initializer next to the
+    // uses they guard, on the same tokens, so rustc reports each problem once.
+    let mut override_checks = Vec::new();
+    let overrides = model
+        .overrides
+        .iter()
+        .map(|o| {
+            let resource = &o.resource;
+            let action = o.action.to_string();
+            let versions = &o.versions;
+            override_checks.push(quote_spanned! {resource.span()=>
+                ::events_core::__private::resource::<#resource>();
+            });
+            let resource_name = quote_spanned! {resource.span()=>
+                <#resource as ::events_core::__private::Resource>::NAME
+            };
+            let routes = o
+                .routes
+                .iter()
+                .map(|(target, target_action)| {
+                    let name = target_action.to_string();
+                    override_checks.push(quote_spanned! {target.span()=>
+                        ::events_core::__private::route_target::<#ident, #target>();
+                    });
+                    let target_name = quote_spanned! {target.span()=>
+                        <#target as ::events_core::__private::Resource>::NAME
+                    };
+                    // A missing target action is rustc's "no associated item
+                    // `__events_replay_<action>`", on the user's action token.
+                    let replay = format_ident!(
+                        "__events_replay_{}",
+                        target_action,
+                        span = target_action.span()
+                    );
+                    let apply = quote_spanned!(target_action.span()=> <#target>::#replay);
+                    quote!(#p::Route { resource: #target_name, action: #name, apply: #apply })
+                })
+                .collect::<Vec<_>>();
+            quote! {
+                #p::ReplayOverride {
+                    resource: #resource_name,
+                    action: #action,
+                    versions: &[#(#versions),*],
+                    routes: &[#(#routes),*],
+                }
             }
-        }
-    });
+        })
+        .collect::<Vec<_>>();
 
-    let mut assertions = Vec::new();
-    for a in &model.actors {
-        let dest = &a.destination;
-        let key_ty = a.attribute_type.rust_type();
-        assertions.push(quote_spanned!(dest.span()=> #p::actor_column::<#dest, #key_ty>();));
-    }
-    if let Some(c) = &model.clear_records {
-        assertions.push(quote_spanned!(c.span()=> #p::clear_records::<#c>();));
-    }
-    if let Some(g) = &model.lock_generator {
-        assertions.push(quote_spanned!(g.span()=> #p::lock_key_generator::<#g>();));
-    }
-    for o in &model.overrides {
-        let resource = &o.resource;
-        assertions.push(quote_spanned!(resource.span()=> #p::resource::<#resource>();));
-        for (target, _) in &o.routes {
-            assertions.push(quote_spanned!(target.span()=> #p::route_target::<#ident, #target>();));
-        }
-    }
+    let actor_checks = model.actors.iter().map(actor_key_check);
 
     quote! {
         #[automatically_derived]
@@ -113,12 +138,15 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
             const ADVISORY_LOCK_KEY_GENERATOR: &'static str = #generator_name;
             const CLEAR_RECORDS_FOR_REPLAY: ::core::option::Option<&'static str> = #clear_name;
             const ACTOR_COLUMNS: &'static [#p::ActorColumn] = &[#(#actor_columns),*];
-            const REPLAY_OVERRIDES: &'static [#p::ReplayOverride<Self::RecordId>] = &[#(#overrides),*];
+            const REPLAY_OVERRIDES: &'static [#p::ReplayOverride<Self::RecordId>] = {
+                #(#override_checks)*
+                &[#(#overrides),*]
+            };
 
             fn advisory_lock_key(
                 __input: &#p::LockKeyInput<'_>,
             ) -> ::core::result::Result<#p::LockKey, #p::Error> {
-                <#generator as #p::AdvisoryLockKeyGenerator>::generate_key(__input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+                #generate_key
             }
 
             fn clear_records(
@@ -130,8 +158,58 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
 
         #(#persists)*
 
+        #(#actor_checks)*
+    }
+}
+
+/// Checks that an actor's primary key type is its column's `attribute_type`.
+///
+/// When the actor type is not an `Actor` at all, the `PersistsActor` impl already
+/// says so; this check then stays silent (autoref specialization picks the
+/// fallback `__NotActor::__key`), so that mistake is reported once.
+fn actor_key_check(a: &ActorModel) -> TokenStream {
+    let dest = &a.destination;
+    let key_ty = a.attribute_type.rust_type();
+    let message = format!(
+        "the primary key of actor `{}` is `{{Self}}`, but its column `{}` has attribute_type = {}",
+        common::path_string(dest),
+        a.name,
+        a.attribute_type.name(),
+    );
+    let note = format!(
+        "set `attribute_type` in `persist_actor_primary_key({}, ..)` to the type of `{}`'s `Actor::PrimaryKey`: `uuid` for `Uuid` (the default), `integer` for `i64`, `string` for `String`",
+        a.name,
+        common::path_string(dest),
+    );
+    let probe = quote_spanned! {dest.span()=>
+        fn actor_key_matches_attribute_type<K: ActorKeyMatchesAttributeType>(_: ::core::marker::PhantomData<K>) {}
+        fn __check() {
+            actor_key_matches_attribute_type((&&__Probe::<#dest>(::core::marker::PhantomData)).__key());
+        }
+    };
+    quote! {
+        #[allow(dead_code)]
         const _: () = {
-            #(#assertions)*
+            struct __Probe<A>(::core::marker::PhantomData<A>);
+            trait __IsActor {
+                type Key;
+                fn __key(&self) -> ::core::marker::PhantomData<Self::Key> {
+                    ::core::marker::PhantomData
+                }
+            }
+            impl<A: ::events_core::Actor> __IsActor for &__Probe<A> {
+                type Key = <A as ::events_core::Actor>::PrimaryKey;
+            }
+            trait __NotActor {
+                fn __key(&self) -> ::core::marker::PhantomData<#key_ty> {
+                    ::core::marker::PhantomData
+                }
+            }
+            impl<A> __NotActor for __Probe<A> {}
+            #[diagnostic::on_unimplemented(message = #message, label = "primary key type does not match attribute_type", note = #note)]
+            trait ActorKeyMatchesAttributeType {}
+            impl ActorKeyMatchesAttributeType for #key_ty {}
+            #probe
         };
     }
 }

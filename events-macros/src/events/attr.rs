@@ -3,7 +3,6 @@
 use darling::ast::NestedMeta;
 use darling::error::Accumulator;
 use darling::{Error, FromMeta};
-use syn::spanned::Spanned;
 use syn::{Ident, ImplItem, ItemImpl, LitInt, LitStr, Meta, Path};
 
 use crate::common::{self, IdentList};
@@ -22,6 +21,9 @@ pub(crate) const OPTIONS: &[&str] = &[
 pub(crate) struct EventsAttr {
     /// `event_log = Type`.
     pub event_log: Option<Path>,
+    /// Whether `event_log` was written at all, even malformed: a malformed one is
+    /// reported once, as malformed, not again as missing.
+    pub event_log_written: bool,
     /// `ignore_actions = [..]`, with the option's name for errors.
     pub ignore_actions: Option<(Ident, Vec<Ident>)>,
     /// `only_actions = [..]`, with the option's name for errors.
@@ -71,6 +73,7 @@ pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventsAttr {
         let name = common::option_name(meta);
         match name.as_str() {
             "event_log" => {
+                out.event_log_written = true;
                 let v = common::name_value(meta, &name, "EventLog").and_then(Path::from_expr);
                 if let Some(v) = acc.handle(v) {
                     common::set_once(&mut out.event_log, v, &name, meta, acc);
@@ -174,7 +177,7 @@ pub(crate) fn take_actions(item: &mut ItemImpl, acc: &mut Accumulator) -> Vec<Ac
             if kind.is_some() {
                 acc.push(
                     Error::custom("a method is one action: keep one of `#[create]`, `#[update]`, `#[destroy]`")
-                        .with_span(&attr.span()),
+                        .with_span(attr.path()),
                 );
             } else {
                 kind = Some(k);

@@ -54,7 +54,7 @@ pub(crate) fn check(
     acc: &mut Accumulator,
 ) -> EventsModel {
     impl_is_inherent_and_plain(item, acc);
-    if attr.event_log.is_none() {
+    if attr.event_log.is_none() && !attr.event_log_written {
         acc.push(Error::custom("#[events] needs the event log that records these actions: add `event_log = YourEventLog`").with_span(&Span::call_site()));
     }
     let names: Vec<String> = actions
@@ -295,10 +295,11 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
         }
     }
     if typed.len() != 2 && typed.len() == sig.inputs.len() {
-        let at = if sig.inputs.is_empty() {
-            sig.ident.span()
-        } else {
-            sig.inputs.span()
+        // Point at the first parameter too many, else at the parameters there are.
+        let at = match (typed.get(2), typed.first()) {
+            (Some(extra), _) => extra.span(),
+            (None, Some(first)) => first.span(),
+            (None, None) => sig.ident.span(),
         };
         errs.push(
             Error::custom(format!(
@@ -313,7 +314,7 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
     {
         errs.push(
             Error::custom(format!(
-                "the first parameter of action `{name}` is its context: `ctx: &mut ActionCtx<'_>`"
+                "the first parameter of action `{name}` is its context; write `ctx: &mut ActionCtx<'_>`"
             ))
             .with_span(&first.ty),
         );
@@ -340,9 +341,10 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
     }
 }
 
-// An impl block with #[events] and no action is almost certainly a mistake.
+// An inherent impl block with #[events] and no action is almost certainly a mistake
+// (a trait impl is already reported as the wrong place).
 fn no_actions_is_an_error(item: &ItemImpl, actions: &[ActionSyntax], acc: &mut Accumulator) {
-    if actions.is_empty() {
+    if actions.is_empty() && item.trait_.is_none() {
         acc.push(
             Error::custom("#[events] found no action in this impl block; mark action methods with #[create], #[update] or #[destroy]")
                 .with_span(&item.self_ty),

@@ -1,18 +1,26 @@
 //! Generates, for each action, the hidden body, the public wrapper and the call
 //! and replay adapters; and the `Resource` impl with the introspection items.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ImplItem, ItemImpl};
+use syn::{GenericArgument, ImplItem, ItemImpl, PathArguments, Type};
 
 use super::attr::Kind;
 use super::check::{ActionModel, EventsModel};
+use crate::common::KeyTy;
 
 /// Rewrites the impl block: bodies hidden under `__events_body_<name>`, wrappers
 /// under the action names, adapters; then the `Resource` impl.
 pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
     let p = quote!(::events_core::__private);
+    // Every mention of the record id type is spanned on the `event_log = X` value:
+    // when X is not an event log, rustc's errors about it all land on X.
+    let log_span = model
+        .event_log
+        .as_ref()
+        .map_or_else(Span::call_site, |l| l.span());
+    let record_id = quote_spanned!(log_span=> ::events_core::__private::RecordIdOf<Self>);
     let mut extra: Vec<ImplItem> = Vec::new();
     for action in &model.actions {
         let Some(ImplItem::Fn(method)) = item.items.get_mut(action.index) else {
@@ -30,7 +38,14 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             .push(syn::parse_quote!(#[allow(clippy::needless_lifetimes)]));
         let vis = std::mem::replace(&mut method.vis, syn::Visibility::Inherited);
         method.sig.ident = body_ident.clone();
-        extra.extend(adapters(action, &body_ident, &docs, &vis));
+        extra.extend(adapters(
+            action,
+            &body_ident,
+            &docs,
+            &vis,
+            &record_id,
+            log_span,
+        ));
     }
     item.items.extend(extra);
 
@@ -48,39 +63,80 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         .map(|(a, v)| quote!((#a, #v)));
     let arms = model.actions.iter().map(|a| {
         let n = a.ident.to_string();
-        let replay = format_ident!("__events_replay_{}", a.ident);
-        quote!(#n => ::core::option::Option::Some(Self::#replay as #p::ReplayFn<#p::RecordIdOf<Self>>),)
+        let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
+        quote_spanned!(log_span=> #n => ::core::option::Option::Some(Self::#replay as ::events_core::__private::ReplayFn<#record_id>),)
     });
-    let input_checks = model.actions.iter().map(|a| {
-        let ty = &a.input_ty;
-        quote_spanned!(ty.span()=> #p::action_input::<#ty>();)
-    });
-    let resource_impl = model.event_log.as_ref().map(|log| {
-        let log_ty = quote_spanned!(log.span()=> #log);
-        quote! {
-            #[automatically_derived]
-            impl #p::Resource for #self_ty {
-                type Log = #log_ty;
-                const NAME: &'static str = #name;
-                const ACTIONS: &'static [#p::ActionInfo] = &[#(#infos),*];
-                const IGNORED_ACTIONS: &'static [&'static str] = &[#(#ignored),*];
-                const CURRENT_ACTION_VERSIONS: &'static [(&'static str, u32)] = &[#(#versions),*];
-
-                fn replay_fn(__name: &str) -> ::core::option::Option<#p::ReplayFn<#p::RecordIdOf<Self>>> {
-                    match __name {
-                        #(#arms)*
-                        _ => ::core::option::Option::None,
-                    }
-                }
+    let (log_ty, fallback_log) = match &model.event_log {
+        Some(log) => (quote_spanned!(log.span()=> #log), None),
+        None => {
+            // `event_log` is missing or malformed (already reported): record into a
+            // stand-in event log so the wrappers and the caller's code still check
+            // without a cascade of "not a resource" errors.
+            let ident = format_ident!("__EventsMissingEventLog");
+            let log = crate::event_log::fallback(&ident, fallback_record_id(model));
+            (quote!(#ident), Some(log))
+        }
+    };
+    let replay_fn_sig = quote_spanned! {log_span=>
+        fn replay_fn(__name: &str) -> ::core::option::Option<::events_core::__private::ReplayFn<#record_id>>
+    };
+    let replay_fn = quote_spanned! {log_span=>
+        #replay_fn_sig {
+            match __name {
+                #(#arms)*
+                _ => ::core::option::Option::None,
             }
         }
+    };
+    let resource_impl = quote! {
+        #[automatically_derived]
+        #[allow(clippy::type_complexity)]
+        impl #p::Resource for #self_ty {
+            type Log = #log_ty;
+            const NAME: &'static str = #name;
+            const ACTIONS: &'static [#p::ActionInfo] = &[#(#infos),*];
+            const IGNORED_ACTIONS: &'static [&'static str] = &[#(#ignored),*];
+            const CURRENT_ACTION_VERSIONS: &'static [(&'static str, u32)] = &[#(#versions),*];
+
+            #replay_fn
+        }
+    };
+    match fallback_log {
+        None => quote! {
+            #item
+            #resource_impl
+        },
+        Some(log) => quote! {
+            #item
+            const _: () = {
+                #log
+                #resource_impl
+            };
+        },
+    }
+}
+
+/// The record id type of the stand-in event log: what the first action's context
+/// says (`ActionCtx<'_, i64>`), else the default, a UUID.
+fn fallback_record_id(model: &EventsModel) -> KeyTy {
+    let Some(Type::Reference(r)) = model.actions.first().map(|a| &a.ctx_ty) else {
+        return KeyTy::Uuid;
+    };
+    let Type::Path(ctx) = &*r.elem else {
+        return KeyTy::Uuid;
+    };
+    let Some(PathArguments::AngleBracketed(args)) = ctx.path.segments.last().map(|s| &s.arguments)
+    else {
+        return KeyTy::Uuid;
+    };
+    let id = args.args.iter().find_map(|a| match a {
+        GenericArgument::Type(Type::Path(t)) => t.path.segments.last().map(|s| s.ident.to_string()),
+        _ => None,
     });
-    quote! {
-        #item
-        #resource_impl
-        const _: () = {
-            #(#input_checks)*
-        };
+    match id.as_deref() {
+        Some("i64") => KeyTy::Integer,
+        Some("String") => KeyTy::String,
+        _ => KeyTy::Uuid,
     }
 }
 
@@ -103,20 +159,31 @@ fn adapters(
     body: &syn::Ident,
     docs: &[syn::Attribute],
     vis: &syn::Visibility,
+    record_id: &TokenStream,
+    log_span: Span,
 ) -> Vec<ImplItem> {
-    let p = quote!(::events_core::__private);
     let name = &a.ident;
-    let call = format_ident!("__events_call_{}", a.ident);
-    let replay = format_ident!("__events_replay_{}", a.ident);
+    let call = format_ident!("__events_call_{}", a.ident, span = log_span);
+    let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
     let (input_ty, ret_ty, ctx_ty) = (&a.input_ty, &a.ret_ty, &a.ctx_ty);
+    // Every signature that mentions the record id type sits on the event log token,
+    // the replay adapter's (which `route_to(Resource, action)` names) included: rustc
+    // then reports a bad `event_log = X` on X and nowhere else.
+    let replay_sig = quote_spanned! {log_span=>
+        pub fn #replay<'__a, '__b>(
+            __ctx: &'__a mut ::events_core::__private::ActionCtx<'__b, #record_id>,
+            __data: ::events_core::__private::Value,
+        ) -> ::events_core::__private::BoxFuture<'__a, ::core::result::Result<(), ::events_core::__private::Error>>
+    };
     let info = info(a);
     let (record_param, record_arg) = match a.kind {
-        Kind::Create => (quote!(), quote!(::core::option::Option::None)),
+        Kind::Create => (
+            quote!(),
+            quote_spanned!(log_span=> ::core::option::Option::None),
+        ),
         Kind::Update | Kind::Destroy => (
-            quote!(record_id: impl ::core::convert::Into<#p::RecordIdOf<Self>>,),
-            quote!(::core::option::Option::Some(::core::convert::Into::into(
-                record_id
-            ))),
+            quote_spanned!(log_span=> record_id: impl ::core::convert::Into<#record_id>,),
+            quote_spanned!(log_span=> ::core::option::Option::Some(::core::convert::Into::into(record_id))),
         ),
     };
     let kind_doc = match a.kind {
@@ -126,11 +193,11 @@ fn adapters(
     };
     let recorded_doc = if a.recorded {
         format!(
-            "Recorded as an event at version {}: configure with the builder methods, then `.run(&store)`.",
+            " Recorded as an event at version {}: configure with the builder methods, then `.run(&store)`.",
             a.version
         )
     } else {
-        "Ignored: runs in a transaction without an event. Configure with the builder methods, then `.run(&store)`.".to_owned()
+        " Ignored: runs in a transaction without an event. Configure with the builder methods, then `.run(&store)`.".to_owned()
     };
     let summary = if docs.is_empty() {
         let line = format!(" Action `{name}`: {kind_doc}.");
@@ -138,34 +205,49 @@ fn adapters(
     } else {
         quote!(#(#docs)*)
     };
+    // The body is called in one place only, with its errors (a context of the wrong
+    // record id type) on the user's context parameter.
     let call_body = quote_spanned!(ctx_ty.span()=> Self::#body(__ctx, __input));
+    // The input check and the decoding share a body and a span, so rustc reports a
+    // missing `Deserialize` once, on the user's input type.
+    let input_check =
+        quote_spanned!(input_ty.span()=> ::events_core::__private::action_input::<#input_ty>(););
+    let decode = quote_spanned!(input_ty.span()=> ::events_core::__private::decode_input::<#input_ty, _>(&*__ctx, __data)?);
+    let result = quote_spanned!(ret_ty.span()=> ::events_core::__private::replay_result::<#ret_ty, _>(&*__ctx, __ret));
+    let call_ty = quote_spanned! {log_span=>
+        ::events_core::__private::ActionCall<Self, #input_ty, #ret_ty>
+    };
+    let new_call = quote_spanned! {log_span=>
+        ::events_core::__private::ActionCall::__new(#info, input, #record_arg, Self::#call)
+    };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary
         #[doc = ""]
         #[doc = #recorded_doc]
-        #vis fn #name(#record_param input: #input_ty) -> #p::ActionCall<Self, #input_ty, #ret_ty> {
-            #p::ActionCall::__new(#info, input, #record_arg, Self::#call)
+        #[allow(clippy::type_complexity)]
+        #vis fn #name(#record_param input: #input_ty) -> #call_ty {
+            #new_call
         }
     };
-    let call_fn: ImplItem = syn::parse_quote! {
+    let call_fn: ImplItem = syn::parse_quote_spanned! {log_span=>
         #[doc(hidden)]
+        #[allow(clippy::type_complexity)]
         fn #call<'__a, '__b>(
-            __ctx: &'__a mut #p::ActionCtx<'__b, #p::RecordIdOf<Self>>,
+            __ctx: &'__a mut ::events_core::__private::ActionCtx<'__b, #record_id>,
             __input: #input_ty,
-        ) -> #p::BoxFuture<'__a, #ret_ty> {
+        ) -> ::events_core::__private::BoxFuture<'__a, #ret_ty> {
             ::std::boxed::Box::pin(#call_body)
         }
     };
-    let replay_fn: ImplItem = syn::parse_quote! {
+    let replay_fn: ImplItem = syn::parse_quote_spanned! {log_span=>
         #[doc(hidden)]
-        pub fn #replay<'__a, '__b>(
-            __ctx: &'__a mut #p::ActionCtx<'__b, #p::RecordIdOf<Self>>,
-            __data: #p::Value,
-        ) -> #p::BoxFuture<'__a, ::core::result::Result<(), #p::Error>> {
+        #[allow(clippy::type_complexity)]
+        #replay_sig {
+            #input_check
             ::std::boxed::Box::pin(async move {
-                let __input: #input_ty = #p::decode_input(&*__ctx, __data)?;
-                let __ret = Self::#body(&mut *__ctx, __input).await;
-                #p::replay_result(&*__ctx, __ret)
+                let __input: #input_ty = #decode;
+                let __ret = Self::#call(&mut *__ctx, __input).await;
+                #result
             })
         }
     };

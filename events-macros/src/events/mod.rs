@@ -10,35 +10,41 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::ItemImpl;
 
+use crate::common;
+
 /// Expands `#[events(args)]` on an impl block. Never panics: on errors the impl
 /// block is still emitted (markers removed, well-formed actions wrapped) next to
-/// the `compile_error!`s, so code using it keeps type-checking.
+/// the `compile_error!`s, so code using it keeps type-checking; a missing or
+/// malformed `event_log` is replaced by a stand-in event log for the same reason.
+/// On anything but an impl block, the item is re-emitted unchanged.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut acc = Error::accumulator();
-    let mut block: ItemImpl = match syn::parse2(item.clone()) {
-        Ok(b) => b,
-        Err(e) => {
-            let err = syn::Error::new(
-                e.span(),
-                "#[events] goes on the resource's inherent impl block, like `#[events(event_log = EventLog)] impl User { .. }`",
-            )
-            .to_compile_error();
-            return quote!(#err #item);
-        }
-    };
     let items = acc
         .handle(NestedMeta::parse_meta_list(args).map_err(Error::from))
         .unwrap_or_default();
     let parsed = attr::parse(&items, &mut acc);
-    let actions = attr::take_actions(&mut block, &mut acc);
-    let model = check::check(&block, &parsed, &actions, &mut acc);
-    let generated = if block.trait_.is_none() && block.generics.params.is_empty() {
-        expand::expand(block, &model)
-    } else {
-        quote!(#block)
+    let output = match syn::parse2::<ItemImpl>(item.clone()) {
+        Ok(mut block) => {
+            let actions = attr::take_actions(&mut block, &mut acc);
+            let model = check::check(&block, &parsed, &actions, &mut acc);
+            if block.trait_.is_none() && block.generics.params.is_empty() {
+                expand::expand(block, &model)
+            } else {
+                quote!(#block)
+            }
+        }
+        Err(_) => {
+            acc.push(
+                Error::custom(
+                    "#[events] goes on the resource's inherent impl block, like `#[events(event_log = EventLog)] impl User { .. }`",
+                )
+                .with_span(&common::item_keyword(&item)),
+            );
+            item
+        }
     };
     let errors = acc.finish().err().map(Error::write_errors);
-    quote!(#generated #errors)
+    quote!(#output #errors)
 }
 
 #[cfg(test)]
@@ -110,5 +116,191 @@ mod tests {
             user(),
         );
         assert!(out.contains("action `create_v1` is ignored"), "{out}");
+    }
+
+    #[test]
+    fn a_malformed_event_log_is_not_also_missing() {
+        let out = expand(quote!(event_log(EventLog)), user()).to_string();
+        assert!(out.contains("takes a value, not a list"), "{out}");
+        assert!(!out.contains("needs the event log"), "{out}");
+        // The actions still get a `Resource` impl, on a stand-in event log.
+        assert!(out.contains("__EventsMissingEventLog"), "{out}");
+        assert!(out.contains("fn create"), "{out}");
+    }
+
+    #[test]
+    fn a_missing_event_log_is_reported() {
+        let out = errors(quote!(ignore_actions = [create_v1]), user());
+        assert!(out.contains("needs the event log"), "{out}");
+    }
+
+    #[test]
+    fn a_struct_is_reported_not_panicked_on() {
+        let out = expand(
+            quote!(event_log = EventLog, colour = 1),
+            quote!(
+                pub struct User;
+            ),
+        )
+        .to_string();
+        assert!(
+            out.contains("goes on the resource's inherent impl block"),
+            "{out}"
+        );
+        assert!(out.contains("unknown #[events] option `colour`"), "{out}");
+        assert!(out.contains("pub struct User"), "{out}");
+    }
+
+    #[test]
+    fn a_trait_impl_is_one_error() {
+        let out = errors(
+            quote!(event_log = EventLog),
+            quote!(
+                impl Default for User {
+                    fn default() -> Self {
+                        User
+                    }
+                }
+            ),
+        );
+        assert!(out.contains("not on a trait impl"), "{out}");
+        assert!(!out.contains("found no action"), "{out}");
+    }
+
+    #[test]
+    fn a_second_marker_is_reported_on_its_name() {
+        let out = errors(
+            quote!(event_log = EventLog),
+            quote!(
+                impl User {
+                    #[create]
+                    #[update]
+                    async fn upsert(ctx: &mut ActionCtx<'_>, input: ()) -> Result<User, Error> {
+                        todo!()
+                    }
+                }
+            ),
+        );
+        assert!(out.contains("a method is one action"), "{out}");
+    }
+
+    /// What a user gets for one action: a reviewer reads this diff when the
+    /// expansion changes.
+    #[test]
+    fn expansion_of_one_action() {
+        let out = expand(
+            quote!(event_log = EventLog),
+            quote! {
+                impl Note {
+                    /// Writes a note.
+                    #[create]
+                    pub async fn write(ctx: &mut ActionCtx<'_>, input: String) -> Result<Note, Error> {
+                        todo!()
+                    }
+                }
+            },
+        );
+        let file: syn::File = syn::parse2(out).expect("the expansion is a list of items");
+        let expected = expect_test::expect![[r#"
+            impl Note {
+                #[doc(hidden)]
+                #[allow(clippy::needless_lifetimes)]
+                async fn __events_body_write(
+                    ctx: &mut ActionCtx<'_>,
+                    input: String,
+                ) -> Result<Note, Error> {
+                    todo!()
+                }
+                /// Writes a note.
+                ///
+                /// Recorded as an event at version 1: configure with the builder methods, then `.run(&store)`.
+                #[allow(clippy::type_complexity)]
+                pub fn write(
+                    input: String,
+                ) -> ::events_core::__private::ActionCall<Self, String, Result<Note, Error>> {
+                    ::events_core::__private::ActionCall::__new(
+                        ::events_core::__private::ActionInfo {
+                            name: "write",
+                            kind: ::events_core::__private::ActionKind::Create,
+                            version: 1u32,
+                            recorded: true,
+                        },
+                        input,
+                        ::core::option::Option::None,
+                        Self::__events_call_write,
+                    )
+                }
+                #[doc(hidden)]
+                #[allow(clippy::type_complexity)]
+                fn __events_call_write<'__a, '__b>(
+                    __ctx: &'__a mut ::events_core::__private::ActionCtx<
+                        '__b,
+                        ::events_core::__private::RecordIdOf<Self>,
+                    >,
+                    __input: String,
+                ) -> ::events_core::__private::BoxFuture<'__a, Result<Note, Error>> {
+                    ::std::boxed::Box::pin(Self::__events_body_write(__ctx, __input))
+                }
+                #[doc(hidden)]
+                #[allow(clippy::type_complexity)]
+                pub fn __events_replay_write<'__a, '__b>(
+                    __ctx: &'__a mut ::events_core::__private::ActionCtx<
+                        '__b,
+                        ::events_core::__private::RecordIdOf<Self>,
+                    >,
+                    __data: ::events_core::__private::Value,
+                ) -> ::events_core::__private::BoxFuture<
+                    '__a,
+                    ::core::result::Result<(), ::events_core::__private::Error>,
+                > {
+                    ::events_core::__private::action_input::<String>();
+                    ::std::boxed::Box::pin(async move {
+                        let __input: String = ::events_core::__private::decode_input::<
+                            String,
+                            _,
+                        >(&*__ctx, __data)?;
+                        let __ret = Self::__events_call_write(&mut *__ctx, __input).await;
+                        ::events_core::__private::replay_result::<
+                            Result<Note, Error>,
+                            _,
+                        >(&*__ctx, __ret)
+                    })
+                }
+            }
+            #[automatically_derived]
+            #[allow(clippy::type_complexity)]
+            impl ::events_core::__private::Resource for Note {
+                type Log = EventLog;
+                const NAME: &'static str = "Note";
+                const ACTIONS: &'static [::events_core::__private::ActionInfo] = &[
+                    ::events_core::__private::ActionInfo {
+                        name: "write",
+                        kind: ::events_core::__private::ActionKind::Create,
+                        version: 1u32,
+                        recorded: true,
+                    },
+                ];
+                const IGNORED_ACTIONS: &'static [&'static str] = &[];
+                const CURRENT_ACTION_VERSIONS: &'static [(&'static str, u32)] = &[];
+                fn replay_fn(
+                    __name: &str,
+                ) -> ::core::option::Option<
+                    ::events_core::__private::ReplayFn<::events_core::__private::RecordIdOf<Self>>,
+                > {
+                    match __name {
+                        "write" => {
+                            ::core::option::Option::Some(
+                                Self::__events_replay_write
+                                    as ::events_core::__private::ReplayFn<
+                                        ::events_core::__private::RecordIdOf<Self>,
+                                    >,
+                            )
+                        }
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+        "#]];
+        expected.assert_eq(&prettyplease::unparse(&file));
     }
 }

@@ -1,0 +1,18 @@
+//! Action markers take no arguments.
+
+use events_core::{ActionCtx, Error, event_log, events};
+
+#[event_log]
+pub struct EventLog;
+
+pub struct User;
+
+#[events(event_log = EventLog)]
+impl User {
+    #[create(version = 2)]
+    async fn create(_ctx: &mut ActionCtx<'_>, _input: ()) -> Result<User, Error> {
+        Ok(User)
+    }
+}
+
+fn main() {}
