@@ -4,44 +4,104 @@ pub use serde_json::Value;
 pub use sqlx::PgConnection;
 pub use uuid::Uuid;
 
+pub use inventory;
+
 pub use crate::action::BodyFn;
+pub use crate::replay::{ResourceEntry, type_id_of};
 pub use crate::{
     ActionCall, ActionCtx, ActionInfo, ActionKind, ActionOutput, ActorColumn,
     AdvisoryLockKeyGenerator, BoxFuture, ClearRecords, DefaultLockKeyGenerator, Error, EventLog,
     KeyType, LockKey, LockKeyInput, PersistsActor, PrimaryKeyType, RecordIdOf, ReplayFn,
     ReplayOverride, Resource, Route,
 };
+pub use crate::{Actor, Event};
 
-use crate::{Actor, BoxError};
+use crate::action::CtxParts;
+use crate::{ActorRef, BoxError, EventRef, KeyValue};
 
-/// Decodes stored event data into the input type of the action about to replay it.
-pub fn decode_input<I, Id>(ctx: &ActionCtx<'_, Id>, data: Value) -> Result<I, Error>
-where
-    I: serde::de::DeserializeOwned,
-    Id: Clone,
-{
-    serde_json::from_value(data).map_err(|source| Error::DecodeEvent {
-        event_id: ctx.event_id().map(|id| id.to_string()).unwrap_or_default(),
-        resource: ctx.resource().to_owned(),
-        action: ctx.action().name.to_owned(),
-        version: ctx.action().version,
-        target: format!("{}.{}", ctx.resource(), ctx.action().name),
-        source,
+/// The context an action body sees while its event is replayed: record id,
+/// timestamp, actor, tenant and metadata from the event; replay mode (hooks off).
+pub fn replay_ctx<'a, R: Resource>(
+    conn: &'a mut PgConnection,
+    event: &Event,
+    action: ActionInfo,
+) -> Result<ActionCtx<'a, RecordIdOf<R>>, Error> {
+    let malformed = |column: &str, message: String| Error::MalformedRow {
+        column: column.to_owned(),
+        message: format!("event {}: {message}", event.id),
+    };
+    let record_id =
+        <RecordIdOf<R> as KeyValue>::from_key(event.record_id.clone()).ok_or_else(|| {
+            malformed(
+                "record_id",
+                format!(
+                    "`{}` is not a {} record id",
+                    event.record_id,
+                    <RecordIdOf<R> as KeyValue>::TYPE
+                ),
+            )
+        })?;
+    let actor = match &event.actor {
+        None => None,
+        Some((column, key)) => {
+            let known = <R::Log as EventLog>::ACTOR_COLUMNS
+                .iter()
+                .find(|c| c.name == column);
+            let Some(known) = known else {
+                return Err(malformed(
+                    column,
+                    "not an actor column of this event log".to_owned(),
+                ));
+            };
+            Some(ActorRef {
+                column: known.name,
+                key: key.clone(),
+            })
+        }
+    };
+    let parts = CtxParts {
+        resource: R::NAME,
+        action,
+        record_id,
+        now: event.occurred_at,
+        actor,
+        tenant: event.tenant.as_deref().map(crate::key::parse_tenant),
+        metadata: event.metadata.clone(),
+        event_id: Some(event.id),
+        replay: true,
+    };
+    Ok(ActionCtx::new(conn, parts))
+}
+
+/// Decodes an event's data into the input type of the action replaying it, naming
+/// the event and the offending field on failure.
+pub fn decode_input<I: serde::de::DeserializeOwned>(
+    event: &Event,
+    target_resource: &str,
+    target_action: &str,
+) -> Result<I, Error> {
+    serde_path_to_error::deserialize(&event.data).map_err(|e| Error::DecodeEvent {
+        event: EventRef::of(event),
+        target: format!("{target_resource}.{target_action}"),
+        field: e.path().to_string(),
+        source: e.into_inner(),
     })
 }
 
 /// Turns a replayed body's result into the framework's, naming the event.
-pub fn replay_result<Ret, Id>(ctx: &ActionCtx<'_, Id>, ret: Ret) -> Result<(), Error>
+pub fn replay_result<Ret>(
+    event: &Event,
+    target_resource: &str,
+    target_action: &str,
+    ret: Ret,
+) -> Result<(), Error>
 where
     Ret: ActionOutput,
     Ret::Err: Into<BoxError>,
-    Id: Clone,
 {
     ret.into_result().map(drop).map_err(|e| Error::Replay {
-        event_id: ctx.event_id().map(|id| id.to_string()).unwrap_or_default(),
-        resource: ctx.resource().to_owned(),
-        action: ctx.action().name.to_owned(),
-        version: ctx.action().version,
+        event: EventRef::of(event),
+        target: format!("{target_resource}.{target_action}"),
         source: e.into(),
     })
 }

@@ -14,6 +14,8 @@
 //! Any error before the commit rolls everything back: an event is stored if and only
 //! if its action's state change committed. Ignored actions skip step 2.
 
+use std::any::TypeId;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -46,6 +48,8 @@ pub struct ActionCtx<'c, Id = Uuid> {
     replay: bool,
     after_action: Vec<AfterActionHook>,
     after_commit: Vec<BoxFuture<'static, ()>>,
+    /// Where nested actions append their events; `None` on replay.
+    store: Option<&'c dyn DynStore>,
 }
 
 /// Everything but the connection that an [`ActionCtx`] is made from.
@@ -77,6 +81,7 @@ impl<'c, Id: Clone> ActionCtx<'c, Id> {
             replay: p.replay,
             after_action: Vec::new(),
             after_commit: Vec::new(),
+            store: None,
         }
     }
 
@@ -290,19 +295,134 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
         Ret: ActionOutput + Send,
         Ret::Err: From<Error>,
     {
-        let span = tracing::info_span!(
+        let span = self.span();
+        async move {
+            let mut tx = store.begin().await?;
+            match self.execute(&mut tx, store).await {
+                Ok((output, after_commit, event_id)) => {
+                    tx.commit()
+                        .await
+                        .map_err(|e| Error::from_sqlx("committing an action", e))?;
+                    tracing::debug!(event_id = ?event_id, "action committed");
+                    for hook in after_commit {
+                        hook.await;
+                    }
+                    Ok(output)
+                }
+                Err(e) => {
+                    // Dropping the transaction would roll back too; doing it here returns
+                    // the connection clean and surfaces nothing over the action's error.
+                    if let Err(rollback) = tx.rollback().await {
+                        tracing::warn!(error = %rollback, "rollback after a failed action failed");
+                    }
+                    Err(e)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs the action from inside another action's body, in that action's
+    /// transaction.
+    ///
+    /// Live, it runs under a savepoint: it takes its own advisory lock, records its
+    /// own event (after the caller's, so replay applies them in the same order) and
+    /// returns `Some(value)`; if it fails, its writes and its event roll back to the
+    /// savepoint and the caller decides what to do with the error. Its
+    /// `after_commit` hooks run when the caller's transaction commits.
+    ///
+    /// **On replay it is not run and returns `Ok(None)`**: it has its own event,
+    /// which replay applies right after the caller's, so running it from the
+    /// caller's body too would apply it twice.
+    ///
+    /// Both actions must be recorded by the same event log
+    /// ([`Error::NestedOtherLog`] otherwise).
+    ///
+    /// ```ignore
+    /// #[create]
+    /// async fn signup(ctx: &mut ActionCtx<'_>, input: Signup) -> Result<User, Error> {
+    ///     let user = insert_user(ctx, &input).await?;
+    ///     Post::publish(PublishPost { author_id: user.id, title: "Hello".into() }).run_in(ctx).await?;
+    ///     Ok(user)
+    /// }
+    /// ```
+    pub async fn run_in<Id: Clone + Send>(
+        self,
+        ctx: &mut ActionCtx<'_, Id>,
+    ) -> Result<Option<Ret::Ok>, Ret::Err>
+    where
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        if ctx.replay {
+            tracing::debug!(
+                resource = R::NAME,
+                action = self.action.name,
+                "nested action skipped on replay"
+            );
+            return Ok(None);
+        }
+        let Some(store) = ctx.store else {
+            return Err(Error::NestedOtherLog {
+                resource: R::NAME,
+                action: self.action.name,
+            }
+            .into());
+        };
+        if store.log_type() != TypeId::of::<R::Log>() {
+            return Err(Error::NestedOtherLog {
+                resource: R::NAME,
+                action: self.action.name,
+            }
+            .into());
+        }
+        let span = self.span();
+        async move {
+            let mut savepoint = sqlx::Connection::begin(&mut *ctx.conn)
+                .await
+                .map_err(|e| Error::from_sqlx("opening a savepoint for a nested action", e))?;
+            match self.execute(&mut savepoint, store).await {
+                Ok((output, after_commit, _)) => {
+                    savepoint
+                        .commit()
+                        .await
+                        .map_err(|e| Error::from_sqlx("releasing a nested action's savepoint", e))?;
+                    ctx.after_commit.extend(after_commit);
+                    Ok(Some(output))
+                }
+                Err(e) => {
+                    if let Err(rollback) = savepoint.rollback().await {
+                        tracing::warn!(error = %rollback, "rollback to a nested action's savepoint failed");
+                    }
+                    Err(e)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
             "events.action",
             resource = R::NAME,
             action = self.action.name,
             version = self.action.version,
             recorded = self.action.recorded,
-        );
-        self.run_inner(store).instrument(span).await
+        )
     }
 
-    async fn run_inner<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
+    /// Everything between the transaction's start and its commit: lock and event
+    /// (for a recorded action), the body, the after-action hooks. Returns the body's
+    /// value, the after-commit hooks and the event id.
+    async fn execute(
+        self,
+        conn: &mut PgConnection,
+        store: &dyn DynStore,
+    ) -> Result<(Ret::Ok, Vec<BoxFuture<'static, ()>>, Option<EventId>), Ret::Err>
     where
-        S: EventStore<Log = R::Log>,
         I: Serialize + Send,
         Ret: ActionOutput + Send,
         Ret::Err: From<Error>,
@@ -316,18 +436,14 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
             tenant,
             body,
         } = self;
-        let record_id = match record_id.or_else(RecordIdOf::<R>::generate) {
-            Some(id) => id,
-            None => {
-                return Err(Error::MissingRecordId {
-                    resource: R::NAME,
-                    action: action.name,
-                    record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
-                }
-                .into());
+        let Some(record_id) = record_id.or_else(RecordIdOf::<R>::generate) else {
+            return Err(Error::MissingRecordId {
+                resource: R::NAME,
+                action: action.name,
+                record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
             }
+            .into());
         };
-        let mut tx = store.begin().await?;
 
         let (event_id, now) = if action.recorded {
             let key = record_id.clone().into_key();
@@ -353,7 +469,7 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
                 version: action.version,
                 tenant: tenant.as_ref(),
             };
-            let appended = store.append(&mut tx, lock, &event).await?;
+            let appended = store.append_dyn(&mut *conn, lock, &event).await?;
             (Some(appended.id), appended.occurred_at)
         } else {
             (None, Utc::now().trunc_subsecs(6))
@@ -370,36 +486,47 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
             event_id,
             replay: false,
         };
-        let mut ctx = ActionCtx::new(&mut tx, parts);
-        let output = (body)(&mut ctx, input).await.into_result();
+        let mut ctx = ActionCtx::new(&mut *conn, parts);
+        ctx.store = Some(store);
+        let output = (body)(&mut ctx, input).await.into_result()?;
         let after_action = std::mem::take(&mut ctx.after_action);
         let after_commit = std::mem::take(&mut ctx.after_commit);
         drop(ctx);
-        let output = match output {
-            Ok(output) => output,
-            Err(e) => {
-                // Dropping the transaction would roll back too; doing it here returns the
-                // connection to the pool clean and surfaces nothing over the body's error.
-                if let Err(rollback) = tx.rollback().await {
-                    tracing::warn!(error = %rollback, "rollback after a failed action body failed");
-                }
-                return Err(e);
-            }
-        };
         for hook in after_action {
-            hook(&mut tx).await.map_err(|e| Error::Hook {
+            hook(&mut *conn).await.map_err(|e| Error::Hook {
                 resource: R::NAME,
                 action: action.name,
                 source: Box::new(e),
             })?;
         }
-        tx.commit()
-            .await
-            .map_err(|e| Error::from_sqlx("committing an action", e))?;
-        tracing::debug!(event_id = ?event_id, "action committed");
-        for hook in after_commit {
-            hook.await;
-        }
-        Ok(output)
+        Ok((output, after_commit, event_id))
+    }
+}
+
+/// The object-safe part of [`EventStore`] that nested actions append through.
+pub(crate) trait DynStore: Send + Sync {
+    /// The event log the store holds.
+    fn log_type(&self) -> TypeId;
+    /// [`EventStore::append`], boxed.
+    fn append_dyn<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        lock: crate::LockKey,
+        event: &'a NewEvent<'a>,
+    ) -> BoxFuture<'a, Result<crate::Appended, Error>>;
+}
+
+impl<S: EventStore> DynStore for S {
+    fn log_type(&self) -> TypeId {
+        TypeId::of::<S::Log>()
+    }
+
+    fn append_dyn<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        lock: crate::LockKey,
+        event: &'a NewEvent<'a>,
+    ) -> BoxFuture<'a, Result<crate::Appended, Error>> {
+        Box::pin(self.append(conn, lock, event))
     }
 }

@@ -12,6 +12,41 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// SQLSTATE raised by the event table's append-only trigger.
 pub const APPEND_ONLY_SQLSTATE: &str = "EV001";
 
+/// Names a stored event in errors: `event 42 (User.create v2)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRef {
+    /// The event's id.
+    pub id: crate::EventId,
+    /// Resource recorded in the event.
+    pub resource: String,
+    /// Action recorded in the event.
+    pub action: String,
+    /// Version recorded in the event.
+    pub version: u32,
+}
+
+impl EventRef {
+    /// The reference of a stored event.
+    pub fn of(event: &crate::Event) -> Box<EventRef> {
+        Box::new(EventRef {
+            id: event.id,
+            resource: event.resource.clone(),
+            action: event.action.clone(),
+            version: event.version,
+        })
+    }
+}
+
+impl std::fmt::Display for EventRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "event {} ({}.{} v{})",
+            self.id, self.resource, self.action, self.version
+        )
+    }
+}
+
 /// Errors of the events framework.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,21 +110,17 @@ pub enum Error {
 
     /// Stored event data does not fit the input type of the action it routes to.
     #[error(
-        "event {event_id} ({resource}.{action} v{version}) has data that does not fit \
-         the input of `{target}`: {source}"
+        "{event} has data that does not fit the input of `{target}` at field `{field}`: {source}; \
+         route this version to an action that takes this shape with a replay_override"
     )]
     DecodeEvent {
-        /// The stored event's id.
-        event_id: String,
-        /// Resource recorded in the event.
-        resource: String,
-        /// Action recorded in the event.
-        action: String,
-        /// Version recorded in the event.
-        version: u32,
+        /// The stored event.
+        event: Box<EventRef>,
         /// The `resource.action` whose input was expected.
         target: String,
-        /// The deserializer's error; its message names the field.
+        /// Path of the offending field in the data (`.` for the whole value).
+        field: String,
+        /// The deserializer's error.
         #[source]
         source: serde_json::Error,
     },
@@ -116,6 +147,18 @@ pub enum Error {
         message: String,
     },
 
+    /// `run_in` called an action of another event log, or outside an action.
+    #[error(
+        "`{resource}.{action}` was run with `run_in` from an action of another event log; \
+         nested actions share the caller's transaction and log: call `.run(&its_store)` instead"
+    )]
+    NestedOtherLog {
+        /// Resource of the nested action.
+        resource: &'static str,
+        /// The nested action.
+        action: &'static str,
+    },
+
     /// A lifecycle hook registered by an action body failed.
     #[error("after_action hook of `{resource}.{action}` failed: {source}")]
     Hook {
@@ -129,19 +172,61 @@ pub enum Error {
     },
 
     /// An action body failed while replaying its event.
-    #[error("replaying event {event_id} ({resource}.{action} v{version}) failed: {source}")]
+    #[error("replaying {event} with `{target}` failed: {source}")]
     Replay {
         /// The event being replayed.
-        event_id: String,
-        /// Resource of the body that failed.
-        resource: String,
-        /// Action of the body that failed.
-        action: String,
-        /// Version recorded in the event.
-        version: u32,
+        event: Box<EventRef>,
+        /// The `resource.action` whose body failed.
+        target: String,
         /// The body's error.
         #[source]
         source: BoxError,
+    },
+
+    /// Replay needs `clear_records_for_replay` on the event log.
+    #[error(
+        "event log `{log}` has no clear_records_for_replay, so replay cannot clear the state it \
+         rebuilds; add `clear_records_for_replay = YourType` to #[event_log(...)]"
+    )]
+    NoClearRecords {
+        /// The event log's type name.
+        log: &'static str,
+    },
+
+    /// Replay found stored events it has no body for; nothing was cleared or applied.
+    #[error("replay refused, nothing was changed: {} stored (resource, action, version) have no route:\n  {}", missing.len(), missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    MissingRoutes {
+        /// Every triple without a route.
+        missing: Vec<crate::replay::MissingRoute>,
+    },
+
+    /// `Replay::up_to_event` named an event that is not in the log.
+    #[error("event {id} is not in the event log; replay up to an existing event id")]
+    UnknownEvent {
+        /// The id asked for.
+        id: crate::EventId,
+    },
+
+    /// A chunked replay failed part-way: the chunks before it are committed.
+    #[error(
+        "chunked replay stopped after {applied} events (state is rebuilt up to event {last_event}); \
+         fix the cause and call resume_replay(), or run the replay again: {source}"
+    )]
+    PartialReplay {
+        /// Events applied and committed before the failure.
+        applied: u64,
+        /// The last committed event, or `none`.
+        last_event: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// `resume_replay` found no unfinished chunked replay, or one with another selection.
+    #[error("{message}")]
+    NoReplayToResume {
+        /// What was found instead.
+        message: String,
     },
 
     /// A stored row could not be read back into the event model.

@@ -43,7 +43,7 @@ pub fn event_log_persist_actor_primary_keys<L: EventLog>() -> &'static [ActorCol
 }
 
 /// The replay overrides (`replay_override`).
-pub fn replay_overrides<L: EventLog>() -> &'static [ReplayOverride<L::RecordId>] {
+pub fn replay_overrides<L: EventLog>() -> &'static [ReplayOverride] {
     L::REPLAY_OVERRIDES
 }
 

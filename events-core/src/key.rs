@@ -115,6 +115,20 @@ impl From<&str> for Key {
     }
 }
 
+/// Reads back a tenant stored as text: an integer, else a UUID, else the string.
+///
+/// Tenants are stored as text; replay gives bodies the tenant with the shape it most
+/// likely had. A string tenant that looks like an integer or a UUID comes back as one.
+pub(crate) fn parse_tenant(text: &str) -> Key {
+    if let Ok(i) = text.parse::<i64>() {
+        return Key::Integer(i);
+    }
+    if let Ok(u) = Uuid::parse_str(text) {
+        return Key::Uuid(u);
+    }
+    Key::String(text.to_owned())
+}
+
 /// A Rust type that is one of the three key shapes: [`Uuid`], [`i64`] or [`String`].
 ///
 /// An event log's `record_id_type` selects its [`EventLog::RecordId`](crate::EventLog::RecordId)

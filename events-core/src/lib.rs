@@ -38,6 +38,7 @@ pub mod info;
 mod key;
 mod lock;
 mod log;
+pub mod replay;
 mod resource;
 mod store;
 
@@ -45,7 +46,7 @@ use std::pin::Pin;
 
 pub use action::{ActionCall, ActionCtx, ActionOutput};
 pub use actor::{Actor, ActorRef, PersistsActor};
-pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error};
+pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error, EventRef};
 pub use event::{ActionKind, Appended, Event, EventId, NewEvent, PrimaryKeyType};
 pub use key::{Key, KeyType, KeyValue};
 pub use lock::{AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, LockKey, LockKeyInput};

@@ -41,8 +41,8 @@ pub trait Resource: 'static {
     /// Versions configured with `current_action_versions`; others are 1.
     const CURRENT_ACTION_VERSIONS: &'static [(&'static str, u32)];
 
-    /// The body of action `name` in replay mode, `None` for an unknown name.
-    fn replay_fn(name: &str) -> Option<ReplayFn<RecordIdOf<Self>>>;
+    /// The replay entry point of action `name`, `None` for an unknown name.
+    fn replay_fn(name: &str) -> Option<ReplayFn>;
 
     /// The action named `name`.
     fn action(name: &str) -> Option<&'static ActionInfo> {

@@ -35,7 +35,7 @@
 //!     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
 //!     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
 //!     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-//!     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+//!     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
 //!     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
 //!         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
 //!     }
@@ -54,6 +54,7 @@
 //! ```
 
 mod read;
+pub mod replay;
 pub mod schema;
 mod sql;
 mod store;

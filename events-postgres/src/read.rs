@@ -36,7 +36,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
     /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
     /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
     /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     /// #     }
@@ -106,7 +106,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
     /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
     /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
     /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     /// #     }
@@ -136,7 +136,7 @@ impl<L: EventLog> PgEventStore<L> {
 
 /// Maps one row of an event `SELECT` (columns [`EVENT_COLUMNS`], then the actor
 /// columns) into an [`Event`].
-fn decode_event<L: EventLog>(row: &PgRow) -> Result<Event, Error> {
+pub(crate) fn decode_event<L: EventLog>(row: &PgRow) -> Result<Event, Error> {
     let [
         id,
         resource,

@@ -92,7 +92,7 @@ use events_core::{EventLog, PrimaryKeyType};
 /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
 /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
 /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-/// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+/// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
 /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
 /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
 /// #     }
@@ -107,6 +107,7 @@ pub fn migration_sql<L: EventLog>() -> String {
     let table = quote_ident(name);
     let guard = quote_ident(&format!("{name}_append_only"));
     let row_trigger = quote_ident(&format!("{name}_append_only_row"));
+    let checkpoint = quote_ident(&checkpoint_table_name(name));
     let truncate_trigger = quote_ident(&format!("{name}_append_only_truncate"));
     let index = |suffix: &str| quote_ident(&format!("{name}_{suffix}_idx"));
     let id = match L::PRIMARY_KEY_TYPE {
@@ -199,8 +200,28 @@ CREATE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {table}
 DROP TRIGGER IF EXISTS {truncate_trigger} ON {table};
 CREATE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {table}
     FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
+
+-- Where a chunked replay (Replay::in_chunks) stands: at most one row, present only
+-- while such a replay is unfinished.
+CREATE TABLE IF NOT EXISTS {checkpoint} (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    selection jsonb NOT NULL,
+    last_txid xid8,
+    last_id text,
+    bound_txid xid8,
+    bound_id text,
+    applied bigint NOT NULL,
+    total bigint NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
 "#
     )
+}
+
+/// The table holding the checkpoint of a chunked replay of `table`.
+pub(crate) fn checkpoint_table_name(table: &str) -> String {
+    format!("{table}_replay_checkpoint")
 }
 
 /// Quotes an identifier for PostgreSQL: `events` becomes `"events"`, embedded
@@ -233,7 +254,7 @@ mod tests {
             attribute_type: KeyType::Integer,
             public: false,
         }];
-        const REPLAY_OVERRIDES: &'static [ReplayOverride<String>] = &[];
+        const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
         fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
             DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
         }

@@ -11,7 +11,7 @@ use events_core::{Error, EventLog, Key, KeyType, PrimaryKeyType};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{AssertSqlSafe, Decode, Postgres, Row, Type};
 
-use crate::schema::{migration_sql, quote_ident};
+use crate::schema::{checkpoint_table_name, migration_sql, quote_ident};
 
 /// A query with its arguments bound eagerly, independent of any borrow.
 pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
@@ -54,6 +54,12 @@ pub(crate) struct Statements {
     pub(crate) for_record: Arc<str>,
     /// The schema script of [`migration_sql`].
     pub(crate) migration: Arc<str>,
+    /// `SELECT <event columns> FROM <table>`, for queries built on top of it.
+    pub(crate) select: String,
+    /// The quoted table name.
+    pub(crate) table: String,
+    /// The quoted replay checkpoint table name.
+    pub(crate) checkpoint_table: String,
 }
 
 impl Statements {
@@ -93,6 +99,9 @@ impl Statements {
             for_record: format!("{select} WHERE resource = $1 AND record_id = $2 ORDER BY id")
                 .into(),
             migration: migration_sql::<L>().into(),
+            checkpoint_table: quote_ident(&checkpoint_table_name(L::TABLE)),
+            select,
+            table,
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::sql::{self, LOCK_MIGRATION, LOCK_PAIR, LOCK_SINGLE, PgQuery, Statemen
 /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
 /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
 /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-/// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+/// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
 /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
 /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
 /// #     }
@@ -66,7 +66,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
     /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
     /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
     /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     /// #     }
@@ -97,7 +97,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
     /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
     /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
     /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     /// #     }
@@ -125,7 +125,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
     /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
     /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
     /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     /// #     }
@@ -154,7 +154,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
     /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
     /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride<uuid::Uuid>] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
     /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     /// #     }

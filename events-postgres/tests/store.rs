@@ -48,7 +48,7 @@ impl EventLog for IntLog {
             public: false,
         },
     ];
-    const REPLAY_OVERRIDES: &'static [ReplayOverride<Uuid>] = &[];
+    const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     }
@@ -73,7 +73,7 @@ impl EventLog for UuidLog {
         attribute_type: KeyType::Integer,
         public: false,
     }];
-    const REPLAY_OVERRIDES: &'static [ReplayOverride<i64>] = &[];
+    const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
     }

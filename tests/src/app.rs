@@ -85,11 +85,29 @@ pub struct CreateUserV1 {
     pub full_name: String,
 }
 
+/// Input of `User::signup`: a user and their first post.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signup {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Title of the first post, published as a nested action.
+    pub first_post: String,
+    /// Keep the signup when the post fails (the post rolls back alone).
+    pub tolerate_failed_post: bool,
+}
+
 /// Input of `User::update`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UpdateUser {
     /// New display name.
     pub name: String,
+}
+
+/// Where the signup notes a tolerated failure (tests need no logging setup).
+fn tracing_free_log(e: &Error) {
+    let _ = e;
 }
 
 /// How version 1 of `User.create` derived an email from a full name.
@@ -211,6 +229,45 @@ impl User {
         .await
     }
 
+    /// Creates a user and publishes their first post as a nested action.
+    #[create]
+    pub async fn signup(ctx: &mut ActionCtx<'_>, input: Signup) -> Result<User, Error> {
+        let user = Self::create_body_for_replay(
+            ctx,
+            CreateUser {
+                name: input.name,
+                email: input.email,
+            },
+        )
+        .await?;
+        let post = Post::publish(PublishPost {
+            author_id: user.id,
+            title: input.first_post,
+        })
+        .run_in(ctx)
+        .await;
+        match post {
+            Ok(_) => {}
+            Err(e) if input.tolerate_failed_post => tracing_free_log(&e),
+            Err(e) => return Err(e),
+        }
+        Ok(user)
+    }
+
+    /// Tries to run an action of another event log nested: refused.
+    #[create]
+    pub async fn create_counter_from_other_log(
+        ctx: &mut ActionCtx<'_>,
+        input: CreateUser,
+    ) -> Result<User, Error> {
+        let user = Self::create_body_for_replay(ctx, input).await?;
+        crate::alt::Counter::open(crate::alt::Open { start: 0 })
+            .record_id(1_i64)
+            .run_in(ctx)
+            .await?;
+        Ok(user)
+    }
+
     /// Bumps nothing; an ignored action that still runs in a transaction.
     #[update]
     pub async fn touch(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<(), Error> {
@@ -267,6 +324,12 @@ impl Post {
     /// Publishes a post.
     #[create]
     pub async fn publish(ctx: &mut ActionCtx<'_>, input: PublishPost) -> Result<Post, Error> {
+        if input.title.is_empty() {
+            return Err(Error::MalformedRow {
+                column: "title".into(),
+                message: "empty".into(),
+            });
+        }
         let post = Post {
             id: ctx.record_id(),
             author_id: input.author_id,

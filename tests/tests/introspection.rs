@@ -110,6 +110,8 @@ fn resource_options_read_back() {
             ("update", ActionKind::Update, 3, true),
             ("destroy", ActionKind::Destroy, 2, true),
             ("create_v1", ActionKind::Create, 1, false),
+            ("signup", ActionKind::Create, 1, true),
+            ("create_counter_from_other_log", ActionKind::Create, 1, true),
             ("touch", ActionKind::Update, 1, false),
         ]
     );

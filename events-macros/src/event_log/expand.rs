@@ -138,7 +138,7 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
             const ADVISORY_LOCK_KEY_GENERATOR: &'static str = #generator_name;
             const CLEAR_RECORDS_FOR_REPLAY: ::core::option::Option<&'static str> = #clear_name;
             const ACTOR_COLUMNS: &'static [#p::ActorColumn] = &[#(#actor_columns),*];
-            const REPLAY_OVERRIDES: &'static [#p::ReplayOverride<Self::RecordId>] = {
+            const REPLAY_OVERRIDES: &'static [#p::ReplayOverride] = {
                 #(#override_checks)*
                 &[#(#overrides),*]
             };

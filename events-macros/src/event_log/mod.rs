@@ -265,9 +265,7 @@ mod tests {
                         public: false,
                     },
                 ];
-                const REPLAY_OVERRIDES: &'static [::events_core::__private::ReplayOverride<
-                    Self::RecordId,
-                >] = {
+                const REPLAY_OVERRIDES: &'static [::events_core::__private::ReplayOverride] = {
                     ::events_core::__private::resource::<User>();
                     ::events_core::__private::route_target::<EventLog, User>();
                     &[

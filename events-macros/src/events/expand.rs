@@ -64,7 +64,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
     let arms = model.actions.iter().map(|a| {
         let n = a.ident.to_string();
         let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
-        quote_spanned!(log_span=> #n => ::core::option::Option::Some(Self::#replay as ::events_core::__private::ReplayFn<#record_id>),)
+        quote_spanned!(log_span=> #n => ::core::option::Option::Some(Self::#replay as ::events_core::__private::ReplayFn),)
     });
     let (log_ty, fallback_log) = match &model.event_log {
         Some(log) => (quote_spanned!(log.span()=> #log), None),
@@ -78,7 +78,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         }
     };
     let replay_fn_sig = quote_spanned! {log_span=>
-        fn replay_fn(__name: &str) -> ::core::option::Option<::events_core::__private::ReplayFn<#record_id>>
+        fn replay_fn(__name: &str) -> ::core::option::Option<::events_core::__private::ReplayFn>
     };
     let replay_fn = quote_spanned! {log_span=>
         #replay_fn_sig {
@@ -102,9 +102,20 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         }
     };
     match fallback_log {
+        // Registered with its event log at link time, so replay finds it.
         None => quote! {
             #item
             #resource_impl
+            const _: () = {
+                ::events_core::__private::inventory::submit! {
+                    ::events_core::__private::ResourceEntry {
+                        log: ::events_core::__private::type_id_of::<#log_ty>,
+                        name: <#self_ty as ::events_core::__private::Resource>::NAME,
+                        actions: <#self_ty as ::events_core::__private::Resource>::ACTIONS,
+                        replay_fn: <#self_ty as ::events_core::__private::Resource>::replay_fn,
+                    }
+                }
+            };
         },
         Some(log) => quote! {
             #item
@@ -170,10 +181,15 @@ fn adapters(
     // the replay adapter's (which `route_to(Resource, action)` names) included: rustc
     // then reports a bad `event_log = X` on X and nowhere else.
     let replay_sig = quote_spanned! {log_span=>
-        pub fn #replay<'__a, '__b>(
-            __ctx: &'__a mut ::events_core::__private::ActionCtx<'__b, #record_id>,
-            __data: ::events_core::__private::Value,
+        pub fn #replay<'__a>(
+            __conn: &'__a mut ::events_core::__private::PgConnection,
+            __event: &'__a ::events_core::__private::Event,
         ) -> ::events_core::__private::BoxFuture<'__a, ::core::result::Result<(), ::events_core::__private::Error>>
+    };
+    let action_name = a.ident.to_string();
+    let action_info = info(a);
+    let replay_ctx = quote_spanned! {log_span=>
+        ::events_core::__private::replay_ctx::<Self>(__conn, __event, #action_info)?
     };
     let info = info(a);
     let (record_param, record_arg) = match a.kind {
@@ -212,8 +228,10 @@ fn adapters(
     // missing `Deserialize` once, on the user's input type.
     let input_check =
         quote_spanned!(input_ty.span()=> ::events_core::__private::action_input::<#input_ty>(););
-    let decode = quote_spanned!(input_ty.span()=> ::events_core::__private::decode_input::<#input_ty, _>(&*__ctx, __data)?);
-    let result = quote_spanned!(ret_ty.span()=> ::events_core::__private::replay_result::<#ret_ty, _>(&*__ctx, __ret));
+    let decode = quote_spanned!(input_ty.span()=> ::events_core::__private::decode_input::<#input_ty>(
+        __event, <Self as ::events_core::__private::Resource>::NAME, #action_name)?);
+    let result = quote_spanned!(ret_ty.span()=> ::events_core::__private::replay_result::<#ret_ty>(
+        __event, <Self as ::events_core::__private::Resource>::NAME, #action_name, __ret));
     let call_ty = quote_spanned! {log_span=>
         ::events_core::__private::ActionCall<Self, #input_ty, #ret_ty>
     };
@@ -245,8 +263,9 @@ fn adapters(
         #replay_sig {
             #input_check
             ::std::boxed::Box::pin(async move {
+                let mut __ctx = #replay_ctx;
                 let __input: #input_ty = #decode;
-                let __ret = Self::#call(&mut *__ctx, __input).await;
+                let __ret = Self::#call(&mut __ctx, __input).await;
                 #result
             })
         }

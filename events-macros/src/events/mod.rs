@@ -243,27 +243,39 @@ mod tests {
                 }
                 #[doc(hidden)]
                 #[allow(clippy::type_complexity)]
-                pub fn __events_replay_write<'__a, '__b>(
-                    __ctx: &'__a mut ::events_core::__private::ActionCtx<
-                        '__b,
-                        ::events_core::__private::RecordIdOf<Self>,
-                    >,
-                    __data: ::events_core::__private::Value,
+                pub fn __events_replay_write<'__a>(
+                    __conn: &'__a mut ::events_core::__private::PgConnection,
+                    __event: &'__a ::events_core::__private::Event,
                 ) -> ::events_core::__private::BoxFuture<
                     '__a,
                     ::core::result::Result<(), ::events_core::__private::Error>,
                 > {
                     ::events_core::__private::action_input::<String>();
                     ::std::boxed::Box::pin(async move {
+                        let mut __ctx = ::events_core::__private::replay_ctx::<
+                            Self,
+                        >(
+                            __conn,
+                            __event,
+                            ::events_core::__private::ActionInfo {
+                                name: "write",
+                                kind: ::events_core::__private::ActionKind::Create,
+                                version: 1u32,
+                                recorded: true,
+                            },
+                        )?;
                         let __input: String = ::events_core::__private::decode_input::<
                             String,
-                            _,
-                        >(&*__ctx, __data)?;
-                        let __ret = Self::__events_call_write(&mut *__ctx, __input).await;
+                        >(__event, <Self as ::events_core::__private::Resource>::NAME, "write")?;
+                        let __ret = Self::__events_call_write(&mut __ctx, __input).await;
                         ::events_core::__private::replay_result::<
                             Result<Note, Error>,
-                            _,
-                        >(&*__ctx, __ret)
+                        >(
+                            __event,
+                            <Self as ::events_core::__private::Resource>::NAME,
+                            "write",
+                            __ret,
+                        )
                     })
                 }
             }
@@ -284,22 +296,26 @@ mod tests {
                 const CURRENT_ACTION_VERSIONS: &'static [(&'static str, u32)] = &[];
                 fn replay_fn(
                     __name: &str,
-                ) -> ::core::option::Option<
-                    ::events_core::__private::ReplayFn<::events_core::__private::RecordIdOf<Self>>,
-                > {
+                ) -> ::core::option::Option<::events_core::__private::ReplayFn> {
                     match __name {
                         "write" => {
                             ::core::option::Option::Some(
-                                Self::__events_replay_write
-                                    as ::events_core::__private::ReplayFn<
-                                        ::events_core::__private::RecordIdOf<Self>,
-                                    >,
+                                Self::__events_replay_write as ::events_core::__private::ReplayFn,
                             )
                         }
                         _ => ::core::option::Option::None,
                     }
                 }
             }
+            const _: () = {
+                ::events_core::__private::inventory::submit! {
+                    ::events_core::__private::ResourceEntry { log :
+                    ::events_core::__private::type_id_of:: < EventLog >, name : < Note as
+                    ::events_core::__private::Resource > ::NAME, actions : < Note as
+                    ::events_core::__private::Resource > ::ACTIONS, replay_fn : < Note as
+                    ::events_core::__private::Resource > ::replay_fn, }
+                }
+            };
         "#]];
         expected.assert_eq(&prettyplease::unparse(&file));
     }

@@ -1,0 +1,696 @@
+//! Replay: rebuilding state from the log.
+//!
+//! By default a replay is one transaction:
+//!
+//! 1. `LOCK TABLE <events> IN SHARE MODE`: no event can be appended until the
+//!    replay ends (writers wait at their insert), and every event committed before
+//!    is visible;
+//! 2. the preflight: the distinct (resource, action, version) of the selection,
+//!    each resolved to its bodies ([`RouteTable`]); any missing → refuse, listing all;
+//! 3. `clear_records_for_replay`;
+//! 4. the selected events, read in keyset batches in `(txid, id)` order (see
+//!    [`events_core::replay`] for why that order and how cuts stay consistent), each
+//!    applied by its bodies in replay mode;
+//! 5. `COMMIT`. Any error rolls all of it back: the state is exactly as before, and
+//!    the error names the event.
+//!
+//! [`Replay::in_chunks`] instead commits every `n` events with a checkpoint row,
+//! for logs too large for one transaction; [`PgEventStore::resume_replay`]
+//! continues an interrupted one.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use events_core::replay::{
+    MissingRoute, Replay, ReplayProgress, ReplayReport, RouteTable, Selection,
+};
+use events_core::{Error, Event, EventId, EventLog, PrimaryKeyType};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgConnection, Row};
+use uuid::Uuid;
+
+use crate::PgEventStore;
+use crate::read::decode_event;
+
+/// A position in replay order: `(txid, id)`, the txid as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    txid: String,
+    id: EventId,
+}
+
+impl Position {
+    /// Before every event.
+    fn start<L: EventLog>() -> Position {
+        let id = match L::PRIMARY_KEY_TYPE {
+            PrimaryKeyType::Integer => EventId::Integer(i64::MIN),
+            PrimaryKeyType::UuidV7 => EventId::Uuid(Uuid::nil()),
+        };
+        Position {
+            txid: "0".to_owned(),
+            id,
+        }
+    }
+}
+
+/// The selection as SQL conditions: strictly after `after`, up to `upto`, and no
+/// later than `time`.
+#[derive(Debug, Clone)]
+struct Range {
+    upto: Option<Position>,
+    time: Option<DateTime<Utc>>,
+}
+
+/// An unfinished chunked replay, as its checkpoint row records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// What the replay selected.
+    pub selection: Selection,
+    /// Events applied and committed so far.
+    pub applied: u64,
+    /// Events the replay applies in all.
+    pub total: u64,
+    /// The last committed event.
+    pub last_event: Option<EventId>,
+    /// When the replay started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// The internal state of a checkpoint: the cursor and the fixed upper bound.
+struct Saved {
+    public: Checkpoint,
+    after: Position,
+    range: Range,
+}
+
+fn bind_id(q: crate::sql::PgQuery, id: &EventId) -> crate::sql::PgQuery {
+    match id {
+        EventId::Integer(i) => q.bind(*i),
+        EventId::Uuid(u) => q.bind(*u),
+    }
+}
+
+fn parse_id<L: EventLog>(text: &str) -> Result<EventId, Error> {
+    let bad = |message: String| Error::MalformedRow {
+        column: "last_id".into(),
+        message,
+    };
+    match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => text
+            .parse()
+            .map(EventId::Integer)
+            .map_err(|e| bad(format!("`{text}`: {e}"))),
+        PrimaryKeyType::UuidV7 => text
+            .parse()
+            .map(EventId::Uuid)
+            .map_err(|e| bad(format!("`{text}`: {e}"))),
+    }
+}
+
+impl<L: EventLog> PgEventStore<L> {
+    /// Checks, without changing anything, that every event of `selection` has a
+    /// route: a matching `replay_override`, or its own action on a registered
+    /// resource. Returns how many events the selection holds; run it at start-up to
+    /// learn early that a deploy dropped an action old events still need.
+    ///
+    /// ```no_run
+    /// # async fn f<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) -> Result<(), events_core::Error> {
+    /// use events_core::replay::Selection;
+    /// let events = store.verify_replayable(&Selection::All).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_replayable(&self, selection: &Selection) -> Result<u64, Error> {
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| Error::from_sqlx("connecting for the replay preflight", e))?;
+        let range = self.range(&mut conn, selection, false).await?;
+        let triples = self
+            .triples(&mut conn, &Position::start::<L>(), &range)
+            .await?;
+        RouteTable::resolve::<L>(&triples).map_err(|missing| Error::MissingRoutes { missing })?;
+        Ok(triples.values().sum())
+    }
+
+    /// Rebuilds state from the log: clears it with `clear_records_for_replay`, then
+    /// applies the selected events in order with their bodies in replay mode (record
+    /// ids, timestamps and actors from the events, hooks not run, no new events).
+    ///
+    /// All-or-nothing unless [`Replay::in_chunks`] is set; see the
+    /// [module docs](self) for the steps. Refuses before changing anything when the
+    /// event log has no `clear_records_for_replay` ([`Error::NoClearRecords`]) or
+    /// an event has no route ([`Error::MissingRoutes`], listing every one).
+    ///
+    /// ```no_run
+    /// # async fn f<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) -> Result<(), events_core::Error> {
+    /// use events_core::replay::Replay;
+    /// let report = store.replay(Replay::all()).await?;
+    /// println!("{} events applied", report.applied);
+    /// # Ok(()) }
+    /// ```
+    pub async fn replay(&self, replay: Replay) -> Result<ReplayReport, Error> {
+        if L::CLEAR_RECORDS_FOR_REPLAY.is_none() {
+            return Err(Error::NoClearRecords {
+                log: std::any::type_name::<L>(),
+            });
+        }
+        let span = tracing::info_span!("events.replay", log = std::any::type_name::<L>(), selection = ?replay.selection);
+        let _enter = span.enter();
+        match replay.chunk_size {
+            None => self.replay_atomic(&replay).await,
+            Some(chunk) => self.replay_chunked(&replay, chunk, None).await,
+        }
+    }
+
+    /// Continues an unfinished chunked replay from its checkpoint. `replay` must
+    /// select what the interrupted replay selected; its batch size, chunk size
+    /// (default: the batch size) and progress callback apply to the rest.
+    pub async fn resume_replay(&self, replay: Replay) -> Result<ReplayReport, Error> {
+        let saved = {
+            let mut conn = self
+                .pool()
+                .acquire()
+                .await
+                .map_err(|e| Error::from_sqlx("connecting to resume a replay", e))?;
+            self.load_checkpoint(&mut conn).await?
+        };
+        let Some(saved) = saved else {
+            return Err(Error::NoReplayToResume {
+                message: "there is no unfinished chunked replay to resume".into(),
+            });
+        };
+        if saved.public.selection != replay.selection {
+            return Err(Error::NoReplayToResume {
+                message: format!(
+                    "the unfinished replay selected {:?}, not {:?}; resume it with the same selection, or start a new replay",
+                    saved.public.selection, replay.selection
+                ),
+            });
+        }
+        let chunk = replay.chunk_size.unwrap_or(replay.batch_size as u64);
+        self.replay_chunked(&replay, chunk, Some(saved)).await
+    }
+
+    /// The unfinished chunked replay, if any.
+    pub async fn replay_checkpoint(&self) -> Result<Option<Checkpoint>, Error> {
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| Error::from_sqlx("connecting to read the replay checkpoint", e))?;
+        Ok(self.load_checkpoint(&mut conn).await?.map(|s| s.public))
+    }
+
+    async fn replay_atomic(&self, replay: &Replay) -> Result<ReplayReport, Error> {
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| Error::from_sqlx("beginning a replay", e))?;
+        self.lock_log(&mut tx).await?;
+        let range = self.range(&mut tx, &replay.selection, false).await?;
+        let start = Position::start::<L>();
+        let triples = self.triples(&mut tx, &start, &range).await?;
+        let routes = RouteTable::resolve::<L>(&triples)
+            .map_err(|missing| Error::MissingRoutes { missing })?;
+        let total: u64 = triples.values().sum();
+        self.clear(&mut tx).await?;
+        // A fresh replay supersedes an unfinished chunked one.
+        self.delete_checkpoint(&mut tx).await?;
+        let mut after = start;
+        let mut applied = 0;
+        let mut last_event = None;
+        loop {
+            let n = self
+                .apply_batch(
+                    &mut tx,
+                    &routes,
+                    &mut after,
+                    &range,
+                    replay.batch_size,
+                    &mut last_event,
+                )
+                .await?;
+            if n == 0 {
+                break;
+            }
+            applied += n;
+            report_progress(replay, applied, total);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| Error::from_sqlx("committing a replay", e))?;
+        tracing::info!(applied, "replay committed");
+        Ok(ReplayReport {
+            applied,
+            last_event,
+            commits: 1,
+        })
+    }
+
+    async fn replay_chunked(
+        &self,
+        replay: &Replay,
+        chunk: u64,
+        resume: Option<Saved>,
+    ) -> Result<ReplayReport, Error> {
+        let (mut after, range, mut applied, total, mut last_event, started) = match resume {
+            Some(saved) => (
+                saved.after,
+                saved.range,
+                saved.public.applied,
+                saved.public.total,
+                saved.public.last_event,
+                false,
+            ),
+            None => (
+                Position::start::<L>(),
+                Range {
+                    upto: None,
+                    time: None,
+                },
+                0,
+                0,
+                None,
+                true,
+            ),
+        };
+        let mut range = range;
+        let mut total = total;
+        let mut commits = 0;
+        let mut first = started;
+        loop {
+            let step = async {
+                let mut tx = self
+                    .pool()
+                    .begin()
+                    .await
+                    .map_err(|e| Error::from_sqlx("beginning a replay chunk", e))?;
+                self.lock_log(&mut tx).await?;
+                if first {
+                    // Fix the upper bound now: events appended between chunks are not part of this replay.
+                    range = self.range(&mut tx, &replay.selection, true).await?;
+                }
+                let triples = self.triples(&mut tx, &after, &range).await?;
+                let routes = RouteTable::resolve::<L>(&triples)
+                    .map_err(|missing| Error::MissingRoutes { missing })?;
+                if first {
+                    total = triples.values().sum();
+                    self.clear(&mut tx).await?;
+                }
+                let mut in_chunk = 0;
+                let mut local_after = after.clone();
+                let mut local_last = last_event;
+                while in_chunk < chunk {
+                    let want = usize::try_from((chunk - in_chunk).min(replay.batch_size as u64))
+                        .unwrap_or(replay.batch_size);
+                    let n = self
+                        .apply_batch(
+                            &mut tx,
+                            &routes,
+                            &mut local_after,
+                            &range,
+                            want,
+                            &mut local_last,
+                        )
+                        .await?;
+                    if n == 0 {
+                        break;
+                    }
+                    in_chunk += n;
+                    report_progress(replay, applied + in_chunk, total);
+                }
+                let done =
+                    in_chunk < chunk || self.remaining(&mut tx, &local_after, &range).await? == 0;
+                if done {
+                    self.delete_checkpoint(&mut tx).await?;
+                } else {
+                    self.save_checkpoint(
+                        &mut tx,
+                        &replay.selection,
+                        &local_after,
+                        &range,
+                        applied + in_chunk,
+                        total,
+                    )
+                    .await?;
+                }
+                tx.commit()
+                    .await
+                    .map_err(|e| Error::from_sqlx("committing a replay chunk", e))?;
+                Ok::<_, Error>((in_chunk, local_after, local_last, done))
+            };
+            match step.await {
+                Ok((n, next, last, done)) => {
+                    applied += n;
+                    after = next;
+                    last_event = last;
+                    commits += 1;
+                    first = false;
+                    tracing::info!(applied, total, "replay chunk committed");
+                    if done {
+                        return Ok(ReplayReport {
+                            applied,
+                            last_event,
+                            commits,
+                        });
+                    }
+                }
+                // Nothing of the first chunk committed: the state is as before.
+                Err(e) if first => return Err(e),
+                Err(e) => {
+                    return Err(Error::PartialReplay {
+                        applied,
+                        last_event: last_event
+                            .map_or_else(|| "none".to_owned(), |id| id.to_string()),
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Blocks appends for the rest of the transaction; waits for in-flight ones.
+    async fn lock_log(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let sql = format!("LOCK TABLE {} IN SHARE MODE", self.statements().table);
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("locking the event table for replay", e))?;
+        Ok(())
+    }
+
+    async fn clear(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        match L::clear_records(conn) {
+            Some(fut) => fut.await,
+            None => Err(Error::NoClearRecords {
+                log: std::any::type_name::<L>(),
+            }),
+        }
+    }
+
+    /// The selection's bounds. `fix_all` pins `Selection::All` to the current last
+    /// event (for chunked replays, which let writers in between chunks).
+    async fn range(
+        &self,
+        conn: &mut PgConnection,
+        selection: &Selection,
+        fix_all: bool,
+    ) -> Result<Range, Error> {
+        let table = &self.statements().table;
+        match selection {
+            Selection::All if !fix_all => Ok(Range {
+                upto: None,
+                time: None,
+            }),
+            Selection::All => {
+                let sql = format!(
+                    "SELECT txid::text, id FROM {table} ORDER BY txid DESC, id DESC LIMIT 1"
+                );
+                let row = sqlx::query(AssertSqlSafe(sql))
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(|e| Error::from_sqlx("finding the last event", e))?;
+                Ok(Range {
+                    upto: row.map(|r| position::<L>(&r, 0)).transpose()?,
+                    time: None,
+                })
+            }
+            Selection::UpToEvent(id) => {
+                let sql = format!("SELECT txid::text, id FROM {table} WHERE id = $1");
+                let row = bind_id(sqlx::query(AssertSqlSafe(sql)), id)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(|e| Error::from_sqlx(format!("finding event {id}"), e))?;
+                match row {
+                    Some(r) => Ok(Range {
+                        upto: Some(position::<L>(&r, 0)?),
+                        time: None,
+                    }),
+                    None => Err(Error::UnknownEvent { id: *id }),
+                }
+            }
+            Selection::UpToTime(t) => Ok(Range {
+                upto: None,
+                time: Some(*t),
+            }),
+        }
+    }
+
+    /// `WHERE` conditions of a range strictly after `after` ($1, $2), with their
+    /// arguments from $3 on.
+    fn conditions(range: &Range) -> String {
+        let mut conds = vec!["(txid, id) > ($1::text::xid8, $2)".to_owned()];
+        let mut n = 3;
+        if range.upto.is_some() {
+            conds.push(format!("(txid, id) <= (${}::text::xid8, ${})", n, n + 1));
+            n += 2;
+        }
+        if range.time.is_some() {
+            conds.push(format!("occurred_at <= ${n}"));
+        }
+        conds.join(" AND ")
+    }
+
+    fn bind_range(q: crate::sql::PgQuery, after: &Position, range: &Range) -> crate::sql::PgQuery {
+        let mut q = bind_id(q.bind(after.txid.clone()), &after.id);
+        if let Some(upto) = &range.upto {
+            q = bind_id(q.bind(upto.txid.clone()), &upto.id);
+        }
+        if let Some(t) = range.time {
+            q = q.bind(t);
+        }
+        q
+    }
+
+    /// The distinct (resource, action, version) of the range, with event counts.
+    async fn triples(
+        &self,
+        conn: &mut PgConnection,
+        after: &Position,
+        range: &Range,
+    ) -> Result<BTreeMap<(String, String, u32), u64>, Error> {
+        let sql = format!(
+            "SELECT resource, action, version, count(*) FROM {} WHERE {} GROUP BY 1, 2, 3",
+            self.statements().table,
+            Self::conditions(range)
+        );
+        let rows = Self::bind_range(sqlx::query(AssertSqlSafe(sql)), after, range)
+            .fetch_all(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("listing the replayed actions", e))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let version: i32 = crate::sql::get(&row, 2, "version")?;
+            let count: i64 = crate::sql::get(&row, 3, "count")?;
+            out.insert(
+                (
+                    crate::sql::get(&row, 0, "resource")?,
+                    crate::sql::get(&row, 1, "action")?,
+                    version.unsigned_abs(),
+                ),
+                count.unsigned_abs(),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn remaining(
+        &self,
+        conn: &mut PgConnection,
+        after: &Position,
+        range: &Range,
+    ) -> Result<u64, Error> {
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT 1) AS next",
+            self.statements().table,
+            Self::conditions(range)
+        );
+        let row = Self::bind_range(sqlx::query(AssertSqlSafe(sql)), after, range)
+            .fetch_one(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("looking for events left to replay", e))?;
+        let n: i64 = crate::sql::get(&row, 0, "count")?;
+        Ok(n.unsigned_abs())
+    }
+
+    /// Reads up to `limit` events after `after` and applies each; returns how many.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        routes: &RouteTable,
+        after: &mut Position,
+        range: &Range,
+        limit: usize,
+        last_event: &mut Option<EventId>,
+    ) -> Result<u64, Error> {
+        let sql = format!(
+            "{}, txid::text FROM {} WHERE {} ORDER BY txid, id LIMIT {}",
+            self.statements()
+                .select
+                .trim_end_matches(&format!(" FROM {}", self.statements().table)),
+            self.statements().table,
+            Self::conditions(range),
+            limit
+        );
+        let rows = Self::bind_range(sqlx::query(AssertSqlSafe(sql)), after, range)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| Error::from_sqlx("reading events to replay", e))?;
+        let txid_index = rows.first().map_or(0, |r| r.len() - 1);
+        let mut n = 0;
+        for row in &rows {
+            let event = decode_event::<L>(row)?;
+            apply_event(conn, routes, &event).await?;
+            *after = Position {
+                txid: crate::sql::get(row, txid_index, "txid")?,
+                id: event.id,
+            };
+            *last_event = Some(event.id);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn load_checkpoint(&self, conn: &mut PgConnection) -> Result<Option<Saved>, Error> {
+        let sql = format!(
+            "SELECT selection, last_txid::text, last_id, bound_txid::text, bound_id, applied, total, started_at FROM {}",
+            self.statements().checkpoint_table
+        );
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .fetch_optional(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("reading the replay checkpoint", e))?
+        else {
+            return Ok(None);
+        };
+        let selection: serde_json::Value = crate::sql::get(&row, 0, "selection")?;
+        let selection: Selection =
+            serde_json::from_value(selection).map_err(|e| Error::MalformedRow {
+                column: "selection".into(),
+                message: e.to_string(),
+            })?;
+        let last = match (
+            crate::sql::get::<Option<String>>(&row, 1, "last_txid")?,
+            crate::sql::get::<Option<String>>(&row, 2, "last_id")?,
+        ) {
+            (Some(txid), Some(id)) => Some(Position {
+                txid,
+                id: parse_id::<L>(&id)?,
+            }),
+            _ => None,
+        };
+        let upto = match (
+            crate::sql::get::<Option<String>>(&row, 3, "bound_txid")?,
+            crate::sql::get::<Option<String>>(&row, 4, "bound_id")?,
+        ) {
+            (Some(txid), Some(id)) => Some(Position {
+                txid,
+                id: parse_id::<L>(&id)?,
+            }),
+            _ => None,
+        };
+        let time = match &selection {
+            Selection::UpToTime(t) => Some(*t),
+            _ => None,
+        };
+        let applied: i64 = crate::sql::get(&row, 5, "applied")?;
+        let total: i64 = crate::sql::get(&row, 6, "total")?;
+        Ok(Some(Saved {
+            public: Checkpoint {
+                selection,
+                applied: applied.unsigned_abs(),
+                total: total.unsigned_abs(),
+                last_event: last.as_ref().map(|p| p.id),
+                started_at: crate::sql::get(&row, 7, "started_at")?,
+            },
+            after: last.unwrap_or_else(Position::start::<L>),
+            range: Range { upto, time },
+        }))
+    }
+
+    async fn save_checkpoint(
+        &self,
+        conn: &mut PgConnection,
+        selection: &Selection,
+        after: &Position,
+        range: &Range,
+        applied: u64,
+        total: u64,
+    ) -> Result<(), Error> {
+        let sql = format!(
+            "INSERT INTO {} (selection, last_txid, last_id, bound_txid, bound_id, applied, total) \
+             VALUES ($1, $2::text::xid8, $3, $4::text::xid8, $5, $6, $7) \
+             ON CONFLICT (singleton) DO UPDATE SET last_txid = EXCLUDED.last_txid, last_id = EXCLUDED.last_id, \
+             applied = EXCLUDED.applied, updated_at = now()",
+            self.statements().checkpoint_table
+        );
+        let selection = serde_json::to_value(selection).map_err(|e| Error::MalformedRow {
+            column: "selection".into(),
+            message: e.to_string(),
+        })?;
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(selection)
+            .bind(&after.txid)
+            .bind(after.id.to_string())
+            .bind(range.upto.as_ref().map(|p| p.txid.clone()))
+            .bind(range.upto.as_ref().map(|p| p.id.to_string()))
+            .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+            .bind(i64::try_from(total).unwrap_or(i64::MAX))
+            .execute(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("saving the replay checkpoint", e))?;
+        Ok(())
+    }
+
+    async fn delete_checkpoint(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let sql = format!("DELETE FROM {}", self.statements().checkpoint_table);
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("clearing the replay checkpoint", e))?;
+        Ok(())
+    }
+}
+
+fn position<L: EventLog>(row: &PgRow, first: usize) -> Result<Position, Error> {
+    let txid: String = crate::sql::get(row, first, "txid")?;
+    let id = match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => EventId::Integer(crate::sql::get(row, first + 1, "id")?),
+        PrimaryKeyType::UuidV7 => EventId::Uuid(crate::sql::get(row, first + 1, "id")?),
+    };
+    Ok(Position { txid, id })
+}
+
+/// Applies one event with each of its targets, in order.
+async fn apply_event(
+    conn: &mut PgConnection,
+    routes: &RouteTable,
+    event: &Event,
+) -> Result<(), Error> {
+    let targets = routes.targets(&event.resource, &event.action, event.version);
+    if targets.is_empty() {
+        // The route table covers every triple of the range; this is a bug if it happens.
+        return Err(Error::MissingRoutes {
+            missing: vec![MissingRoute {
+                resource: event.resource.clone(),
+                action: event.action.clone(),
+                version: event.version,
+                events: 1,
+                reason: format!("event {} was not covered by the preflight", event.id),
+            }],
+        });
+    }
+    for target in targets {
+        (target.apply)(&mut *conn, event).await?;
+    }
+    Ok(())
+}
+
+fn report_progress(replay: &Replay, applied: u64, total: u64) {
+    tracing::debug!(applied, total, "replay progress");
+    if let Some(f) = &replay.progress {
+        f(ReplayProgress { applied, total });
+    }
+}
