@@ -83,7 +83,10 @@ pub fn decode_input<I: serde::de::DeserializeOwned>(
     serde_path_to_error::deserialize(&event.data).map_err(|e| Error::DecodeEvent {
         event: EventRef::of(event),
         target: format!("{target_resource}.{target_action}"),
-        field: e.path().to_string(),
+        field: match e.path().to_string() {
+            root if root == "." => "(top level)".to_owned(),
+            path => path,
+        },
         source: e.into_inner(),
     })
 }

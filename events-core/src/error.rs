@@ -118,7 +118,7 @@ pub enum Error {
         event: Box<EventRef>,
         /// The `resource.action` whose input was expected.
         target: String,
-        /// Path of the offending field in the data (`.` for the whole value).
+        /// Path of the offending field in the data (`(top level)` for the whole value).
         field: String,
         /// The deserializer's error.
         #[source]
