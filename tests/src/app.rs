@@ -153,19 +153,7 @@ impl User {
                 message: "empty".into(),
             });
         }
-        let user = User {
-            id: ctx.record_id(),
-            name: input.name,
-            email: input.email,
-            created_at: ctx.now(),
-        };
-        sqlx::query("INSERT INTO users (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(user.id)
-            .bind(&user.name)
-            .bind(&user.email)
-            .bind(user.created_at)
-            .execute(ctx.conn())
-            .await?;
+        let user = Self::insert_user(ctx, input).await?;
         let id = user.id;
         ctx.after_action(move |conn| {
             Box::pin(async move {
@@ -219,7 +207,7 @@ impl User {
             "{}@unknown.invalid",
             input.full_name.to_lowercase().replace(' ', ".")
         );
-        Self::create_body_for_replay(
+        Self::insert_user(
             ctx,
             CreateUser {
                 name: input.full_name,
@@ -232,7 +220,7 @@ impl User {
     /// Creates a user and publishes their first post as a nested action.
     #[create]
     pub async fn signup(ctx: &mut ActionCtx<'_>, input: Signup) -> Result<User, Error> {
-        let user = Self::create_body_for_replay(
+        let user = Self::insert_user(
             ctx,
             CreateUser {
                 name: input.name,
@@ -260,7 +248,7 @@ impl User {
         ctx: &mut ActionCtx<'_>,
         input: CreateUser,
     ) -> Result<User, Error> {
-        let user = Self::create_body_for_replay(ctx, input).await?;
+        let user = Self::insert_user(ctx, input).await?;
         crate::alt::Counter::open(crate::alt::Open { start: 0 })
             .record_id(1_i64)
             .run_in(ctx)
@@ -278,10 +266,8 @@ impl User {
         Ok(())
     }
 
-    async fn create_body_for_replay(
-        ctx: &mut ActionCtx<'_>,
-        input: CreateUser,
-    ) -> Result<User, Error> {
+    /// Inserts the user row every create variant writes.
+    async fn insert_user(ctx: &mut ActionCtx<'_>, input: CreateUser) -> Result<User, Error> {
         let user = User {
             id: ctx.record_id(),
             name: input.name,
@@ -365,6 +351,24 @@ impl LockProbe {
     #[create]
     pub async fn probe(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<Vec<(i64, i64, i16)>, Error> {
         crate::held_advisory_locks(ctx.conn()).await
+    }
+}
+
+/// A store for [`EventLog`] on `pool`, migrated, with the application tables.
+pub async fn store(
+    pool: &sqlx::PgPool,
+) -> Result<events_postgres::PgEventStore<EventLog>, Box<dyn std::error::Error>> {
+    let store = events_postgres::PgEventStore::<EventLog>::new(pool.clone());
+    store.migrate().await?;
+    create_tables(&mut *pool.acquire().await?).await?;
+    Ok(store)
+}
+
+/// A create input for `name`, with an email derived from it.
+pub fn create_input(name: &str) -> CreateUser {
+    CreateUser {
+        name: name.to_owned(),
+        email: format!("{}@example.com", name.to_lowercase()),
     }
 }
 

@@ -7,9 +7,7 @@
 use events_core::{ActionKind, Error, Event, EventId, EventLog as _, Key, LockKey};
 use events_postgres::PgEventStore;
 use events_tests::alt::{self, AltLog, AltProbe, Counter};
-use events_tests::app::{
-    self, Admin, CreateUser, EventLog, LockProbe, Post, PublishPost, SystemActor, UpdateUser, User,
-};
+use events_tests::app::{self, Admin, LockProbe, Post, PublishPost, SystemActor, UpdateUser, User};
 use events_tests::custom_lock::{self, AddTag, Tag, TaggedLog};
 use events_tests::pg_locks_row;
 use serde_json::json;
@@ -18,24 +16,13 @@ use uuid::Uuid;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn app_store(pool: &PgPool) -> Result<PgEventStore<EventLog>, Box<dyn std::error::Error>> {
-    let store = PgEventStore::<EventLog>::new(pool.clone());
-    store.migrate().await?;
-    app::create_tables(&mut *pool.acquire().await?).await?;
-    Ok(store)
-}
+use events_tests::app::create_input;
+use events_tests::app::store as app_store;
 
 async fn all_events<L: events_core::EventLog>(
     store: &PgEventStore<L>,
 ) -> Result<Vec<Event>, Error> {
     store.list_events(None, 1000).await
-}
-
-fn create_input(name: &str) -> CreateUser {
-    CreateUser {
-        name: name.to_owned(),
-        email: format!("{}@example.com", name.to_lowercase()),
-    }
 }
 
 #[sqlx::test(migrations = false)]

@@ -8,9 +8,7 @@ use events_core::replay::{Replay, ReplayProgress, Selection};
 use events_core::{ActionKind, Error, EventId, EventStore as _, Key, LockKey, NewEvent};
 use events_postgres::PgEventStore;
 use events_tests::alt::{self, AltLog, Counter};
-use events_tests::app::{
-    self, Admin, CreateUser, CreateUserV1, EventLog, Post, PublishPost, UpdateUser, User,
-};
+use events_tests::app::{self, Admin, CreateUserV1, EventLog, Post, PublishPost, UpdateUser, User};
 use events_tests::legacy::{OldLog, OldUser};
 use events_tests::snapshot;
 use serde_json::json;
@@ -19,19 +17,8 @@ use uuid::Uuid;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-async fn app_store(pool: &PgPool) -> Result<PgEventStore<EventLog>, Box<dyn std::error::Error>> {
-    let store = PgEventStore::<EventLog>::new(pool.clone());
-    store.migrate().await?;
-    app::create_tables(&mut *pool.acquire().await?).await?;
-    Ok(store)
-}
-
-fn input(name: &str) -> CreateUser {
-    CreateUser {
-        name: name.to_owned(),
-        email: format!("{}@example.com", name.to_lowercase()),
-    }
-}
+use events_tests::app::create_input as input;
+use events_tests::app::store as app_store;
 
 /// Appends a raw event, as some other writer (or a corrupted one) would have.
 async fn append_raw(
