@@ -13,6 +13,10 @@
 //!
 //! Any error before the commit rolls everything back: an event is stored if and only
 //! if its action's state change committed. Ignored actions skip step 2.
+//!
+//! A body can call another action with [`run_in`](ActionCall::run_in): it runs in
+//! the same transaction under a savepoint and records its own event after the
+//! caller's; on replay it is skipped (its own event replays it).
 
 use std::any::TypeId;
 
