@@ -11,8 +11,8 @@ pub use crate::replay::{ResourceEntry, type_id_of};
 pub use crate::{
     ActionCall, ActionCtx, ActionInfo, ActionKind, ActionOutput, ActorColumn,
     AdvisoryLockKeyGenerator, BoxFuture, ClearRecords, DefaultLockKeyGenerator, Error, EventLog,
-    KeyType, LockKey, LockKeyInput, PersistsActor, PrimaryKeyType, RecordIdOf, ReplayFn,
-    ReplayOverride, Resource, Route,
+    GlobalLockKeyGenerator, KeyType, LockKey, LockKeyInput, LockScope, PersistsActor,
+    PrimaryKeyType, RecordIdOf, RecordLockKeyGenerator, ReplayFn, ReplayOverride, Resource, Route,
 };
 pub use crate::{Actor, Event};
 

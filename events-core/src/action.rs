@@ -456,7 +456,7 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
                 action: action.name,
                 source,
             })?;
-            let lock = <R::Log as EventLog>::advisory_lock_key(&LockKeyInput {
+            let lock = R::advisory_lock_key(&LockKeyInput {
                 resource: R::NAME,
                 action: action.name,
                 record_id: &key,

@@ -37,6 +37,16 @@ pub fn event_log_advisory_lock_key_generator<L: EventLog>() -> &'static str {
     L::ADVISORY_LOCK_KEY_GENERATOR
 }
 
+/// Which actions wait for each other (`advisory_lock_scope`).
+pub fn event_log_advisory_lock_scope<L: EventLog>() -> crate::LockScope {
+    L::ADVISORY_LOCK_SCOPE
+}
+
+/// The lock scope of a resource's actions: its own, else its event log's.
+pub fn events_advisory_lock_scope<R: Resource>() -> crate::LockScope {
+    R::ADVISORY_LOCK_SCOPE
+}
+
 /// The actor columns with their options (`persist_actor_primary_key`).
 pub fn event_log_persist_actor_primary_keys<L: EventLog>() -> &'static [ActorColumn] {
     L::ACTOR_COLUMNS

@@ -49,7 +49,10 @@ pub use actor::{Actor, ActorRef, PersistsActor};
 pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error, EventRef};
 pub use event::{ActionKind, Appended, Event, EventId, NewEvent, PrimaryKeyType};
 pub use key::{Key, KeyType, KeyValue};
-pub use lock::{AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, LockKey, LockKeyInput};
+pub use lock::{
+    AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, GlobalLockKeyGenerator, LockKey,
+    LockKeyInput, LockScope, RecordLockKeyGenerator,
+};
 pub use log::{ActorColumn, ClearRecords, EventLog, ReplayFn, ReplayOverride, Route};
 pub use resource::{ActionInfo, RecordIdOf, Resource};
 pub use store::EventStore;

@@ -35,6 +35,44 @@ impl fmt::Display for LockKey {
     }
 }
 
+/// Which actions wait for each other: the scope of the advisory lock an action takes
+/// (`advisory_lock_scope` on `#[event_log]`, overridable per resource in `#[events]`).
+///
+/// The lock is what makes the order of events match the order their state changes
+/// committed in, which replay relies on. **Actions whose writes can conflict (or
+/// whose bodies read what another writes) must share a key**; actions with
+/// different keys run concurrently and replay may apply them in either order.
+///
+/// | scope | key | replay is equivalent when |
+/// | --- | --- | --- |
+/// | `global` | `advisory_lock_key_default` always | always: every recorded action is serialized |
+/// | `tenant` (default, AshEvents') | the tenant (integer, or a UUID as two `i32`), else the default | actions of different tenants never touch the same rows |
+/// | `record` | a hash of resource and record id | an action only reads and writes its own record |
+/// | custom | `advisory_lock_key_generator = Type` | the generator gives conflicting actions one key |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockScope {
+    /// One key for the whole log: [`GlobalLockKeyGenerator`].
+    Global,
+    /// One key per tenant, the default key without one: [`DefaultLockKeyGenerator`].
+    Tenant,
+    /// One key per record: [`RecordLockKeyGenerator`].
+    Record,
+    /// A user-supplied [`AdvisoryLockKeyGenerator`].
+    Custom,
+}
+
+impl LockScope {
+    /// The option value that selects this scope.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LockScope::Global => "global",
+            LockScope::Tenant => "tenant",
+            LockScope::Record => "record",
+            LockScope::Custom => "custom",
+        }
+    }
+}
+
 /// What a lock key generator sees of the action about to run.
 #[derive(Debug, Clone, Copy)]
 pub struct LockKeyInput<'a> {
@@ -109,6 +147,54 @@ impl AdvisoryLockKeyGenerator for DefaultLockKeyGenerator {
     }
 }
 
+/// The `global` scope: every recorded action locks `advisory_lock_key_default`,
+/// whatever its tenant, so all of them are serialized.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobalLockKeyGenerator;
+
+impl AdvisoryLockKeyGenerator for GlobalLockKeyGenerator {
+    fn generate_key(_input: &LockKeyInput<'_>, default: LockKey) -> Result<LockKey, Error> {
+        Ok(default)
+    }
+}
+
+/// The `record` scope: the key is a 64-bit FNV-1a hash of the resource name and
+/// the record id, so actions on different records run concurrently. A hash
+/// collision only makes two unrelated actions wait for each other.
+///
+/// ```
+/// use events_core::{AdvisoryLockKeyGenerator, Key, LockKey, LockKeyInput, RecordLockKeyGenerator};
+/// let (a, b) = (Key::Integer(1), Key::Integer(2));
+/// let key = |record_id| RecordLockKeyGenerator::generate_key(
+///     &LockKeyInput { resource: "User", action: "update", record_id, tenant: None }, LockKey::DEFAULT);
+/// assert_ne!(key(&a).unwrap(), key(&b).unwrap());
+/// assert_eq!(key(&a).unwrap(), key(&a).unwrap());
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordLockKeyGenerator;
+
+impl AdvisoryLockKeyGenerator for RecordLockKeyGenerator {
+    fn generate_key(input: &LockKeyInput<'_>, _default: LockKey) -> Result<LockKey, Error> {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = OFFSET;
+        let mut eat = |bytes: &[u8]| {
+            for b in bytes {
+                hash ^= u64::from(*b);
+                hash = hash.wrapping_mul(PRIME);
+            }
+        };
+        eat(input.resource.as_bytes());
+        eat(&[0]);
+        match input.record_id {
+            Key::Uuid(u) => eat(u.as_bytes()),
+            Key::Integer(i) => eat(&i.to_be_bytes()),
+            Key::String(s) => eat(s.as_bytes()),
+        }
+        Ok(LockKey::Single(i64::from_ne_bytes(hash.to_ne_bytes())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +209,48 @@ mod tests {
             tenant: tenant.as_ref(),
         };
         DefaultLockKeyGenerator::generate_key(&input, LockKey::Pair(1337, 31337))
+    }
+
+    #[test]
+    fn record_keys_depend_on_resource_and_record_only() {
+        let key = |resource, record: Key, tenant: Option<Key>| {
+            RecordLockKeyGenerator::generate_key(
+                &LockKeyInput {
+                    resource,
+                    action: "a",
+                    record_id: &record,
+                    tenant: tenant.as_ref(),
+                },
+                LockKey::DEFAULT,
+            )
+            .ok()
+        };
+        assert_eq!(
+            key("User", Key::Integer(1), None),
+            key("User", Key::Integer(1), Some(Key::Integer(9)))
+        );
+        assert_ne!(
+            key("User", Key::Integer(1), None),
+            key("Post", Key::Integer(1), None)
+        );
+        assert_ne!(
+            key("User", Key::Integer(1), None),
+            key("User", Key::Integer(2), None)
+        );
+        let global = GlobalLockKeyGenerator::generate_key(
+            &LockKeyInput {
+                resource: "R",
+                action: "a",
+                record_id: &Key::Integer(1),
+                tenant: Some(&Key::Integer(5)),
+            },
+            LockKey::Pair(1, 2),
+        );
+        assert_eq!(
+            global.ok(),
+            Some(LockKey::Pair(1, 2)),
+            "global ignores the tenant"
+        );
     }
 
     #[test]

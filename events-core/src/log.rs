@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use crate::{BoxFuture, Error, Event, KeyType, KeyValue, LockKey, LockKeyInput, PrimaryKeyType};
+use crate::{
+    BoxFuture, Error, Event, KeyType, KeyValue, LockKey, LockKeyInput, LockScope, PrimaryKeyType,
+};
 
 /// The central event log, implemented by `#[event_log(...)]` on a struct.
 ///
@@ -28,6 +30,8 @@ pub trait EventLog: Send + Sync + Sized + 'static {
     const ADVISORY_LOCK_KEY_DEFAULT: LockKey;
     /// Name of the lock key generator type (`advisory_lock_key_generator`).
     const ADVISORY_LOCK_KEY_GENERATOR: &'static str;
+    /// Which actions wait for each other (`advisory_lock_scope`, default `tenant`).
+    const ADVISORY_LOCK_SCOPE: LockScope = LockScope::Tenant;
     /// Name of the clear-records type (`clear_records_for_replay`), if configured.
     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str>;
     /// One nullable column per actor type (`persist_actor_primary_key`).

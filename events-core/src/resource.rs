@@ -1,6 +1,6 @@
 //! Resources: types whose actions are recorded, implemented by `#[events(...)]`.
 
-use crate::{ActionKind, EventLog, ReplayFn};
+use crate::{ActionKind, Error, EventLog, LockKey, LockKeyInput, LockScope, ReplayFn};
 
 /// The record id type of a resource's event log.
 pub type RecordIdOf<R> = <<R as Resource>::Log as EventLog>::RecordId;
@@ -43,6 +43,16 @@ pub trait Resource: 'static {
 
     /// The replay entry point of action `name`, `None` for an unknown name.
     fn replay_fn(name: &str) -> Option<ReplayFn>;
+
+    /// Which actions of this resource wait for each other: the event log's scope
+    /// unless `#[events(advisory_lock_scope = ..)]` overrides it.
+    const ADVISORY_LOCK_SCOPE: LockScope = <Self::Log as EventLog>::ADVISORY_LOCK_SCOPE;
+
+    /// The advisory lock key of one of this resource's actions: the event log's
+    /// generator unless `#[events(advisory_lock_scope = ..)]` overrides it.
+    fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+        <Self::Log as EventLog>::advisory_lock_key(input)
+    }
 
     /// The action named `name`.
     fn action(name: &str) -> Option<&'static ActionInfo> {

@@ -158,6 +158,55 @@ pub(crate) fn unknown(what: &str, name: &str, known: &[&str], span: &impl Spanne
     .with_span(&span.span())
 }
 
+/// A built-in lock scope (`advisory_lock_scope = global | tenant | record`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Global,
+    Tenant,
+    Record,
+}
+
+impl Scope {
+    pub(crate) const NAMES: &'static [&'static str] = &["global", "tenant", "record"];
+
+    /// Reads `global | tenant | record`.
+    pub(crate) fn parse(word: &Ident) -> Result<Scope> {
+        match word.to_string().as_str() {
+            "global" => Ok(Scope::Global),
+            "tenant" => Ok(Scope::Tenant),
+            "record" => Ok(Scope::Record),
+            other => Err(unknown("advisory_lock_scope", other, Self::NAMES, word)),
+        }
+    }
+
+    /// `::events_core::__private::LockScope::X`.
+    pub(crate) fn lock_scope(self) -> TokenStream {
+        match self {
+            Scope::Global => quote!(::events_core::__private::LockScope::Global),
+            Scope::Tenant => quote!(::events_core::__private::LockScope::Tenant),
+            Scope::Record => quote!(::events_core::__private::LockScope::Record),
+        }
+    }
+
+    /// The generator implementing the scope, and its name for introspection.
+    pub(crate) fn generator(self) -> (TokenStream, &'static str) {
+        match self {
+            Scope::Global => (
+                quote!(::events_core::__private::GlobalLockKeyGenerator),
+                "GlobalLockKeyGenerator",
+            ),
+            Scope::Tenant => (
+                quote!(::events_core::__private::DefaultLockKeyGenerator),
+                "DefaultLockKeyGenerator",
+            ),
+            Scope::Record => (
+                quote!(::events_core::__private::RecordLockKeyGenerator),
+                "RecordLockKeyGenerator",
+            ),
+        }
+    }
+}
+
 /// The shape of a key column, as the macros see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyTy {

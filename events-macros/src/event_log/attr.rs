@@ -19,6 +19,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "record_id_type",
     "advisory_lock_key_default",
     "advisory_lock_key_generator",
+    "advisory_lock_scope",
     "persist_actor_primary_key",
     "replay_override",
     "table",
@@ -40,6 +41,8 @@ pub(crate) struct EventLogAttr {
     pub advisory_lock_key_default: Option<Expr>,
     /// `advisory_lock_key_generator = Type`.
     pub advisory_lock_key_generator: Option<Path>,
+    /// `advisory_lock_scope = global | tenant | record`.
+    pub advisory_lock_scope: Option<Ident>,
     /// Each `persist_actor_primary_key(..)`.
     pub actors: Vec<ActorAttr>,
     /// Each `replay_override(..)`.
@@ -118,6 +121,12 @@ pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventLogAttr
                 let v = common::name_value(meta, &name, "MyKeys").and_then(Path::from_expr);
                 if let Some(v) = acc.handle(v) {
                     common::set_once(&mut out.advisory_lock_key_generator, v, &name, meta, acc);
+                }
+            }
+            "advisory_lock_scope" => {
+                let v = common::name_value(meta, &name, "record").and_then(Word::from_expr);
+                if let Some(v) = acc.handle(v) {
+                    common::set_once(&mut out.advisory_lock_scope, v.0, &name, meta, acc);
                 }
             }
             "table" => {

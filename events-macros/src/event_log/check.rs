@@ -57,6 +57,7 @@ pub(crate) struct EventLogModel {
     pub record_id_type: KeyTy,
     pub lock_default: LockDefault,
     pub lock_generator: Option<Path>,
+    pub lock_scope: Option<common::Scope>,
     pub clear_records: Option<Path>,
     pub actors: Vec<ActorModel>,
     pub overrides: Vec<OverrideModel>,
@@ -110,7 +111,9 @@ pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel 
         .map(|o| replay_override(o, acc))
         .collect();
     overrides_do_not_overlap(&attr.overrides, acc);
+    let lock_scope = lock_scope(&attr, acc);
     EventLogModel {
+        lock_scope,
         table,
         primary_key_type,
         record_id_type,
@@ -120,6 +123,23 @@ pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel 
         actors,
         overrides,
     }
+}
+
+// advisory_lock_scope is `global`, `tenant` or `record`, and a custom generator is a scope of its own.
+fn lock_scope(attr: &EventLogAttr, acc: &mut Accumulator) -> Option<common::Scope> {
+    let word = attr.advisory_lock_scope.as_ref()?;
+    let scope = acc.handle(common::Scope::parse(word))?;
+    if attr.advisory_lock_key_generator.is_some() {
+        acc.push(
+            Error::custom(
+                "advisory_lock_scope and advisory_lock_key_generator exclude each other: a generator \
+                 defines its own scope; keep one",
+            )
+            .with_span(word),
+        );
+        return None;
+    }
+    Some(scope)
 }
 
 // primary_key_type is `integer` or `uuid_v7`.

@@ -23,12 +23,17 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
         LockDefault::Single(k) => quote!(#p::LockKey::Single(#k)),
         LockDefault::Pair(a, b) => quote!(#p::LockKey::Pair(#a, #b)),
     };
-    let (generator, generator_name) = match &model.lock_generator {
-        Some(g) => (quote!(#g), common::path_string(g)),
-        None => (
-            quote!(#p::DefaultLockKeyGenerator),
-            "DefaultLockKeyGenerator".to_owned(),
+    let (generator, generator_name, scope) = match (&model.lock_generator, model.lock_scope) {
+        (Some(g), _) => (
+            quote!(#g),
+            common::path_string(g),
+            quote!(#p::LockScope::Custom),
         ),
+        (None, scope) => {
+            let scope = scope.unwrap_or(common::Scope::Tenant);
+            let (generator, name) = scope.generator();
+            (generator, name.to_owned(), scope.lock_scope())
+        }
     };
     let generator_span = model
         .lock_generator
@@ -136,6 +141,7 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
             const PRIMARY_KEY_TYPE: #p::PrimaryKeyType = #pk;
             const ADVISORY_LOCK_KEY_DEFAULT: #p::LockKey = #lock_default;
             const ADVISORY_LOCK_KEY_GENERATOR: &'static str = #generator_name;
+            const ADVISORY_LOCK_SCOPE: #p::LockScope = #scope;
             const CLEAR_RECORDS_FOR_REPLAY: ::core::option::Option<&'static str> = #clear_name;
             const ACTOR_COLUMNS: &'static [#p::ActorColumn] = &[#(#actor_columns),*];
             const REPLAY_OVERRIDES: &'static [#p::ReplayOverride] = {

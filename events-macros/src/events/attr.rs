@@ -14,6 +14,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "only_actions",
     "current_action_versions",
     "name",
+    "advisory_lock_scope",
 ];
 
 /// `#[events(...)]` as written.
@@ -32,6 +33,8 @@ pub(crate) struct EventsAttr {
     pub current_action_versions: Vec<(Ident, LitInt)>,
     /// `name = ".."`.
     pub name: Option<LitStr>,
+    /// `advisory_lock_scope = global | tenant | record`.
+    pub advisory_lock_scope: Option<Ident>,
 }
 
 /// Which action attribute marks a method.
@@ -108,6 +111,12 @@ pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventsAttr {
                 });
                 if let Some(v) = acc.handle(v) {
                     common::set_once(&mut out.name, v, &name, meta, acc);
+                }
+            }
+            "advisory_lock_scope" => {
+                let v = common::name_value(meta, &name, "record").and_then(common::Word::from_expr);
+                if let Some(v) = acc.handle(v) {
+                    common::set_once(&mut out.advisory_lock_scope, v.0, &name, meta, acc);
                 }
             }
             other => acc.push(common::unknown(

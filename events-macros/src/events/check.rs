@@ -23,6 +23,8 @@ pub(crate) struct EventsModel {
     pub actions: Vec<ActionModel>,
     /// Versions configured with `current_action_versions`.
     pub configured_versions: Vec<(String, u32)>,
+    /// `advisory_lock_scope`, overriding the event log's.
+    pub lock_scope: Option<common::Scope>,
 }
 
 /// One well-formed action.
@@ -100,7 +102,12 @@ pub(crate) fn check(
         });
     }
     no_actions_is_an_error(item, actions, acc);
+    let lock_scope = attr
+        .advisory_lock_scope
+        .as_ref()
+        .and_then(|w| acc.handle(common::Scope::parse(w)));
     EventsModel {
+        lock_scope,
         event_log: attr.event_log.clone(),
         name,
         actions: models,

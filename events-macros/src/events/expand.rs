@@ -88,6 +88,23 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             }
         }
     };
+    // `advisory_lock_scope` on the resource replaces the event log's generator for
+    // its actions, keeping the log's default key.
+    let lock_override = model.lock_scope.map(|scope| {
+        let (generator, _) = scope.generator();
+        let lock_scope = scope.lock_scope();
+        quote! {
+            const ADVISORY_LOCK_SCOPE: #p::LockScope = #lock_scope;
+            fn advisory_lock_key(
+                __input: &#p::LockKeyInput<'_>,
+            ) -> ::core::result::Result<#p::LockKey, #p::Error> {
+                <#generator as #p::AdvisoryLockKeyGenerator>::generate_key(
+                    __input,
+                    <<Self as #p::Resource>::Log as #p::EventLog>::ADVISORY_LOCK_KEY_DEFAULT,
+                )
+            }
+        }
+    });
     let resource_impl = quote! {
         #[automatically_derived]
         #[allow(clippy::type_complexity)]
@@ -97,6 +114,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             const ACTIONS: &'static [#p::ActionInfo] = &[#(#infos),*];
             const IGNORED_ACTIONS: &'static [&'static str] = &[#(#ignored),*];
             const CURRENT_ACTION_VERSIONS: &'static [(&'static str, u32)] = &[#(#versions),*];
+            #lock_override
 
             #replay_fn
         }
