@@ -53,6 +53,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod follow;
 mod read;
 pub mod replay;
 pub mod schema;
