@@ -1,0 +1,220 @@
+//! Write throughput under concurrency, side by side in one run:
+//!
+//! - single writer: a framework action (record + event) vs the same record insert
+//!   alone;
+//! - N writers (1, 4, 16, 32) on distinct records: the `global` lock scope vs the
+//!   `record` scope vs a hand-written record + event insert without a lock.
+//!
+//! `cargo run --release -p events-bench --bin throughput [-- <actions per writer>]`
+
+use std::time::{Duration, Instant};
+
+use events_core::{ActionCtx, Error, event_log, events};
+use events_postgres::PgEventStore;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// AshEvents' behaviour without tenants: one key for every action.
+#[event_log(advisory_lock_scope = global, table = "global_events")]
+pub struct GlobalLog;
+
+/// One key per record.
+#[event_log(advisory_lock_scope = record, table = "record_events")]
+pub struct RecordLog;
+
+/// An item under the global scope.
+pub struct GlobalItem;
+
+#[events(event_log = GlobalLog, name = "Item")]
+impl GlobalItem {
+    /// Inserts an item.
+    #[create]
+    pub async fn create(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
+        insert_item(ctx, value).await
+    }
+}
+
+/// An item under the record scope.
+pub struct RecordItem;
+
+#[events(event_log = RecordLog, name = "Item")]
+impl RecordItem {
+    /// Inserts an item.
+    #[create]
+    pub async fn create(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
+        insert_item(ctx, value).await
+    }
+}
+
+async fn insert_item(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
+    sqlx::query("INSERT INTO items (id, value) VALUES ($1, $2)")
+        .bind(ctx.record_id())
+        .bind(value)
+        .execute(ctx.conn())
+        .await?;
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    /// The record insert alone, autocommitted.
+    RecordOnly,
+    /// Record + event row in one transaction, no lock, written by hand.
+    HandWritten,
+    /// The framework, global scope.
+    Global,
+    /// The framework, record scope.
+    Record,
+}
+
+impl Path {
+    fn label(self) -> &'static str {
+        match self {
+            Path::RecordOnly => "record insert alone",
+            Path::HandWritten => "hand-written record + event, no lock",
+            Path::Global => "framework, global scope",
+            Path::Record => "framework, record scope",
+        }
+    }
+}
+
+struct Stores {
+    pool: PgPool,
+    global: PgEventStore<GlobalLog>,
+    record: PgEventStore<RecordLog>,
+}
+
+async fn one(stores: &Stores, path: Path, value: i64) -> Result<(), BoxError> {
+    match path {
+        Path::RecordOnly => {
+            sqlx::query("INSERT INTO items (id, value) VALUES ($1, $2)")
+                .bind(Uuid::now_v7())
+                .bind(value)
+                .execute(&stores.pool)
+                .await?;
+        }
+        Path::HandWritten => {
+            let id = Uuid::now_v7();
+            let mut tx = stores.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO hand_events (resource, record_id, action, action_type, data, version, occurred_at) \
+                 VALUES ('Item', $1, 'create', 'create', $2, 1, clock_timestamp())",
+            )
+            .bind(id)
+            .bind(serde_json::json!(value))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO items (id, value) VALUES ($1, $2)")
+                .bind(id)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Path::Global => GlobalItem::create(value).run(&stores.global).await?,
+        Path::Record => RecordItem::create(value).run(&stores.record).await?,
+    }
+    Ok(())
+}
+
+/// Runs `per_writer` actions on each of `writers` tasks; returns actions per second.
+async fn run(
+    stores: &'static Stores,
+    path: Path,
+    writers: usize,
+    per_writer: usize,
+) -> Result<f64, BoxError> {
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            tokio::spawn(async move {
+                for i in 0..per_writer {
+                    one(stores, path, (w * per_writer + i) as i64).await?;
+                }
+                Ok::<_, BoxError>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(events_bench::per_second(
+        (writers * per_writer) as u64,
+        start.elapsed(),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let per_writer: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
+    let db = events_examples::connect("events_bench_throughput").await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(40)
+        .connect_with(db.pool.connect_options().as_ref().clone())
+        .await?;
+    let stores: &'static Stores = Box::leak(Box::new(Stores {
+        global: PgEventStore::new(pool.clone()),
+        record: PgEventStore::new(pool.clone()),
+        pool,
+    }));
+    stores.global.migrate().await?;
+    stores.record.migrate().await?;
+    sqlx::raw_sql(
+        "CREATE TABLE items (id uuid PRIMARY KEY, value bigint NOT NULL);
+         CREATE TABLE hand_events (LIKE record_events INCLUDING DEFAULTS INCLUDING IDENTITY);",
+    )
+    .execute(&stores.pool)
+    .await?;
+    println!(
+        "throughput bench on {}, {per_writer} actions per writer\n",
+        db.source
+    );
+
+    // Warm-up: prepare every statement on every connection.
+    for path in [
+        Path::RecordOnly,
+        Path::HandWritten,
+        Path::Global,
+        Path::Record,
+    ] {
+        run(stores, path, 32, 5).await?;
+    }
+
+    println!("single writer");
+    println!("| path | actions/s | time per action vs record insert alone |");
+    println!("|---|---|---|");
+    let alone = run(stores, Path::RecordOnly, 1, per_writer * 2).await?;
+    for path in [Path::RecordOnly, Path::Record, Path::Global] {
+        let rate = if matches!(path, Path::RecordOnly) {
+            alone
+        } else {
+            run(stores, path, 1, per_writer * 2).await?
+        };
+        println!("| {} | {:.0} | {:.2}x |", path.label(), rate, alone / rate);
+    }
+
+    println!("\nconcurrent writers on distinct records");
+    println!(
+        "| writers | global scope | record scope | hand-written, no lock | record / global | record / hand-written |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for writers in [1, 4, 16, 32] {
+        let global = run(stores, Path::Global, writers, per_writer).await?;
+        let record = run(stores, Path::Record, writers, per_writer).await?;
+        let hand = run(stores, Path::HandWritten, writers, per_writer).await?;
+        println!(
+            "| {writers} | {global:.0} | {record:.0} | {hand:.0} | {:.2}x | {:.2}x |",
+            record / global,
+            record / hand
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("\nbulk actions: not built yet (see the throughput issue)");
+    Ok(())
+}
