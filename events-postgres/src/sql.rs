@@ -16,10 +16,6 @@ use crate::schema::{checkpoint_table_name, migration_sql, quote_ident};
 /// A query with its arguments bound eagerly, independent of any borrow.
 pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
 
-/// Takes a single-key advisory lock for the rest of the transaction.
-pub(crate) const LOCK_SINGLE: &str = "SELECT pg_advisory_xact_lock($1::int8)";
-/// Takes a pair-key advisory lock for the rest of the transaction.
-pub(crate) const LOCK_PAIR: &str = "SELECT pg_advisory_xact_lock($1::int4, $2::int4)";
 /// Serializes concurrent `migrate()` calls on one table (`$1`: the table name). The
 /// two-`int4` key space keeps it apart from the single-key locks actions default to.
 pub(crate) const LOCK_MIGRATION: &str =
@@ -42,10 +38,15 @@ pub(crate) const EVENT_COLUMNS: [&str; 10] = [
 /// The SQL of one event log, built once when its store is created.
 #[derive(Debug)]
 pub(crate) struct Statements {
-    /// `INSERT ... RETURNING id, occurred_at`: (`id` for `uuid_v7`), resource,
-    /// record_id, action, action_type, data, metadata, version, tenant, then every
-    /// actor column; `occurred_at` is `clock_timestamp()`, read after the lock.
-    pub(crate) insert: Arc<str>,
+    /// The append, one statement and one round trip: the advisory lock in a CTE,
+    /// then `INSERT ... SELECT ... FROM lock RETURNING id, occurred_at`. Parameters:
+    /// (`id` for `uuid_v7`), resource, record_id, action, action_type, data,
+    /// metadata, version, tenant, every actor column, then the lock key (one
+    /// `int8`). The row is produced by scanning the lock, so the lock is granted
+    /// before the insert and before `occurred_at = clock_timestamp()` is read.
+    pub(crate) insert_single: Arc<str>,
+    /// The same with a two-`int4` lock key (the last two parameters).
+    pub(crate) insert_pair: Arc<str>,
     /// First page of the log: `$1` limit.
     pub(crate) list_first: Arc<str>,
     /// Page after a cursor: `$1` cursor id, `$2` limit.
@@ -79,11 +80,21 @@ impl Statements {
             .collect();
         insert_columns.push("occurred_at".to_owned());
         values.push("clock_timestamp()".to_owned());
-        let insert = format!(
-            "INSERT INTO {table} ({}) VALUES ({}) RETURNING id, occurred_at",
-            insert_columns.join(", "),
-            values.join(", "),
-        );
+        let n = values.len();
+        let insert = |lock: String| -> Arc<str> {
+            format!(
+                "WITH lock AS (SELECT {lock}) INSERT INTO {table} ({}) SELECT {} FROM lock RETURNING id, occurred_at",
+                insert_columns.join(", "),
+                values.join(", "),
+            )
+            .into()
+        };
+        let insert_single = insert(format!("pg_advisory_xact_lock(${}::int8)", n));
+        let insert_pair = insert(format!(
+            "pg_advisory_xact_lock(${}::int4, ${}::int4)",
+            n,
+            n + 1
+        ));
 
         let select_columns: Vec<String> = EVENT_COLUMNS
             .iter()
@@ -93,11 +104,21 @@ impl Statements {
         let select = format!("SELECT {} FROM {table}", select_columns.join(", "));
 
         Statements {
-            insert: insert.into(),
-            list_first: format!("{select} ORDER BY id LIMIT $1").into(),
-            list_after: format!("{select} WHERE id > $1 ORDER BY id LIMIT $2").into(),
-            for_record: format!("{select} WHERE resource = $1 AND record_id = $2 ORDER BY id")
+            insert_single,
+            insert_pair,
+            // Manual audit entries are not events: they have no action to replay and
+            // do not fit `Event` (see `crate::audit`).
+            list_first: format!("{select} WHERE action_type <> 'manual' ORDER BY id LIMIT $1")
                 .into(),
+            list_after: format!(
+                "{select} WHERE id > $1 AND action_type <> 'manual' ORDER BY id LIMIT $2"
+            )
+            .into(),
+            for_record: format!(
+                "{select} WHERE resource = $1 AND record_id = $2 AND action_type <> 'manual' \
+                 ORDER BY id"
+            )
+            .into(),
             migration: migration_sql::<L>().into(),
             checkpoint_table: quote_ident(&checkpoint_table_name(L::TABLE)),
             select,

@@ -11,7 +11,7 @@ use events_core::{
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::sql::{self, LOCK_MIGRATION, LOCK_PAIR, LOCK_SINGLE, PgQuery, Statements};
+use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 
 /// The PostgreSQL store of event log `L`: appends its events and reads them back.
 ///
@@ -191,10 +191,14 @@ impl<L: EventLog> PgEventStore<L> {
         &self.sql
     }
 
-    /// The insert of `event` with every argument bound. Fails on a key that does not
-    /// fit its column, before anything runs.
-    fn insert_query(&self, event: &NewEvent<'_>) -> Result<PgQuery, Error> {
-        let mut q = sql::query(&self.sql.insert);
+    /// The lock-and-insert of `event` with every argument bound. Fails on a key
+    /// that does not fit its column, before anything runs.
+    fn insert_query(&self, lock: LockKey, event: &NewEvent<'_>) -> Result<PgQuery, Error> {
+        let text = match lock {
+            LockKey::Single(_) => &self.sql.insert_single,
+            LockKey::Pair(..) => &self.sql.insert_pair,
+        };
+        let mut q = sql::query(text);
         if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
             q = q.bind(Uuid::now_v7());
         }
@@ -219,7 +223,10 @@ impl<L: EventLog> PgEventStore<L> {
                 .map(|actor| &actor.key);
             q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
         }
-        Ok(q)
+        Ok(match lock {
+            LockKey::Single(key) => q.bind(key),
+            LockKey::Pair(a, b) => q.bind(a).bind(b),
+        })
     }
 }
 
@@ -239,26 +246,20 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         lock: LockKey,
         event: &NewEvent<'_>,
     ) -> Result<Appended, Error> {
-        let insert = self.insert_query(event)?;
-        let lock_query = match lock {
-            LockKey::Single(key) => sqlx::query(LOCK_SINGLE).bind(key),
-            LockKey::Pair(a, b) => sqlx::query(LOCK_PAIR).bind(a).bind(b),
-        };
-        lock_query.execute(&mut *conn).await.map_err(|e| {
-            Error::from_sqlx(
-                format!(
-                    "taking advisory lock {lock} for {}.{}",
-                    event.resource, event.action
-                ),
-                e,
-            )
-        })?;
-        let row = insert.fetch_one(&mut *conn).await.map_err(|e| {
-            Error::from_sqlx(
-                format!("appending an event of {}.{}", event.resource, event.action),
-                e,
-            )
-        })?;
+        // One round trip: the lock and the insert are one statement.
+        let row = self
+            .insert_query(lock, event)?
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| {
+                Error::from_sqlx(
+                    format!(
+                        "locking {lock} and appending an event of {}.{}",
+                        event.resource, event.action
+                    ),
+                    e,
+                )
+            })?;
         let id = match L::PRIMARY_KEY_TYPE {
             PrimaryKeyType::Integer => EventId::Integer(sql::get(&row, 0, "id")?),
             PrimaryKeyType::UuidV7 => EventId::Uuid(sql::get(&row, 0, "id")?),

@@ -680,11 +680,21 @@ async fn one_prepared_insert_per_connection(pool: PgPool) -> TestResult {
     tx.commit().await?;
 
     let inserts: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO%'",
+        "SELECT count(*) FROM pg_prepared_statements \
+         WHERE statement LIKE 'WITH lock AS (SELECT pg_advisory_xact_lock(%)) INSERT INTO%'",
     )
     .fetch_one(&mut *conn)
     .await?;
-    assert_eq!(inserts, 1);
+    assert_eq!(inserts, 1, "one statement text for every append");
+    let separate_locks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT pg_advisory_xact_lock%'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    assert_eq!(
+        separate_locks, 0,
+        "the lock is part of the insert: one round trip"
+    );
     assert_eq!(count(&pool, "int_events").await?, 3);
     Ok(())
 }

@@ -167,7 +167,7 @@ async fn main() -> Result<(), BoxError> {
     stores.record.migrate().await?;
     sqlx::raw_sql(
         "CREATE TABLE items (id uuid PRIMARY KEY, value bigint NOT NULL);
-         CREATE TABLE hand_events (LIKE record_events INCLUDING DEFAULTS INCLUDING IDENTITY);",
+         CREATE TABLE hand_events (LIKE record_events INCLUDING ALL);",
     )
     .execute(&stores.pool)
     .await?;
