@@ -134,7 +134,15 @@ pub static COMMITTED: Mutex<Vec<Uuid>> = Mutex::new(Vec::new());
 
 /// True when the after-commit hook of the create of `id` ran.
 pub fn after_commit_ran(id: Uuid) -> bool {
-    COMMITTED.lock().map(|c| c.contains(&id)).unwrap_or(false)
+    after_commit_runs(id) > 0
+}
+
+/// How many times the after-commit hook of the create of `id` ran.
+pub fn after_commit_runs(id: Uuid) -> usize {
+    COMMITTED
+        .lock()
+        .map(|c| c.iter().filter(|x| **x == id).count())
+        .unwrap_or(0)
 }
 
 #[events(

@@ -118,6 +118,11 @@ async fn replay_rebuilds_the_live_state_with_old_versions_routed(pool: PgPool) -
         "after_action hooks do not run on replay"
     );
     assert_eq!(
+        app::after_commit_runs(grace.id),
+        1,
+        "after_commit hooks ran once, live, not on replay"
+    );
+    assert_eq!(
         store.list_events(None, 100).await?.len(),
         7,
         "replay writes no events"
