@@ -54,6 +54,8 @@ pub struct ActionCtx<'c, Id = Uuid> {
     after_commit: Vec<BoxFuture<'static, ()>>,
     /// Where nested actions append their events; `None` on replay.
     store: Option<&'c dyn DynStore>,
+    /// Set once the body recorded its changes (see [`crate::audit`]).
+    changes_recorded: bool,
 }
 
 /// Everything but the connection that an [`ActionCtx`] is made from.
@@ -86,7 +88,28 @@ impl<'c, Id: Clone> ActionCtx<'c, Id> {
             after_action: Vec::new(),
             after_commit: Vec::new(),
             store: None,
+            changes_recorded: false,
         }
+    }
+
+    /// Where the audit module writes this action's changes: the connection, the
+    /// event log's table and the event id, with the once-per-action flag. `None` on
+    /// replay (the changes are stored already) and for ignored actions (no event).
+    pub(crate) fn changes_sink(
+        &mut self,
+    ) -> Option<(&mut PgConnection, &'static str, EventId, &mut bool)> {
+        if self.replay {
+            return None;
+        }
+        let (Some(event_id), Some(store)) = (self.event_id, self.store) else {
+            return None;
+        };
+        Some((
+            &mut *self.conn,
+            store.table(),
+            event_id,
+            &mut self.changes_recorded,
+        ))
     }
 
     /// The connection of the action's transaction: write the state change here, so
@@ -272,6 +295,12 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
     pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = metadata;
         self
+    }
+
+    /// The metadata so far, for builder methods defined elsewhere in the crate
+    /// (`request`, in [`crate::audit`]).
+    pub(crate) fn metadata_mut(&mut self) -> &mut serde_json::Value {
+        &mut self.metadata
     }
 
     /// Runs the action for `tenant`; stored on the event and passed to the lock key
@@ -511,6 +540,8 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
 pub(crate) trait DynStore: Send + Sync {
     /// The event log the store holds.
     fn log_type(&self) -> TypeId;
+    /// The event log's table name ([`EventLog::TABLE`]).
+    fn table(&self) -> &'static str;
     /// [`EventStore::append`], boxed.
     fn append_dyn<'a>(
         &'a self,
@@ -523,6 +554,10 @@ pub(crate) trait DynStore: Send + Sync {
 impl<S: EventStore> DynStore for S {
     fn log_type(&self) -> TypeId {
         TypeId::of::<S::Log>()
+    }
+
+    fn table(&self) -> &'static str {
+        <S::Log as EventLog>::TABLE
     }
 
     fn append_dyn<'a>(

@@ -237,6 +237,47 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+
+    /// An audit query has a filter value that cannot match or cannot be sent: an
+    /// invalid UUID or integer for a key, a string that is too long or contains a
+    /// NUL character, a page number of 0, a cursor of another query.
+    #[error("invalid audit filter `{field}`: {message}")]
+    InvalidFilter {
+        /// The filter at fault, as named on [`AuditQuery`](crate::audit::AuditQuery).
+        field: String,
+        /// What is wrong and what fits.
+        message: String,
+    },
+
+    /// A manual audit entry has a value that cannot be stored.
+    #[error("invalid audit entry field `{field}`: {message}")]
+    InvalidEntry {
+        /// The field at fault, as named on [`ManualEntry`](crate::audit::ManualEntry).
+        field: String,
+        /// What is wrong and what fits.
+        message: String,
+    },
+
+    /// No audit entry has this id (PhoenixKit's `get_entry!` / `get_log!` raising).
+    #[error("audit entry {id} not found")]
+    EntryNotFound {
+        /// The id asked for.
+        id: crate::EventId,
+    },
+
+    /// An action body recorded its changes twice; each event has one set of changes.
+    #[error(
+        "changes of `{resource}.{action}` (event {event}) were already recorded; record them \
+         once per action, with the full old and new values"
+    )]
+    ChangesAlreadyRecorded {
+        /// Resource name.
+        resource: &'static str,
+        /// Action name.
+        action: &'static str,
+        /// The action's event.
+        event: crate::EventId,
+    },
 }
 
 impl Error {

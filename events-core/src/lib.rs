@@ -27,11 +27,15 @@
 //! let user = User::create(input).actor(&admin).run(&store).await?;
 //! ```
 //!
+//! The audit side of the log (manual entries, recorded changes, the query model)
+//! is [`audit`].
+//!
 //! The PostgreSQL store lives in `events-postgres`. See [`action`] for what a call
 //! does, step by step, and the crate README for a runnable quickstart.
 
 pub mod action;
 mod actor;
+pub mod audit;
 mod error;
 mod event;
 pub mod info;

@@ -10,6 +10,8 @@
 //! event can later appear before the returned position. Paging with the returned
 //! [`Cursor`] then sees every committed event exactly once.
 //!
+//! Manual audit entries (`audit().track(..)`) are not events and are not returned.
+//!
 //! The price is latency, not correctness: while any transaction that started
 //! before an event's is still open (in any database of the cluster), that event is
 //! held back. Keep transactions short.
@@ -75,7 +77,8 @@ impl<L: EventLog> PgEventStore<L> {
         }
         let sql = self.statements();
         let columns = sql.select.trim_end_matches(&format!(" FROM {}", sql.table));
-        let safe = "txid < pg_snapshot_xmin(pg_current_snapshot())";
+        // Manual audit entries are not events: nothing to follow or replay.
+        let safe = "txid < pg_snapshot_xmin(pg_current_snapshot()) AND action_type <> 'manual'";
         let text = match after {
             None => format!(
                 "{columns}, txid::text FROM {} WHERE {safe} ORDER BY txid, id LIMIT $1",

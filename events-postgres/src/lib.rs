@@ -17,6 +17,10 @@
 //!   come from a `bigint` identity.
 //! - Reading back: [`PgEventStore::list_events`] (keyset pages over the log) and
 //!   [`PgEventStore::events_for_record`].
+//! - The audit log: [`PgEventStore::audit`] gives an [`AuditLog`], which runs the
+//!   query model of [`events_core::audit`] (filters, numbered, offset and keyset
+//!   pages, count modes, facets, typeahead), writes manual entries and prunes by
+//!   age; see [`audit`] for how each query shape is served.
 //!
 //! Events are append-only: an `UPDATE`, `DELETE` or `TRUNCATE` of the event table
 //! fails with SQLSTATE [`EV001`](events_core::APPEND_ONLY_SQLSTATE), which
@@ -55,6 +59,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod follow;
 mod read;
 pub mod replay;
@@ -62,5 +67,6 @@ pub mod schema;
 mod sql;
 mod store;
 
+pub use audit::AuditLog;
 pub use schema::migration_sql;
 pub use store::PgEventStore;

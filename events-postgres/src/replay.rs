@@ -439,9 +439,14 @@ impl<L: EventLog> PgEventStore<L> {
     }
 
     /// `WHERE` conditions of a range strictly after `after` ($1, $2), with their
-    /// arguments from $3 on.
+    /// arguments from $3 on. Manual audit entries (`action_type = 'manual'`) are
+    /// never replayed: they record what application code said happened, not an
+    /// action with a body to run.
     fn conditions(range: &Range) -> String {
-        let mut conds = vec!["(txid, id) > ($1::text::xid8, $2)".to_owned()];
+        let mut conds = vec![
+            "(txid, id) > ($1::text::xid8, $2)".to_owned(),
+            "action_type <> 'manual'".to_owned(),
+        ];
         let mut n = 3;
         if range.upto.is_some() {
             conds.push(format!("(txid, id) <= (${}::text::xid8, ${})", n, n + 1));

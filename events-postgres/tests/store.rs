@@ -185,8 +185,8 @@ async fn migrate_twice_creates_the_schema_once(pool: PgPool) -> TestResult {
     .await?;
     let expected = [
         ("id", "bigint", true, "a"),
-        ("resource", "text", true, ""),
-        ("record_id", "uuid", true, ""),
+        ("resource", "text", false, ""),
+        ("record_id", "uuid", false, ""),
         ("action", "text", true, ""),
         ("action_type", "text", true, ""),
         ("user_id", "uuid", false, ""),
@@ -213,13 +213,24 @@ async fn migrate_twice_creates_the_schema_once(pool: PgPool) -> TestResult {
     assert_eq!(
         indexes,
         [
+            "int_events_action_idx",
+            "int_events_action_type_idx",
+            "int_events_metadata_idx",
+            "int_events_mode_idx",
+            "int_events_module_idx",
             "int_events_occurred_at_idx",
             "int_events_pkey",
+            "int_events_request_id_idx",
+            "int_events_resource_occurred_at_idx",
             "int_events_resource_record_id_idx",
             "int_events_system_actor_idx",
+            "int_events_system_actor_occurred_at_idx",
+            "int_events_target_idx",
             "int_events_tenant_idx",
+            "int_events_tenant_occurred_at_idx",
             "int_events_txid_idx",
             "int_events_user_id_idx",
+            "int_events_user_id_occurred_at_idx",
         ]
     );
     let triggers: Vec<String> = sqlx::query_scalar(
@@ -232,9 +243,23 @@ async fn migrate_twice_creates_the_schema_once(pool: PgPool) -> TestResult {
         triggers,
         [
             "int_events_append_only_row",
-            "int_events_append_only_truncate"
+            "int_events_append_only_truncate",
+            "int_events_commit_time"
         ]
     );
+    // Nullable for manual audit entries only: recorded actions still need both.
+    for (resource, record_id) in [("NULL", "gen_random_uuid()"), ("'User'", "NULL")] {
+        let sql = format!(
+            "INSERT INTO int_events (resource, record_id, action, action_type, version, occurred_at) \
+             VALUES ({resource}, {record_id}, 'create', 'create', 1, now())"
+        );
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect_err("a recorded action without resource or record id");
+        let code = err.as_database_error().and_then(|d| d.code());
+        assert_eq!(code.as_deref(), Some("23514"), "check violation: {err}");
+    }
     assert_eq!(
         store.migration_sql(),
         events_postgres::migration_sql::<IntLog>()
@@ -258,7 +283,7 @@ async fn concurrent_migrations_of_a_quoted_table_both_succeed(pool: PgPool) -> T
     .await?;
     let expected = [
         ("id".to_owned(), "uuid".to_owned(), true),
-        ("record_id".to_owned(), "bigint".to_owned(), true),
+        ("record_id".to_owned(), "bigint".to_owned(), false),
         ("service_id".to_owned(), "bigint".to_owned(), true),
     ];
     assert_eq!(columns, expected);
@@ -687,7 +712,7 @@ async fn one_prepared_insert_per_connection(pool: PgPool) -> TestResult {
     .await?;
     assert_eq!(inserts, 1, "one statement text for every append");
     let separate_locks: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT pg_advisory_xact_lock%'",
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT pg_advisory_xact_lock($%'",
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -394,7 +394,7 @@ async fn migrate_is_idempotent_and_creates_actor_columns(pool: PgPool) -> TestRe
     assert_eq!(
         cols,
         vec![
-            ("record_id".into(), "uuid".into(), "NO".into()),
+            ("record_id".into(), "uuid".into(), "YES".into()),
             ("system_actor".into(), "text".into(), "YES".into()),
             ("txid".into(), "xid8".into(), "NO".into()),
             ("user_id".into(), "uuid".into(), "YES".into()),

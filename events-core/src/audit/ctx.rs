@@ -1,0 +1,154 @@
+//! The audit side of running an action: an action body records its changes
+//! through its [`ActionCtx`], and a caller attaches the request context to an
+//! [`ActionCall`].
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{Changes, RequestContext, changes_table, check, quote_ident};
+use crate::{ActionCall, ActionCtx, Error, EventId, Resource};
+
+impl<Id: Clone> ActionCtx<'_, Id> {
+    /// Records the changes of a create: the whole new record. See
+    /// [`record`](Self::record).
+    ///
+    /// ```no_run
+    /// # async fn body(ctx: &mut events_core::ActionCtx<'_>) -> Result<(), events_core::Error> {
+    /// let user = serde_json::json!({"name": "Ada", "email": "ada@example.com"});
+    /// ctx.record_created(&user).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn record_created<T: Serialize + ?Sized>(&mut self, new: &T) -> Result<(), Error> {
+        self.record(Changes::created(new)?).await
+    }
+
+    /// Records the changes of an update: the whole old record and the new values
+    /// of the fields that differ. Returns whether any field differs, the same
+    /// live and on replay. An update that changed nothing is stored as
+    /// `unchanged`, which queries can hide
+    /// ([`AuditQuery::hide_unchanged`](super::AuditQuery::hide_unchanged)): its
+    /// event was written before the body ran and stays, as every event does.
+    ///
+    /// ```no_run
+    /// # #[derive(serde::Serialize)] struct User { name: String }
+    /// # async fn body(ctx: &mut events_core::ActionCtx<'_>, old: User, new: User) -> Result<(), events_core::Error> {
+    /// if !ctx.record_changes(&old, &new).await? {
+    ///     tracing::debug!("nothing changed");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn record_changes<T: Serialize + ?Sized>(
+        &mut self,
+        old: &T,
+        new: &T,
+    ) -> Result<bool, Error> {
+        let changes = Changes::updated(old, new)?;
+        let changed = !changes.unchanged;
+        self.record(changes).await?;
+        Ok(changed)
+    }
+
+    /// Records the changes of a destroy: the whole old record. See
+    /// [`record`](Self::record).
+    ///
+    /// ```no_run
+    /// # async fn body(ctx: &mut events_core::ActionCtx<'_>) -> Result<(), events_core::Error> {
+    /// ctx.record_destroyed(&serde_json::json!({"name": "Ada"})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn record_destroyed<T: Serialize + ?Sized>(&mut self, old: &T) -> Result<(), Error> {
+        self.record(Changes::destroyed(old)?).await
+    }
+
+    /// Stores `changes` with this action's event, in the action's transaction,
+    /// in the append-only changes table (`<table>_changes`, keyed by event id):
+    /// the event row itself is inserted before the body runs, so the body's
+    /// results cannot go into it.
+    ///
+    /// Once per action ([`Error::ChangesAlreadyRecorded`] the second time). Does
+    /// nothing on replay (the original run stored them) and for ignored actions
+    /// (they have no event).
+    ///
+    /// ```no_run
+    /// # async fn body(ctx: &mut events_core::ActionCtx<'_>) -> Result<(), events_core::Error> {
+    /// use events_core::audit::Changes;
+    /// let old = serde_json::json!({"name": "Ada", "password_hash": "x"});
+    /// let new = serde_json::json!({"name": "Ada L.", "password_hash": "y"});
+    /// ctx.record(Changes::updated(&old, &new)?.skip_fields(["password_hash"])).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn record(&mut self, changes: Changes) -> Result<(), Error> {
+        let resource = self.resource();
+        let action = self.action().name;
+        let Some((conn, table, event_id, recorded)) = self.changes_sink() else {
+            return Ok(());
+        };
+        if *recorded {
+            return Err(Error::ChangesAlreadyRecorded {
+                resource,
+                action,
+                event: event_id,
+            });
+        }
+        let sql = format!(
+            "INSERT INTO {} (event_id, old_values, new_values, diff_values, unchanged) \
+             VALUES ($1, $2, $3, $4, $5)",
+            quote_ident(&changes_table(table))
+        );
+        // Built from the event log's compile-time table name, quoted.
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let q = match event_id {
+            EventId::Integer(i) => q.bind(i),
+            EventId::Uuid(u) => q.bind(u),
+        };
+        q.bind(changes.old_values.map(Value::Object))
+            .bind(changes.new_values.map(Value::Object))
+            .bind(changes.diff_values.map(Value::Object))
+            .bind(changes.unchanged)
+            .execute(conn)
+            .await
+            .map_err(|e| {
+                Error::from_sqlx(
+                    format!("recording the changes of {resource}.{action} (event {event_id})"),
+                    e,
+                )
+            })?;
+        *recorded = true;
+        Ok(())
+    }
+}
+
+impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
+    /// Adds the request context to the event's metadata (keys `ip_address`,
+    /// `user_agent`, `request_id`), from where the store also copies it into the
+    /// event table's audit columns, so queries by request id find recorded
+    /// actions and manual entries alike. Call it after
+    /// [`metadata`](Self::metadata), which replaces the metadata.
+    ///
+    /// ```ignore
+    /// let request = RequestContext::new().request_id("req-7f3a").ip_address(ip);
+    /// User::create(input).actor(&admin).request(&request).run(&store).await?;
+    /// ```
+    pub fn request(mut self, request: &RequestContext) -> Self {
+        let metadata = self.metadata_mut();
+        if !metadata.is_object() {
+            *metadata = Value::Object(Map::new());
+        }
+        if let Value::Object(map) = metadata {
+            if let Some(ip) = request.ip_address {
+                map.insert("ip_address".into(), Value::String(ip.to_string()));
+            }
+            if let Some(ua) = &request.user_agent {
+                let mut end = ua.len().min(check::MAX_USER_AGENT_LEN);
+                while !ua.is_char_boundary(end) {
+                    end -= 1;
+                }
+                map.insert("user_agent".into(), Value::String(ua[..end].to_owned()));
+            }
+            if let Some(id) = &request.request_id {
+                map.insert("request_id".into(), Value::String(id.clone()));
+            }
+        }
+        self
+    }
+}

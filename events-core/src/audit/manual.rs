@@ -1,0 +1,539 @@
+//! Manual entries: audit log rows written by application code, next to the
+//! recorded actions, in the same table (`action_type = 'manual'`).
+//!
+//! They are never replayed: replay selects recorded actions only. Their action is
+//! a free-form name, by convention dotted `resource.verb` (`project.deleted`).
+
+use std::marker::PhantomData;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{Changes, check};
+use crate::{Actor, Error, EventLog, Key, KeyValue, PersistsActor};
+
+/// Request context of an entry or action: client address, user agent, request id.
+///
+/// ```
+/// use events_core::audit::RequestContext;
+/// let request = RequestContext::new()
+///     .ip_address("192.168.1.1".parse().unwrap())
+///     .user_agent("Mozilla/5.0")
+///     .request_id("req-7f3a");
+/// assert_eq!(request.request_id.as_deref(), Some("req-7f3a"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestContext {
+    /// Client IP address.
+    pub ip_address: Option<IpAddr>,
+    /// Client user agent (cut to [`MAX_USER_AGENT_LEN`](super::MAX_USER_AGENT_LEN)
+    /// bytes when stored).
+    pub user_agent: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+}
+
+impl RequestContext {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the client IP address.
+    pub fn ip_address(mut self, ip: IpAddr) -> Self {
+        self.ip_address = Some(ip);
+        self
+    }
+
+    /// Sets the user agent.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Sets the request id.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+}
+
+/// A manual audit entry for event log `L`, built here and stored by the store
+/// (`events_postgres::AuditLog::track` returns errors, `log` never fails).
+///
+/// ```ignore
+/// // HawkEx: track(current_user, "settings.updated", organization)
+/// audit.track(ManualEntry::new("settings.updated").actor(&current_user).resource("organization", org.id)).await?;
+///
+/// // PhoenixKit: Activity.log(%{action: "post.created", actor_uuid: .., resource_type: "post", ..})
+/// audit.log(ManualEntry::new("post.created").actor(&user).resource("post", post.id)
+///     .metadata(json!({"title": post.title}))).await;
+/// ```
+pub struct ManualEntry<L> {
+    /// The action, dotted `resource.verb` by convention.
+    pub action: String,
+    /// Actor column and key.
+    pub actor: Option<(String, Key)>,
+    /// Resource name.
+    pub resource: Option<String>,
+    /// Record id; needs a resource.
+    pub record_id: Option<Key>,
+    /// Target kind and id.
+    pub target: Option<(Option<String>, Key)>,
+    /// Request context.
+    pub request: RequestContext,
+    /// PhoenixKit's mode.
+    pub mode: Option<String>,
+    /// PhoenixKit's module.
+    pub module: Option<String>,
+    /// Tenant.
+    pub tenant: Option<Key>,
+    /// Entry data (default `{}`).
+    pub data: Value,
+    /// Metadata, a JSON object (default `{}`).
+    pub metadata: Value,
+    /// Recorded changes.
+    pub changes: Option<Changes>,
+    /// Store nothing when the changes are `unchanged` (PhoenixKit's
+    /// `log_user_change`).
+    pub skip_if_unchanged: bool,
+    _log: PhantomData<fn() -> L>,
+}
+
+impl<L> std::fmt::Debug for ManualEntry<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManualEntry")
+            .field("action", &self.action)
+            .field("actor", &self.actor)
+            .field("resource", &self.resource)
+            .field("record_id", &self.record_id)
+            .field("target", &self.target)
+            .field("request", &self.request)
+            .field("mode", &self.mode)
+            .field("module", &self.module)
+            .field("tenant", &self.tenant)
+            .field("data", &self.data)
+            .field("metadata", &self.metadata)
+            .field("changes", &self.changes)
+            .field("skip_if_unchanged", &self.skip_if_unchanged)
+            .finish()
+    }
+}
+
+impl<L> Clone for ManualEntry<L> {
+    fn clone(&self) -> Self {
+        ManualEntry {
+            action: self.action.clone(),
+            actor: self.actor.clone(),
+            resource: self.resource.clone(),
+            record_id: self.record_id.clone(),
+            target: self.target.clone(),
+            request: self.request.clone(),
+            mode: self.mode.clone(),
+            module: self.module.clone(),
+            tenant: self.tenant.clone(),
+            data: self.data.clone(),
+            metadata: self.metadata.clone(),
+            changes: self.changes.clone(),
+            skip_if_unchanged: self.skip_if_unchanged,
+            _log: PhantomData,
+        }
+    }
+}
+
+impl<L> ManualEntry<L> {
+    /// The action PhoenixKit's `log_password_change` defaults to.
+    pub const PASSWORD_RESET: &'static str = "admin_password_reset";
+
+    /// An entry for `action`, about nothing and by no one yet (a system action);
+    /// PhoenixKit's `log` / HawkEx's `track` with only the action.
+    ///
+    /// ```
+    /// let e = events_core::audit::ManualEntry::<()>::new("cache.flushed");
+    /// assert_eq!(e.action, "cache.flushed");
+    /// assert_eq!(e.metadata, serde_json::json!({}));
+    /// ```
+    pub fn new(action: impl Into<String>) -> Self {
+        ManualEntry {
+            action: action.into(),
+            actor: None,
+            resource: None,
+            record_id: None,
+            target: None,
+            request: RequestContext::default(),
+            mode: None,
+            module: None,
+            tenant: None,
+            data: Value::Object(Map::new()),
+            metadata: Value::Object(Map::new()),
+            changes: None,
+            skip_if_unchanged: false,
+            _log: PhantomData,
+        }
+    }
+
+    /// Replaces the action.
+    pub fn action(mut self, action: impl Into<String>) -> Self {
+        self.action = action.into();
+        self
+    }
+
+    /// The actor, by column and key (for keys from requests; strings are parsed
+    /// to the column's type).
+    pub fn actor_key(mut self, column: impl Into<String>, key: impl Into<Key>) -> Self {
+        self.actor = Some((column.into(), key.into()));
+        self
+    }
+
+    /// The resource and record the entry is about (HawkEx's `resource`,
+    /// PhoenixKit's `resource_type` + `resource_uuid`). The id must fit the log's
+    /// `record_id_type` (strings are parsed).
+    pub fn resource(mut self, resource: impl Into<String>, record_id: impl Into<Key>) -> Self {
+        self.resource = Some(resource.into());
+        self.record_id = Some(record_id.into());
+        self
+    }
+
+    /// The resource type alone, with no record id.
+    pub fn resource_type(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// Who or what was affected (PhoenixKit's `target_uuid`), with its kind
+    /// (`"user"`).
+    pub fn target(mut self, kind: impl Into<String>, id: impl Into<Key>) -> Self {
+        self.target = Some((Some(kind.into()), id.into()));
+        self
+    }
+
+    /// The request context.
+    pub fn request(mut self, request: RequestContext) -> Self {
+        self.request = request;
+        self
+    }
+
+    /// The client IP address.
+    pub fn ip_address(mut self, ip: IpAddr) -> Self {
+        self.request.ip_address = Some(ip);
+        self
+    }
+
+    /// The client user agent.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.request.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// The request id.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request.request_id = Some(request_id.into());
+        self
+    }
+
+    /// PhoenixKit's mode (`"auto"`, `"manual"`).
+    pub fn mode(mut self, mode: impl Into<String>) -> Self {
+        self.mode = Some(mode.into());
+        self
+    }
+
+    /// PhoenixKit's module: the part of the application logging it.
+    pub fn module(mut self, module: impl Into<String>) -> Self {
+        self.module = Some(module.into());
+        self
+    }
+
+    /// The tenant.
+    pub fn tenant(mut self, tenant: impl Into<Key>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// The entry's data.
+    pub fn data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Replaces the metadata (a JSON object).
+    pub fn metadata(mut self, metadata: Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Merges the fields of `extra` (a JSON object) into the metadata
+    /// (PhoenixKit's `extra_metadata`); its fields win.
+    pub fn extra_metadata(mut self, extra: Value) -> Self {
+        if let Value::Object(extra) = extra {
+            match &mut self.metadata {
+                Value::Object(map) => map.extend(extra),
+                other => *other = Value::Object(extra),
+            }
+        }
+        self
+    }
+
+    /// PhoenixKit's `actor_role` (`"user"`, `"admin"`), kept in the metadata.
+    pub fn actor_role(self, role: impl Into<String>) -> Self {
+        let role = role.into();
+        self.extra_metadata(serde_json::json!({ "actor_role": role }))
+    }
+
+    /// Attaches the changed values.
+    pub fn changes(mut self, changes: Changes) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// Drops fields from the attached changes (PhoenixKit's `skip_fields`).
+    pub fn skip_fields<I, S>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.changes = self.changes.map(|c| c.skip_fields(fields));
+        self
+    }
+
+    /// Stores nothing when the attached changes are `unchanged`.
+    pub fn skip_if_unchanged(mut self, skip: bool) -> Self {
+        self.skip_if_unchanged = skip;
+        self
+    }
+
+    /// True when the store will skip this entry: [`skip_if_unchanged`](Self::skip_if_unchanged)
+    /// is set and the attached changes changed nothing.
+    pub fn is_skipped(&self) -> bool {
+        self.skip_if_unchanged && self.changes.as_ref().is_some_and(|c| c.unchanged)
+    }
+}
+
+impl<L: EventLog> ManualEntry<L> {
+    /// The actor. Only actor types the log persists compile.
+    pub fn actor<A: Actor>(mut self, actor: &A) -> Self
+    where
+        L: PersistsActor<A>,
+    {
+        self.actor = Some((
+            <L as PersistsActor<A>>::COLUMN.to_owned(),
+            actor.primary_key().into_key(),
+        ));
+        self
+    }
+
+    /// PhoenixKit's `log_user_change`: `user` changed their record from `old` to
+    /// `new`. Defaults: the user is the actor (override with [`actor`](Self::actor)),
+    /// no target, mode `"auto"`, `actor_role` `"user"`, the field `custom_fields`
+    /// skipped, and nothing stored when no field changed.
+    ///
+    /// ```ignore
+    /// let entry = ManualEntry::user_change("user.profile_updated", &user, &old, &new)?
+    ///     .actor(&admin).actor_role("admin").mode("manual");
+    /// audit.log(entry).await; // None if nothing changed
+    /// ```
+    pub fn user_change<A: Actor, T: Serialize + ?Sized>(
+        action: impl Into<String>,
+        user: &A,
+        old: &T,
+        new: &T,
+    ) -> Result<Self, Error>
+    where
+        L: PersistsActor<A>,
+    {
+        Ok(Self::new(action)
+            .actor(user)
+            .mode("auto")
+            .actor_role("user")
+            .changes(Changes::updated(old, new)?)
+            .skip_fields(["custom_fields"])
+            .skip_if_unchanged(true))
+    }
+
+    /// The audit log's `create_log_entry`: `admin` did `action` to `target_user`
+    /// (both required, so both are parameters).
+    pub fn admin_action<A: Actor>(
+        action: impl Into<String>,
+        admin: &A,
+        target_user: impl Into<Key>,
+    ) -> Self
+    where
+        L: PersistsActor<A>,
+    {
+        Self::new(action).actor(admin).target("user", target_user)
+    }
+
+    /// The audit log's `log_password_change`: `admin` changed the password of
+    /// `target_user`; action [`PASSWORD_RESET`](Self::PASSWORD_RESET) unless
+    /// replaced with [`action`](Self::action).
+    pub fn password_change<A: Actor>(admin: &A, target_user: impl Into<Key>) -> Self
+    where
+        L: PersistsActor<A>,
+    {
+        Self::admin_action(Self::PASSWORD_RESET, admin, target_user)
+    }
+
+    /// Checks every field and puts keys in their columns' shapes. Stores call it
+    /// before writing; each failure is [`Error::InvalidEntry`] naming the field.
+    ///
+    /// ```ignore
+    /// let err = ManualEntry::<AppLog>::new("").validate().unwrap_err(); // field `action`
+    /// ```
+    pub fn validate(&self) -> Result<ValidEntry, Error> {
+        use check::{MAX_KEY_LEN, MAX_NAME_LEN, entry, entry_text};
+        if self.action.trim().is_empty() {
+            return Err(entry(
+                "action",
+                "an entry needs an action, e.g. `project.deleted`",
+            ));
+        }
+        entry_text("action", &self.action, MAX_NAME_LEN)?;
+        if self.action.chars().any(char::is_control) {
+            return Err(entry("action", "contains control characters"));
+        }
+        for (field, value) in [
+            ("resource", &self.resource),
+            ("mode", &self.mode),
+            ("module", &self.module),
+            ("request_id", &self.request.request_id),
+        ] {
+            if let Some(v) = value {
+                entry_text(field, v, MAX_NAME_LEN)?;
+            }
+        }
+        if self
+            .resource
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty())
+        {
+            return Err(entry("resource", "a resource name cannot be empty"));
+        }
+        let record_id = match (&self.resource, &self.record_id) {
+            (None, Some(_)) => {
+                return Err(entry(
+                    "record_id",
+                    "a record id needs its resource: use .resource(name, id)",
+                ));
+            }
+            (_, Some(key)) => Some(check::coerce_entry_key(
+                "record_id",
+                L::RECORD_ID_TYPE,
+                key,
+            )?),
+            (_, None) => None,
+        };
+        let actor = match &self.actor {
+            None => None,
+            Some((column, key)) => {
+                let Some(known) = L::ACTOR_COLUMNS.iter().find(|c| c.name == column) else {
+                    let known: Vec<&str> = L::ACTOR_COLUMNS.iter().map(|c| c.name).collect();
+                    return Err(entry(
+                        "actor",
+                        format!(
+                            "`{}` is not an actor column of this log; its actor columns: {}",
+                            column.chars().take(64).collect::<String>(),
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                };
+                Some((
+                    known.name,
+                    check::coerce_entry_key(known.name, known.attribute_type, key)?,
+                ))
+            }
+        };
+        let target = match &self.target {
+            None => None,
+            Some((kind, key)) => {
+                if let Some(kind) = kind {
+                    entry_text("target", kind, MAX_NAME_LEN)?;
+                }
+                if let Key::String(s) = key {
+                    entry_text("target", s, MAX_KEY_LEN)?;
+                }
+                Some((kind.clone(), check::target_text(key)))
+            }
+        };
+        let tenant = match &self.tenant {
+            None => None,
+            Some(t) => {
+                let text = t.to_string();
+                entry_text("tenant", &text, MAX_NAME_LEN)?;
+                Some(text)
+            }
+        };
+        let user_agent = self.request.user_agent.as_deref().map(|ua| {
+            let mut end = ua.len().min(check::MAX_USER_AGENT_LEN);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].replace('\0', "")
+        });
+        let Value::Object(mut metadata) = self.metadata.clone() else {
+            return Err(entry("metadata", "must be a JSON object"));
+        };
+        let ip_address = self.request.ip_address.map(|ip| ip.to_string());
+        let context = [
+            (
+                "target_type",
+                target.as_ref().and_then(|(kind, _)| kind.clone()),
+            ),
+            ("target_id", target.as_ref().map(|(_, id)| id.clone())),
+            ("ip_address", ip_address),
+            ("user_agent", user_agent),
+            ("request_id", self.request.request_id.clone()),
+            ("mode", self.mode.clone()),
+            ("module", self.module.clone()),
+        ];
+        for (key, value) in context {
+            if let Some(value) = value {
+                metadata.insert(key.to_owned(), Value::String(value));
+            }
+        }
+        let metadata = Value::Object(metadata);
+        for (field, value) in [("metadata", &metadata), ("data", &self.data)] {
+            if let Some(problem) = check::json_problem(value) {
+                return Err(entry(field, problem));
+            }
+        }
+        Ok(ValidEntry {
+            action: self.action.clone(),
+            actor,
+            resource: self.resource.clone(),
+            record_id,
+            tenant,
+            data: self.data.clone(),
+            metadata,
+            changes: self.changes.clone(),
+        })
+    }
+}
+
+/// A manual entry that passed [`ManualEntry::validate`]: every value fits its
+/// column, and the audit context (target, request context, mode, module) is in
+/// the metadata under its keys (`target_type`, `target_id`, `ip_address`,
+/// `user_agent`, `request_id`, `mode`, `module`), where the store's indexes and
+/// the recorded actions' metadata have it too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidEntry {
+    /// Action name.
+    pub action: String,
+    /// Actor column and key, in the column's shape.
+    pub actor: Option<(&'static str, Key)>,
+    /// Resource name.
+    pub resource: Option<String>,
+    /// Record id, in the log's record id shape.
+    pub record_id: Option<Key>,
+    /// Tenant text.
+    pub tenant: Option<String>,
+    /// Data.
+    pub data: Value,
+    /// Metadata object, with the audit context merged in.
+    pub metadata: Value,
+    /// Changes.
+    pub changes: Option<Changes>,
+}

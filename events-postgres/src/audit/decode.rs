@@ -1,0 +1,129 @@
+//! Reading audit rows back into [`AuditEntry`]. A row that does not fit is
+//! [`Error::MalformedRow`] naming the column, never a panic.
+
+use std::str::FromStr;
+
+use events_core::audit::{AuditEntry, Changes, EntryActor, EntryKind, Fields, Target};
+use events_core::{Error, EventId, EventLog, Key, KeyType, PrimaryKeyType};
+use serde_json::Value;
+use sqlx::postgres::PgRow;
+use sqlx::{Decode, Postgres, Row, Type};
+
+/// Reads column `name` of a row.
+pub(crate) fn get<'r, T>(row: &'r PgRow, name: &str) -> Result<T, Error>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(name).map_err(|e| Error::MalformedRow {
+        column: name.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn get_key(row: &PgRow, name: &str, ty: KeyType) -> Result<Option<Key>, Error> {
+    Ok(match ty {
+        KeyType::Uuid => get::<Option<uuid::Uuid>>(row, name)?.map(Key::Uuid),
+        KeyType::Integer => get::<Option<i64>>(row, name)?.map(Key::Integer),
+        KeyType::String => get::<Option<String>>(row, name)?.map(Key::String),
+    })
+}
+
+/// Reads the `id` column of this log's primary key type.
+pub(crate) fn get_id<L: EventLog>(row: &PgRow, name: &str) -> Result<EventId, Error> {
+    Ok(match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => EventId::Integer(get(row, name)?),
+        PrimaryKeyType::UuidV7 => EventId::Uuid(get(row, name)?),
+    })
+}
+
+/// A transaction id read as text.
+pub(crate) fn parse_txid(text: &str) -> Result<u64, Error> {
+    text.parse().map_err(|_| Error::MalformedRow {
+        column: "txid".into(),
+        message: format!("`{text}` is not a transaction id"),
+    })
+}
+
+/// A metadata key's value as text: strings as they are, numbers and booleans
+/// printed; absent, null and structured values are `None`.
+fn metadata_text(metadata: &Value, key: &str) -> Option<String> {
+    match metadata.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn fields(value: Option<Value>, column: &str) -> Result<Option<Fields>, Error> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(Error::MalformedRow {
+            column: column.to_owned(),
+            message: "not a JSON object".into(),
+        }),
+    }
+}
+
+/// Maps one row of an entries query (see `AuditSql::entries`) into an entry.
+pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error> {
+    let action_type: String = get(row, "action_type")?;
+    let kind = EntryKind::from_str(&action_type).map_err(|_| Error::MalformedRow {
+        column: "action_type".into(),
+        message: format!("`{action_type}` is not one of create, update, destroy, manual"),
+    })?;
+    let version: i32 = get(row, "version")?;
+    let mut actor = None;
+    for column in L::ACTOR_COLUMNS {
+        if let Some(key) = get_key(row, column.name, column.attribute_type)? {
+            actor = Some(EntryActor {
+                column: column.name.to_owned(),
+                actor_type: column.destination.to_owned(),
+                key,
+            });
+            break;
+        }
+    }
+    let metadata: Value = get(row, "metadata")?;
+    let target = metadata_text(&metadata, "target_id").map(|id| Target {
+        kind: metadata_text(&metadata, "target_type"),
+        id,
+    });
+    let unchanged: Option<bool> = get(row, "unchanged")?;
+    let changes = match unchanged {
+        None => None,
+        Some(unchanged) => Some(Changes {
+            old_values: fields(get(row, "old_values")?, "old_values")?,
+            new_values: fields(get(row, "new_values")?, "new_values")?,
+            diff_values: fields(get(row, "diff_values")?, "diff_values")?,
+            unchanged,
+        }),
+    };
+    let txid: String = get(row, "txid")?;
+    Ok(AuditEntry {
+        id: get_id::<L>(row, "id")?,
+        kind,
+        resource: get(row, "resource")?,
+        record_id: get_key(row, "record_id", L::RECORD_ID_TYPE)?,
+        action: get(row, "action")?,
+        actor,
+        target,
+        data: get(row, "data")?,
+        version: u32::try_from(version).map_err(|_| Error::MalformedRow {
+            column: "version".into(),
+            message: format!("negative version {version}"),
+        })?,
+        tenant: get(row, "tenant")?,
+        ip_address: metadata_text(&metadata, "ip_address"),
+        user_agent: metadata_text(&metadata, "user_agent"),
+        request_id: metadata_text(&metadata, "request_id"),
+        mode: metadata_text(&metadata, "mode"),
+        module: metadata_text(&metadata, "module"),
+        metadata,
+        occurred_at: get(row, "occurred_at")?,
+        committed_at: get(row, "committed_at")?,
+        transaction_id: parse_txid(&txid)?,
+        changes,
+    })
+}
