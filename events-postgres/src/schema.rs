@@ -47,13 +47,11 @@
 //!   history in order, `WHERE resource = $1 AND record_id = $2 ORDER BY id`
 //!   ([`events_for_record`](crate::PgEventStore::events_for_record), per-record
 //!   replay and audit trails).
-//! - **`<table>_<actor>_idx`** `(<actor>, id) WHERE <actor> IS NOT NULL`, one per
-//!   actor column: "everything this actor did", in order. Partial, because most
-//!   events carry at most one actor and the others are `NULL`.
 //! - **`<table>_occurred_at_idx`** `(occurred_at, id)`: time-range audit queries
 //!   ordered by time, and retention pruning by age.
-//! - **`<table>_tenant_idx`** `(tenant, id) WHERE tenant IS NOT NULL`: one tenant's
-//!   events in order; partial, because untenanted logs leave it empty.
+//! - (`<table>_<actor>_idx` `(<actor>, id)` and `<table>_tenant_idx` `(tenant, id)`
+//!   of earlier versions are dropped: the `(.., occurred_at, id)` indexes below serve
+//!   every actor and tenant query, and each index is paid for on every append.)
 //! - **`<table>_txid_idx`** `(txid, id)`: replay order, and commit-safe followers read
 //!   `WHERE txid < pg_snapshot_xmin(pg_current_snapshot())`, so an event whose
 //!   transaction commits late is never skipped.
@@ -181,13 +179,13 @@ pub fn migration_sql<L: EventLog>() -> String {
             )
         })
         .collect();
-    let actor_indexes: String = L::ACTOR_COLUMNS
+    let dropped_actor_indexes: String = L::ACTOR_COLUMNS
         .iter()
         .map(|actor| {
-            let column = quote_ident(actor.name);
             format!(
-                "-- Everything actor column `{}` did, in order; partial: other events leave it NULL.\n\
-                 CREATE INDEX IF NOT EXISTS {} ON {table} ({column}, id) WHERE {column} IS NOT NULL;\n",
+                "-- Superseded by `{}_occurred_at_idx` below (every actor query orders by time):\n\
+                 -- dropped so appends maintain one index per actor column, not two.\n\
+                 DROP INDEX IF EXISTS {};\n",
                 actor.name,
                 index(actor.name),
             )
@@ -218,10 +216,10 @@ CREATE TABLE IF NOT EXISTS {table} (
 
 -- One record's history in order: WHERE resource = $1 AND record_id = $2 ORDER BY id.
 CREATE INDEX IF NOT EXISTS {record_index} ON {table} (resource, record_id, id);
-{actor_indexes}-- Time-range audit queries ordered by time, and retention pruning by age.
+{dropped_actor_indexes}-- Time-range audit queries ordered by time, and retention pruning by age.
 CREATE INDEX IF NOT EXISTS {occurred_at_index} ON {table} (occurred_at, id);
--- One tenant's events in order; partial: untenanted events leave it NULL.
-CREATE INDEX IF NOT EXISTS {tenant_index} ON {table} (tenant, id) WHERE tenant IS NOT NULL;
+-- Superseded by `{name}_tenant_occurred_at_idx` below; dropped to keep appends lean.
+DROP INDEX IF EXISTS {tenant_index};
 -- Commit-safe followers: WHERE txid < pg_snapshot_xmin(pg_current_snapshot()).
 CREATE INDEX IF NOT EXISTS {txid_index} ON {table} (txid, id);
 

@@ -223,13 +223,10 @@ async fn migrate_twice_creates_the_schema_once(pool: PgPool) -> TestResult {
             "int_events_request_id_idx",
             "int_events_resource_occurred_at_idx",
             "int_events_resource_record_id_idx",
-            "int_events_system_actor_idx",
             "int_events_system_actor_occurred_at_idx",
             "int_events_target_idx",
-            "int_events_tenant_idx",
             "int_events_tenant_occurred_at_idx",
             "int_events_txid_idx",
-            "int_events_user_id_idx",
             "int_events_user_id_occurred_at_idx",
         ]
     );
