@@ -158,10 +158,11 @@ impl Replay {
     /// Commits every `n` events instead of once at the end, recording a checkpoint
     /// with each commit, for logs too large for one transaction.
     ///
-    /// **Not all-or-nothing**: if a chunk fails, the state is half rebuilt (the
-    /// committed chunks) until the replay is resumed from its checkpoint or run
-    /// again; readers can see the partial state meanwhile. The store refuses to run
-    /// actions' replays silently over a checkpoint: see its `resume_replay`.
+    /// **Not all-or-nothing**: if a chunk fails, the committed chunks stay (the
+    /// state is half rebuilt, and readers can see it) and the error
+    /// ([`Error::PartialReplay`](crate::Error::PartialReplay)) says so. A checkpoint
+    /// row records where it stopped: the store's `resume_replay` continues from it,
+    /// and a new replay starts over and discards it.
     pub fn in_chunks(mut self, n: u64) -> Self {
         self.chunk_size = Some(n.max(1));
         self

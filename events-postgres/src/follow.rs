@@ -76,7 +76,7 @@ impl<L: EventLog> PgEventStore<L> {
             });
         }
         let sql = self.statements();
-        let columns = sql.select.trim_end_matches(&format!(" FROM {}", sql.table));
+        let columns = &sql.select_list;
         // Manual audit entries are not events: nothing to follow or replay.
         let safe = "txid < pg_snapshot_xmin(pg_current_snapshot()) AND action_type <> 'manual'";
         let text = match after {
@@ -115,14 +115,18 @@ impl<L: EventLog> PgEventStore<L> {
         let mut cursor = after;
         for row in &rows {
             let event = decode_event::<L>(row)?;
-            let txid: String = crate::sql::get(row, row.len() - 1, "txid")?;
-            let txid = txid.parse().map_err(|e| Error::MalformedRow {
-                column: "txid".to_owned(),
-                message: format!("`{txid}`: {e}"),
-            })?;
+            let txid = parse_txid(&crate::sql::get::<String>(row, row.len() - 1, "txid")?)?;
             cursor = Some(Cursor { txid, id: event.id });
             events.push(event);
         }
         Ok(Committed { events, cursor })
     }
+}
+
+/// Reads a transaction id (`xid8`, selected as text).
+pub(crate) fn parse_txid(text: &str) -> Result<u64, Error> {
+    text.parse().map_err(|e| Error::MalformedRow {
+        column: "txid".to_owned(),
+        message: format!("`{text}`: {e}"),
+    })
 }

@@ -30,34 +30,24 @@ use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::PgEventStore;
+use crate::follow::{Cursor, parse_txid};
 use crate::read::decode_event;
 
-/// A position in replay order: `(txid, id)`, the txid as text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Position {
-    txid: String,
-    id: EventId,
-}
-
-impl Position {
-    /// Before every event.
-    fn start<L: EventLog>() -> Position {
-        let id = match L::PRIMARY_KEY_TYPE {
-            PrimaryKeyType::Integer => EventId::Integer(i64::MIN),
-            PrimaryKeyType::UuidV7 => EventId::Uuid(Uuid::nil()),
-        };
-        Position {
-            txid: "0".to_owned(),
-            id,
-        }
-    }
+/// Before every event (replay positions are the follower's cursors: both walk
+/// `(txid, id)` order).
+fn start<L: EventLog>() -> Cursor {
+    let id = match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => EventId::Integer(i64::MIN),
+        PrimaryKeyType::UuidV7 => EventId::Uuid(Uuid::nil()),
+    };
+    Cursor { txid: 0, id }
 }
 
 /// The selection as SQL conditions: strictly after `after`, up to `upto`, and no
 /// later than `time`.
 #[derive(Debug, Clone)]
 struct Range {
-    upto: Option<Position>,
+    upto: Option<Cursor>,
     time: Option<DateTime<Utc>>,
 }
 
@@ -79,7 +69,7 @@ pub struct Checkpoint {
 /// The internal state of a checkpoint: the cursor and the fixed upper bound.
 struct Saved {
     public: Checkpoint,
-    after: Position,
+    after: Cursor,
     range: Range,
 }
 
@@ -126,9 +116,7 @@ impl<L: EventLog> PgEventStore<L> {
             .await
             .map_err(|e| Error::from_sqlx("connecting for the replay preflight", e))?;
         let range = self.range(&mut conn, selection, false).await?;
-        let triples = self
-            .triples(&mut conn, &Position::start::<L>(), &range)
-            .await?;
+        let triples = self.triples(&mut conn, &start::<L>(), &range).await?;
         RouteTable::resolve::<L>(&triples).map_err(|missing| Error::MissingRoutes { missing })?;
         Ok(triples.values().sum())
     }
@@ -210,7 +198,7 @@ impl<L: EventLog> PgEventStore<L> {
             .map_err(|e| Error::from_sqlx("beginning a replay", e))?;
         self.lock_log(&mut tx).await?;
         let range = self.range(&mut tx, &replay.selection, false).await?;
-        let start = Position::start::<L>();
+        let start = start::<L>();
         let triples = self.triples(&mut tx, &start, &range).await?;
         let routes = RouteTable::resolve::<L>(&triples)
             .map_err(|missing| Error::MissingRoutes { missing })?;
@@ -265,7 +253,7 @@ impl<L: EventLog> PgEventStore<L> {
                 false,
             ),
             None => (
-                Position::start::<L>(),
+                start::<L>(),
                 Range {
                     upto: None,
                     time: None,
@@ -280,6 +268,7 @@ impl<L: EventLog> PgEventStore<L> {
         let mut total = total;
         let mut commits = 0;
         let mut first = started;
+        let mut routes: Option<RouteTable> = None;
         loop {
             let step = async {
                 let mut tx = self
@@ -292,15 +281,24 @@ impl<L: EventLog> PgEventStore<L> {
                     // Fix the upper bound now: events appended between chunks are not part of this replay.
                     range = self.range(&mut tx, &replay.selection, true).await?;
                 }
-                let triples = self.triples(&mut tx, &after, &range).await?;
-                let routes = RouteTable::resolve::<L>(&triples)
-                    .map_err(|missing| Error::MissingRoutes { missing })?;
-                if first {
-                    total = triples.values().sum();
-                    self.clear(&mut tx).await?;
-                }
+                // The preflight runs once per call, over the whole remaining range:
+                // the bound is fixed, so later chunks need no new routes.
+                let table = match routes.take() {
+                    Some(table) => table,
+                    None => {
+                        let triples = self.triples(&mut tx, &after, &range).await?;
+                        let table = RouteTable::resolve::<L>(&triples)
+                            .map_err(|missing| Error::MissingRoutes { missing })?;
+                        if first {
+                            total = triples.values().sum();
+                            self.clear(&mut tx).await?;
+                        }
+                        table
+                    }
+                };
+                let routes_now = &table;
                 let mut in_chunk = 0;
-                let mut local_after = after.clone();
+                let mut local_after = after;
                 let mut local_last = last_event;
                 while in_chunk < chunk {
                     let want = usize::try_from((chunk - in_chunk).min(replay.batch_size as u64))
@@ -308,7 +306,7 @@ impl<L: EventLog> PgEventStore<L> {
                     let n = self
                         .apply_batch(
                             &mut tx,
-                            &routes,
+                            routes_now,
                             &mut local_after,
                             &range,
                             want,
@@ -339,10 +337,11 @@ impl<L: EventLog> PgEventStore<L> {
                 tx.commit()
                     .await
                     .map_err(|e| Error::from_sqlx("committing a replay chunk", e))?;
-                Ok::<_, Error>((in_chunk, local_after, local_last, done))
+                Ok::<_, Error>((in_chunk, local_after, local_last, done, table))
             };
             match step.await {
-                Ok((n, next, last, done)) => {
+                Ok((n, next, last, done, table)) => {
+                    routes = Some(table);
                     applied += n;
                     after = next;
                     last_event = last;
@@ -458,10 +457,10 @@ impl<L: EventLog> PgEventStore<L> {
         conds.join(" AND ")
     }
 
-    fn bind_range(q: crate::sql::PgQuery, after: &Position, range: &Range) -> crate::sql::PgQuery {
-        let mut q = bind_id(q.bind(after.txid.clone()), &after.id);
+    fn bind_range(q: crate::sql::PgQuery, after: &Cursor, range: &Range) -> crate::sql::PgQuery {
+        let mut q = bind_id(q.bind(after.txid.to_string()), &after.id);
         if let Some(upto) = &range.upto {
-            q = bind_id(q.bind(upto.txid.clone()), &upto.id);
+            q = bind_id(q.bind(upto.txid.to_string()), &upto.id);
         }
         if let Some(t) = range.time {
             q = q.bind(t);
@@ -473,7 +472,7 @@ impl<L: EventLog> PgEventStore<L> {
     async fn triples(
         &self,
         conn: &mut PgConnection,
-        after: &Position,
+        after: &Cursor,
         range: &Range,
     ) -> Result<BTreeMap<(String, String, u32), u64>, Error> {
         let sql = format!(
@@ -504,7 +503,7 @@ impl<L: EventLog> PgEventStore<L> {
     async fn remaining(
         &self,
         conn: &mut PgConnection,
-        after: &Position,
+        after: &Cursor,
         range: &Range,
     ) -> Result<u64, Error> {
         let sql = format!(
@@ -525,16 +524,14 @@ impl<L: EventLog> PgEventStore<L> {
         &self,
         conn: &mut PgConnection,
         routes: &RouteTable,
-        after: &mut Position,
+        after: &mut Cursor,
         range: &Range,
         limit: usize,
         last_event: &mut Option<EventId>,
     ) -> Result<u64, Error> {
         let sql = format!(
             "{}, txid::text FROM {} WHERE {} ORDER BY txid, id LIMIT {}",
-            self.statements()
-                .select
-                .trim_end_matches(&format!(" FROM {}", self.statements().table)),
+            self.statements().select_list,
             self.statements().table,
             Self::conditions(range),
             limit
@@ -548,8 +545,8 @@ impl<L: EventLog> PgEventStore<L> {
         for row in &rows {
             let event = decode_event::<L>(row)?;
             apply_event(conn, routes, &event).await?;
-            *after = Position {
-                txid: crate::sql::get(row, txid_index, "txid")?,
+            *after = Cursor {
+                txid: parse_txid(&crate::sql::get::<String>(row, txid_index, "txid")?)?,
                 id: event.id,
             };
             *last_event = Some(event.id);
@@ -580,8 +577,8 @@ impl<L: EventLog> PgEventStore<L> {
             crate::sql::get::<Option<String>>(&row, 1, "last_txid")?,
             crate::sql::get::<Option<String>>(&row, 2, "last_id")?,
         ) {
-            (Some(txid), Some(id)) => Some(Position {
-                txid,
+            (Some(txid), Some(id)) => Some(Cursor {
+                txid: parse_txid(&txid)?,
                 id: parse_id::<L>(&id)?,
             }),
             _ => None,
@@ -590,8 +587,8 @@ impl<L: EventLog> PgEventStore<L> {
             crate::sql::get::<Option<String>>(&row, 3, "bound_txid")?,
             crate::sql::get::<Option<String>>(&row, 4, "bound_id")?,
         ) {
-            (Some(txid), Some(id)) => Some(Position {
-                txid,
+            (Some(txid), Some(id)) => Some(Cursor {
+                txid: parse_txid(&txid)?,
                 id: parse_id::<L>(&id)?,
             }),
             _ => None,
@@ -610,7 +607,7 @@ impl<L: EventLog> PgEventStore<L> {
                 last_event: last.as_ref().map(|p| p.id),
                 started_at: crate::sql::get(&row, 7, "started_at")?,
             },
-            after: last.unwrap_or_else(Position::start::<L>),
+            after: last.unwrap_or_else(start::<L>),
             range: Range { upto, time },
         }))
     }
@@ -619,7 +616,7 @@ impl<L: EventLog> PgEventStore<L> {
         &self,
         conn: &mut PgConnection,
         selection: &Selection,
-        after: &Position,
+        after: &Cursor,
         range: &Range,
         applied: u64,
         total: u64,
@@ -637,9 +634,9 @@ impl<L: EventLog> PgEventStore<L> {
         })?;
         sqlx::query(AssertSqlSafe(sql))
             .bind(selection)
-            .bind(&after.txid)
+            .bind(after.txid.to_string())
             .bind(after.id.to_string())
-            .bind(range.upto.as_ref().map(|p| p.txid.clone()))
+            .bind(range.upto.as_ref().map(|p| p.txid.to_string()))
             .bind(range.upto.as_ref().map(|p| p.id.to_string()))
             .bind(i64::try_from(applied).unwrap_or(i64::MAX))
             .bind(i64::try_from(total).unwrap_or(i64::MAX))
@@ -659,13 +656,13 @@ impl<L: EventLog> PgEventStore<L> {
     }
 }
 
-fn position<L: EventLog>(row: &PgRow, first: usize) -> Result<Position, Error> {
-    let txid: String = crate::sql::get(row, first, "txid")?;
+fn position<L: EventLog>(row: &PgRow, first: usize) -> Result<Cursor, Error> {
+    let txid = parse_txid(&crate::sql::get::<String>(row, first, "txid")?)?;
     let id = match L::PRIMARY_KEY_TYPE {
         PrimaryKeyType::Integer => EventId::Integer(crate::sql::get(row, first + 1, "id")?),
         PrimaryKeyType::UuidV7 => EventId::Uuid(crate::sql::get(row, first + 1, "id")?),
     };
-    Ok(Position { txid, id })
+    Ok(Cursor { txid, id })
 }
 
 /// Applies one event with each of its targets, in order.

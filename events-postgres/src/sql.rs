@@ -55,8 +55,8 @@ pub(crate) struct Statements {
     pub(crate) for_record: Arc<str>,
     /// The schema script of [`migration_sql`].
     pub(crate) migration: Arc<str>,
-    /// `SELECT <event columns> FROM <table>`, for queries built on top of it.
-    pub(crate) select: String,
+    /// `SELECT <event columns>`, for queries that add columns before `FROM`.
+    pub(crate) select_list: String,
     /// The quoted table name.
     pub(crate) table: String,
     /// The quoted replay checkpoint table name.
@@ -101,7 +101,8 @@ impl Statements {
             .map(|c| (*c).to_owned())
             .chain(actors)
             .collect();
-        let select = format!("SELECT {} FROM {table}", select_columns.join(", "));
+        let select_list = format!("SELECT {}", select_columns.join(", "));
+        let select = format!("{select_list} FROM {table}");
 
         Statements {
             insert_single,
@@ -121,7 +122,7 @@ impl Statements {
             .into(),
             migration: migration_sql::<L>().into(),
             checkpoint_table: quote_ident(&checkpoint_table_name(L::TABLE)),
-            select,
+            select_list,
             table,
         }
     }
