@@ -7,12 +7,14 @@ pub use uuid::Uuid;
 pub use inventory;
 
 pub use crate::action::BodyFn;
+pub use crate::bulk::BulkBodyFn;
 pub use crate::replay::{ResourceEntry, type_id_of};
 pub use crate::{
     ActionCall, ActionCtx, ActionInfo, ActionKind, ActionOutput, ActorColumn,
-    AdvisoryLockKeyGenerator, BoxFuture, ClearRecords, DefaultLockKeyGenerator, Error, EventLog,
-    GlobalLockKeyGenerator, KeyType, LockKey, LockKeyInput, LockScope, PersistsActor,
-    PrimaryKeyType, RecordIdOf, RecordLockKeyGenerator, ReplayFn, ReplayOverride, Resource, Route,
+    AdvisoryLockKeyGenerator, BoxFuture, BulkCall, BulkCtx, ClearRecords, DefaultLockKeyGenerator,
+    Error, EventLog, GlobalLockKeyGenerator, KeyType, LockKey, LockKeyInput, LockScope,
+    PersistsActor, PrimaryKeyType, RecordIdOf, RecordLockKeyGenerator, ReplayFn, ReplayOverride,
+    Resource, Route,
 };
 pub use crate::{Actor, Event};
 

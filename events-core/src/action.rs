@@ -31,7 +31,7 @@ use crate::{
     LockKeyInput, NewEvent, PersistsActor, RecordIdOf, Resource,
 };
 
-type AfterActionHook =
+pub(crate) type AfterActionHook =
     Box<dyn for<'a> FnOnce(&'a mut PgConnection) -> BoxFuture<'a, Result<(), Error>> + Send>;
 
 /// What an action body sees: the transaction's connection, the record id, the
@@ -331,26 +331,14 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
         let span = self.span();
         async move {
             let mut tx = store.begin().await?;
-            match self.execute(&mut tx, store).await {
-                Ok((output, after_commit, event_id)) => {
-                    tx.commit()
-                        .await
-                        .map_err(|e| Error::from_sqlx("committing an action", e))?;
-                    tracing::debug!(event_id = ?event_id, "action committed");
-                    for hook in after_commit {
-                        hook.await;
-                    }
-                    Ok(output)
-                }
-                Err(e) => {
-                    // Dropping the transaction would roll back too; doing it here returns
-                    // the connection clean and surfaces nothing over the action's error.
-                    if let Err(rollback) = tx.rollback().await {
-                        tracing::warn!(error = %rollback, "rollback after a failed action failed");
-                    }
-                    Err(e)
-                }
-            }
+            let result = self
+                .execute(&mut tx, store)
+                .await
+                .map(|(output, hooks, event_id)| {
+                    tracing::debug!(event_id = ?event_id, "committing action");
+                    (output, hooks)
+                });
+            finish(tx, result).await
         }
         .instrument(span)
         .await
@@ -536,6 +524,33 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
     }
 }
 
+/// Commits `tx` and runs the after-commit hooks when the action succeeded; rolls
+/// back and returns the action's error otherwise.
+pub(crate) async fn finish<T, E: From<Error>>(
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    result: Result<(T, Vec<BoxFuture<'static, ()>>), E>,
+) -> Result<T, E> {
+    match result {
+        Ok((output, after_commit)) => {
+            tx.commit()
+                .await
+                .map_err(|e| Error::from_sqlx("committing an action", e))?;
+            for hook in after_commit {
+                hook.await;
+            }
+            Ok(output)
+        }
+        Err(e) => {
+            // Dropping the transaction would roll back too; doing it here returns
+            // the connection clean and surfaces nothing over the action's error.
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback after a failed action failed");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// The object-safe part of [`EventStore`] that nested actions append through.
 pub(crate) trait DynStore: Send + Sync {
     /// The event log the store holds.
@@ -549,6 +564,13 @@ pub(crate) trait DynStore: Send + Sync {
         lock: crate::LockKey,
         event: &'a NewEvent<'a>,
     ) -> BoxFuture<'a, Result<crate::Appended, Error>>;
+    /// [`EventStore::append_many`], boxed.
+    fn append_many_dyn<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        locks: &'a [crate::LockKey],
+        events: &'a crate::NewEvents<'a>,
+    ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>>;
 }
 
 impl<S: EventStore> DynStore for S {
@@ -567,5 +589,14 @@ impl<S: EventStore> DynStore for S {
         event: &'a NewEvent<'a>,
     ) -> BoxFuture<'a, Result<crate::Appended, Error>> {
         Box::pin(self.append(conn, lock, event))
+    }
+
+    fn append_many_dyn<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        locks: &'a [crate::LockKey],
+        events: &'a crate::NewEvents<'a>,
+    ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>> {
+        Box::pin(self.append_many(conn, locks, events))
     }
 }

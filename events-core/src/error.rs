@@ -96,6 +96,22 @@ pub enum Error {
         record_id_type: crate::KeyType,
     },
 
+    /// A bulk call was given a number of record ids other than its number of inputs.
+    #[error(
+        "bulk call of `{resource}.{action}` has {inputs} inputs but {record_ids} record ids: \
+         give one record id per input, in the same order"
+    )]
+    BulkRecordIds {
+        /// Resource name.
+        resource: &'static str,
+        /// Action name.
+        action: &'static str,
+        /// Number of inputs.
+        inputs: usize,
+        /// Number of record ids given.
+        record_ids: usize,
+    },
+
     /// An action's input could not be serialized into the event's data.
     #[error("could not serialize the input of `{resource}.{action}` into event data: {source}")]
     SerializeInput {

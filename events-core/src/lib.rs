@@ -36,6 +36,7 @@
 pub mod action;
 mod actor;
 pub mod audit;
+pub mod bulk;
 mod error;
 mod event;
 pub mod info;
@@ -50,8 +51,11 @@ use std::pin::Pin;
 
 pub use action::{ActionCall, ActionCtx, ActionOutput};
 pub use actor::{Actor, ActorRef, PersistsActor};
+pub use bulk::{BulkCall, BulkCtx};
 pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error, EventRef};
-pub use event::{ActionKind, Appended, Event, EventId, NewEvent, PrimaryKeyType};
+pub use event::{
+    ActionKind, Appended, AppendedMany, Event, EventId, NewEvent, NewEvents, PrimaryKeyType,
+};
 pub use key::{Key, KeyType, KeyValue};
 pub use lock::{
     AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, GlobalLockKeyGenerator, LockKey,

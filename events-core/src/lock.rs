@@ -13,7 +13,7 @@ use crate::{Error, Key};
 ///
 /// In `pg_locks` a single key `k` shows as `classid = k >> 32`, `objid = k & 0xffffffff`,
 /// `objsubid = 1`; a pair `(a, b)` as `classid = a`, `objid = b`, `objsubid = 2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LockKey {
     /// `pg_advisory_xact_lock(bigint)`.
     Single(i64),

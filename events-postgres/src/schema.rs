@@ -289,6 +289,10 @@ fn audit_migration_sql<L: EventLog>() -> String {
     let commits = quote_ident(&commits_name);
     let commit_fn = quote_ident(&format!("{name}_record_commit"));
     let commit_trigger = quote_ident(&format!("{name}_commit_time"));
+    let first_fn = quote_ident(&format!("{name}_first_in_transaction"));
+    // A transaction-local setting per event table, named from a hash of the table
+    // name so that any table name makes a valid setting name.
+    let queued_setting = quote_literal(&format!("events.commit_queued_{:016x}", fnv1a(name)));
     let channel = quote_literal(&events_core::audit::notify_channel(name));
     let index = |suffix: &str| quote_ident(&format!("{name}_{suffix}_idx"));
     let side_guards = |side: &str, side_name: &str| {
@@ -396,9 +400,9 @@ WHERE NOT EXISTS (SELECT 1 FROM {commits})
 GROUP BY txid
 ON CONFLICT (txid) DO NOTHING;
 
--- Runs at COMMIT (deferred), once per event row; the first row of a transaction
--- records its commit time, and announces the transaction on the audit channel when
--- the session has `events.notify = 'on'` (off by default: NOTIFY serializes commits).
+-- Runs at COMMIT (deferred), once per transaction (see the trigger's WHEN below);
+-- records the transaction's commit time and announces the transaction on the audit
+-- channel when the session has `events.notify = 'on'` (off by default: NOTIFY serializes commits).
 CREATE OR REPLACE FUNCTION {commit_fn}() RETURNS trigger
 LANGUAGE plpgsql AS $events_commit_time$
 BEGIN
@@ -410,9 +414,19 @@ BEGIN
     RETURN NULL;
 END;
 $events_commit_time$;
+-- True for the first event row a transaction inserts, false for the others: the
+-- commit-time trigger is queued once per transaction, not once per row (a bulk call
+-- inserts thousands). The setting is transaction-local and follows savepoints: when
+-- the first row rolls back to a savepoint, so does the flag, and the next row queues.
+CREATE OR REPLACE FUNCTION {first_fn}() RETURNS boolean
+LANGUAGE sql VOLATILE AS $events_first_in_transaction$
+    SELECT CASE WHEN current_setting({queued_setting}, true) = 'on' THEN false
+                ELSE set_config({queued_setting}, 'on', true) = 'on' END
+$events_first_in_transaction$;
 DROP TRIGGER IF EXISTS {commit_trigger} ON {table};
 CREATE CONSTRAINT TRIGGER {commit_trigger} AFTER INSERT ON {table}
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {commit_fn}();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({first_fn}())
+    EXECUTE FUNCTION {commit_fn}();
 
 -- Action names: exact and prefix filters (byte ranges under COLLATE "C"), typeahead
 -- and the distinct-actions facet (skip scans), by time.
@@ -447,6 +461,13 @@ CREATE STATISTICS IF NOT EXISTS {module_stats} ON ((metadata ->> 'module')) FROM
 /// The table holding the checkpoint of a chunked replay of `table`.
 pub(crate) fn checkpoint_table_name(table: &str) -> String {
     format!("{table}_replay_checkpoint")
+}
+
+/// 64-bit FNV-1a of `s`: a stable, short tag for names derived from a table name.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Quotes an identifier for PostgreSQL: `events` becomes `"events"`, embedded

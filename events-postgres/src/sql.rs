@@ -47,6 +47,14 @@ pub(crate) struct Statements {
     pub(crate) insert_single: Arc<str>,
     /// The same with a two-`int4` lock key (the last two parameters).
     pub(crate) insert_pair: Arc<str>,
+    /// The append of a bulk call, one statement: every lock (ascending, distinct),
+    /// then one event per row of the `unnest`ed arrays, in array order, with one
+    /// `occurred_at` read after the last lock. Parameters: resource, action,
+    /// action_type, metadata, version, tenant, every actor column (shared by all
+    /// rows); then the arrays (`id`s for `uuid_v7`), record ids, data; then the
+    /// single lock keys (`int8[]`) and the two halves of the pair keys (`int4[]`,
+    /// `int4[]`). Returns the ids and the shared `occurred_at`.
+    pub(crate) insert_many: Arc<str>,
     /// First page of the log: `$1` limit.
     pub(crate) list_first: Arc<str>,
     /// Page after a cursor: `$1` cursor id, `$2` limit.
@@ -96,6 +104,8 @@ impl Statements {
             n + 1
         ));
 
+        let insert_many = insert_many_sql::<L>(&table);
+
         let select_columns: Vec<String> = EVENT_COLUMNS
             .iter()
             .map(|c| (*c).to_owned())
@@ -107,6 +117,7 @@ impl Statements {
         Statements {
             insert_single,
             insert_pair,
+            insert_many,
             // Manual audit entries are not events: they have no action to replay and
             // do not fit `Event` (see `crate::audit`).
             list_first: format!("{select} WHERE action_type <> 'manual' ORDER BY id LIMIT $1")
@@ -126,6 +137,80 @@ impl Statements {
             table,
         }
     }
+}
+
+/// The text of [`Statements::insert_many`].
+fn insert_many_sql<L: EventLog>(table: &str) -> Arc<str> {
+    let actors: Vec<String> = L::ACTOR_COLUMNS
+        .iter()
+        .map(|c| quote_ident(c.name))
+        .collect();
+    let uuid_ids = L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7;
+    // Shared values first: resource, action, action_type, metadata, version,
+    // tenant, then the actor columns.
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let shared: Vec<String> = (0..6 + actors.len()).map(|_| next()).collect();
+    let ids = uuid_ids.then(|| format!("{}::uuid[]", next()));
+    let records = format!("{}::{}[]", next(), L::RECORD_ID_TYPE.sql_type());
+    let data = format!("{}::jsonb[]", next());
+    let (singles, pair_a, pair_b) = (next(), next(), next());
+
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    if uuid_ids {
+        columns.push("id".to_owned());
+        values.push("r.id".to_owned());
+    }
+    let fixed = [
+        ("resource", shared[0].clone()),
+        ("record_id", "r.record_id".to_owned()),
+        ("action", shared[1].clone()),
+        ("action_type", shared[2].clone()),
+        ("data", "r.data".to_owned()),
+        ("metadata", shared[3].clone()),
+        ("version", shared[4].clone()),
+        ("tenant", shared[5].clone()),
+    ];
+    for (column, value) in fixed {
+        columns.push(column.to_owned());
+        values.push(value);
+    }
+    for (column, value) in actors.iter().zip(&shared[6..]) {
+        columns.push(column.clone());
+        values.push(value.clone());
+    }
+    columns.push("occurred_at".to_owned());
+    values.push("lock.at".to_owned());
+    let arrays = [ids.as_deref(), Some(records.as_str()), Some(data.as_str())]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row_columns = if uuid_ids {
+        "id, record_id, data, ord"
+    } else {
+        "record_id, data, ord"
+    };
+    // Each lock aggregate reads a sorted, distinct subquery, so the locks are
+    // taken in key order; `clock_timestamp()` is read once both are done, and the
+    // insert scans `lock` before writing a row.
+    format!(
+        "WITH lock AS (\
+         SELECT clock_timestamp() AS at FROM \
+         (SELECT count(pg_advisory_xact_lock(k)) FROM \
+         (SELECT DISTINCT k FROM unnest({singles}::int8[]) AS u(k) ORDER BY k) s) singles, \
+         (SELECT count(pg_advisory_xact_lock(a, b)) FROM \
+         (SELECT DISTINCT a, b FROM unnest({pair_a}::int4[], {pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs) \
+         INSERT INTO {table} ({}) SELECT {} FROM lock, unnest({arrays}) WITH ORDINALITY AS r({row_columns}) \
+         ORDER BY r.ord RETURNING id, occurred_at",
+        columns.join(", "),
+        values.join(", "),
+    )
+    .into()
 }
 
 /// A query over one of the store's texts; the text is shared, not copied.

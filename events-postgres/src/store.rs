@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use events_core::{
-    Appended, Error, EventId, EventLog, EventStore, Key, LockKey, NewEvent, PrimaryKeyType,
+    Appended, AppendedMany, Error, EventId, EventLog, EventStore, Key, KeyType, LockKey, NewEvent,
+    NewEvents, PrimaryKeyType,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -230,6 +231,82 @@ impl<L: EventLog> PgEventStore<L> {
     }
 }
 
+impl<L: EventLog> PgEventStore<L> {
+    /// The lock-and-insert of a bulk call's events with every argument bound.
+    fn insert_many_query(
+        &self,
+        locks: &[LockKey],
+        events: &NewEvents<'_>,
+    ) -> Result<PgQuery, Error> {
+        let mut q = sql::query(&self.sql.insert_many)
+            .bind(events.resource)
+            .bind(events.action)
+            .bind(events.action_type.as_str())
+            .bind(events.metadata)
+            .bind(version(events.version)?)
+            .bind(events.tenant.map(Key::to_string));
+        if let Some(actor) = events.actor
+            && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
+        {
+            return Err(unknown_actor_column::<L>(actor.column));
+        }
+        for column in L::ACTOR_COLUMNS {
+            let key = events
+                .actor
+                .filter(|actor| actor.column == column.name)
+                .map(|actor| &actor.key);
+            q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
+        }
+        if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+            // Ascending, so that ids follow input order like sequence values do.
+            let mut ids: Vec<Uuid> = events.rows.iter().map(|_| Uuid::now_v7()).collect();
+            ids.sort_unstable();
+            q = q.bind(ids);
+        }
+        let keys = events.rows.iter().map(|(key, _)| key);
+        let mismatch = |key: &Key| sql::key_mismatch("record_id", L::RECORD_ID_TYPE, key);
+        q = match L::RECORD_ID_TYPE {
+            KeyType::Uuid => q.bind(
+                keys.map(|k| match k {
+                    Key::Uuid(u) => Ok(*u),
+                    other => Err(mismatch(other)),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            ),
+            KeyType::Integer => q.bind(
+                keys.map(|k| match k {
+                    Key::Integer(i) => Ok(*i),
+                    other => Err(mismatch(other)),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            ),
+            KeyType::String => q.bind(
+                keys.map(|k| match k {
+                    Key::String(s) => Ok(s.clone()),
+                    other => Err(mismatch(other)),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let data: Vec<sqlx::types::Json<&serde_json::Value>> = events
+            .rows
+            .iter()
+            .map(|(_, data)| sqlx::types::Json(data))
+            .collect();
+        let (mut singles, mut pair_a, mut pair_b) = (Vec::new(), Vec::new(), Vec::new());
+        for lock in locks {
+            match *lock {
+                LockKey::Single(k) => singles.push(k),
+                LockKey::Pair(a, b) => {
+                    pair_a.push(a);
+                    pair_b.push(b);
+                }
+            }
+        }
+        Ok(q.bind(data).bind(singles).bind(pair_a).bind(pair_b))
+    }
+}
+
 impl<L: EventLog> EventStore for PgEventStore<L> {
     type Log = L;
 
@@ -274,6 +351,71 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         );
         Ok(Appended { id, occurred_at })
     }
+
+    async fn append_many(
+        &self,
+        conn: &mut PgConnection,
+        locks: &[LockKey],
+        events: &NewEvents<'_>,
+    ) -> Result<AppendedMany, Error> {
+        append_many(self, conn, locks, events).await
+    }
+}
+
+/// What [`EventStore::append_many`] does for a PostgreSQL store: one statement,
+/// whatever the number of events.
+async fn append_many<L: EventLog>(
+    store: &PgEventStore<L>,
+    conn: &mut PgConnection,
+    locks: &[LockKey],
+    events: &NewEvents<'_>,
+) -> Result<AppendedMany, Error> {
+    if events.rows.is_empty() {
+        return Err(Error::InvalidValue {
+            column: "data".to_owned(),
+            message: format!(
+                "a bulk append of {}.{} needs at least one event",
+                events.resource, events.action
+            ),
+        });
+    }
+    let context = || {
+        format!(
+            "locking {} keys and appending {} events of {}.{}",
+            locks.len(),
+            events.rows.len(),
+            events.resource,
+            events.action
+        )
+    };
+    let rows = store
+        .insert_many_query(locks, events)?
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Error::from_sqlx(context(), e))?;
+    let mut ids = rows
+        .iter()
+        .map(|row| match L::PRIMARY_KEY_TYPE {
+            PrimaryKeyType::Integer => sql::get(row, 0, "id").map(EventId::Integer),
+            PrimaryKeyType::UuidV7 => sql::get(row, 0, "id").map(EventId::Uuid),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != events.rows.len() || rows.is_empty() {
+        return Err(Error::MalformedRow {
+            column: "id".to_owned(),
+            message: format!(
+                "{}: expected {} new events, the insert returned {}",
+                context(),
+                events.rows.len(),
+                ids.len()
+            ),
+        });
+    }
+    // Ids are assigned in insertion order, which is input order (`ORDER BY ord`).
+    ids.sort_unstable();
+    // One timestamp for the statement, the same on every row.
+    let occurred_at = sql::get(&rows[0], 1, "occurred_at")?;
+    Ok(AppendedMany { ids, occurred_at })
 }
 
 /// The `integer` column's value of an action version.

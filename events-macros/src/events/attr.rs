@@ -66,6 +66,15 @@ pub(crate) struct ActionSyntax {
     pub kind: Kind,
 }
 
+/// A method marked `#[bulk(action)]`: the bulk form of `action`.
+#[derive(Debug)]
+pub(crate) struct BulkSyntax {
+    /// Index of the method in `ItemImpl::items`.
+    pub index: usize,
+    /// The action it is the bulk form of, as written.
+    pub target: Ident,
+}
+
 /// Parses the attribute's items, pushing every error into `acc`.
 pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventsAttr {
     let mut out = EventsAttr::default();
@@ -195,6 +204,48 @@ pub(crate) fn take_actions(item: &mut ItemImpl, acc: &mut Accumulator) -> Vec<Ac
         });
         if let Some(kind) = kind {
             out.push(ActionSyntax { index, kind });
+        }
+    }
+    out
+}
+
+/// Finds the methods marked `#[bulk(action)]` and removes the markers. A marker
+/// without exactly one action name, or two markers on one method, is an error.
+pub(crate) fn take_bulks(item: &mut ItemImpl, acc: &mut Accumulator) -> Vec<BulkSyntax> {
+    let mut out = Vec::new();
+    for (index, impl_item) in item.items.iter_mut().enumerate() {
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        let mut target: Option<Ident> = None;
+        let mut seen = false;
+        method.attrs.retain(|attr| {
+            if !attr.path().is_ident("bulk") {
+                return true;
+            }
+            if seen {
+                acc.push(
+                    Error::custom(
+                        "a method is the bulk form of one action: keep one `#[bulk(..)]`",
+                    )
+                    .with_span(attr.path()),
+                );
+                return false;
+            }
+            seen = true;
+            match attr.parse_args::<Ident>() {
+                Ok(ident) => target = Some(ident),
+                Err(_) => acc.push(
+                    Error::custom(
+                        "`#[bulk]` names the action it is the bulk form of, like `#[bulk(create)]`",
+                    )
+                    .with_span(&attr.meta),
+                ),
+            }
+            false
+        });
+        if let Some(target) = target {
+            out.push(BulkSyntax { index, target });
         }
     }
     out

@@ -9,7 +9,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Path, ReturnType, Type};
 
-use super::attr::{ActionSyntax, EventsAttr, Kind};
+use super::attr::{ActionSyntax, BulkSyntax, EventsAttr, Kind};
 use crate::common;
 
 /// The checked configuration.
@@ -25,6 +25,25 @@ pub(crate) struct EventsModel {
     pub configured_versions: Vec<(String, u32)>,
     /// `advisory_lock_scope`, overriding the event log's.
     pub lock_scope: Option<common::Scope>,
+    /// The well-formed bulk forms, in declaration order.
+    pub bulks: Vec<BulkModel>,
+}
+
+/// One well-formed `#[bulk(action)]` method.
+#[derive(Debug)]
+pub(crate) struct BulkModel {
+    /// Index of the method in the impl block.
+    pub index: usize,
+    /// The method's name.
+    pub ident: Ident,
+    /// Index of the action it is the bulk form of, in [`EventsModel::actions`].
+    pub target: usize,
+    /// The `ctx` parameter's type.
+    pub ctx_ty: Type,
+    /// `Input`.
+    pub input_ty: Type,
+    /// The return type.
+    pub ret_ty: Type,
 }
 
 /// One well-formed action.
@@ -53,6 +72,7 @@ pub(crate) fn check(
     item: &ItemImpl,
     attr: &EventsAttr,
     actions: &[ActionSyntax],
+    bulks: &[BulkSyntax],
     acc: &mut Accumulator,
 ) -> EventsModel {
     impl_is_inherent_and_plain(item, acc);
@@ -81,7 +101,7 @@ pub(crate) fn check(
         let Some(m) = method(item, a.index) else {
             continue;
         };
-        let Some((ctx_ty, input_ty, ret_ty)) = signature(m, acc) else {
+        let Some((ctx_ty, input_ty, ret_ty)) = signature(m, Shape::Action, acc) else {
             continue;
         };
         let ident = m.sig.ident.clone();
@@ -102,6 +122,7 @@ pub(crate) fn check(
         });
     }
     no_actions_is_an_error(item, actions, acc);
+    let bulks = bulk_models(item, actions, bulks, &known, &models, acc);
     let lock_scope = attr
         .advisory_lock_scope
         .as_ref()
@@ -112,6 +133,84 @@ pub(crate) fn check(
         name,
         actions: models,
         configured_versions,
+        bulks,
+    }
+}
+
+// A bulk method names an action of this impl block, is not itself an action, has
+// the action shape with a `BulkCtx` and takes a `Vec` of inputs.
+fn bulk_models(
+    item: &ItemImpl,
+    actions: &[ActionSyntax],
+    bulks: &[BulkSyntax],
+    known: &[&str],
+    models: &[ActionModel],
+    acc: &mut Accumulator,
+) -> Vec<BulkModel> {
+    let mut out = Vec::new();
+    for b in bulks {
+        let Some(m) = method(item, b.index) else {
+            continue;
+        };
+        let name = &m.sig.ident;
+        if actions.iter().any(|a| a.index == b.index) {
+            acc.push(
+                Error::custom(format!(
+                    "`{name}` is marked both as an action and as the bulk form of `{}`; a bulk method only runs the events of its action, so drop one of the markers",
+                    b.target
+                ))
+                .with_span(name),
+            );
+            continue;
+        }
+        let target = b.target.to_string();
+        if !known.contains(&target.as_str()) {
+            acc.push(unknown_action(&target, &"#[bulk(..)]", known, &b.target));
+            continue;
+        }
+        let Some((ctx_ty, inputs_ty, ret_ty)) = signature(m, Shape::Bulk, acc) else {
+            continue;
+        };
+        let Some(input_ty) = vec_element(&inputs_ty) else {
+            acc.push(
+                Error::custom(format!(
+                    "bulk action `{name}` takes all the inputs of `{target}` at once: write `inputs: Vec<Input>`, with `{target}`'s input type"
+                ))
+                .with_span(&inputs_ty),
+            );
+            continue;
+        };
+        // A target whose own signature is wrong was reported already.
+        let Some(target) = models.iter().position(|a| a.ident == target) else {
+            continue;
+        };
+        out.push(BulkModel {
+            index: b.index,
+            ident: name.clone(),
+            target,
+            ctx_ty,
+            input_ty,
+            ret_ty,
+        });
+    }
+    out
+}
+
+/// `T` of a `Vec<T>` (any path ending in `Vec`).
+fn vec_element(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident != "Vec" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>().as_slice() {
+        [syn::GenericArgument::Type(t)] => Some(t.clone()),
+        _ => None,
     }
 }
 
@@ -258,35 +357,61 @@ fn resource_name(item: &ItemImpl, attr: &EventsAttr, acc: &mut Accumulator) -> S
     }
 }
 
-// An action is `async fn name(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`.
-fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)> {
+/// Which method shape [`signature`] checks.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `async fn name(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`.
+    Action,
+    /// `async fn name(ctx: &mut BulkCtx<'_>, inputs: Vec<Input>) -> Result<T, E>`.
+    Bulk,
+}
+
+// An action is `async fn name(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`;
+// a bulk action `async fn name(ctx: &mut BulkCtx<'_>, inputs: Vec<Input>) -> Result<T, E>`.
+fn signature(m: &ImplItemFn, what: Shape, acc: &mut Accumulator) -> Option<(Type, Type, Type)> {
     let sig = &m.sig;
-    let name = &sig.ident;
-    let shape = format!("`async fn {name}(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`");
+    let ident = &sig.ident;
+    let (label, shape, ctx, params) = match what {
+        Shape::Action => (
+            "action",
+            format!("`async fn {ident}(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`"),
+            "`ctx: &mut ActionCtx<'_>`",
+            "the context and the input",
+        ),
+        Shape::Bulk => (
+            "bulk action",
+            format!(
+                "`async fn {ident}(ctx: &mut BulkCtx<'_>, inputs: Vec<Input>) -> Result<T, E>`"
+            ),
+            "`ctx: &mut BulkCtx<'_>`",
+            "the context and the inputs",
+        ),
+    };
+    let name = ident;
     let mut errs: Vec<Error> = Vec::new();
     if sig.asyncness.is_none() {
         errs.push(
             Error::custom(format!(
-                "action `{name}` must be an `async fn`; write {shape}"
+                "{label} `{name}` must be an `async fn`; write {shape}"
             ))
             .with_span(&sig.fn_token),
         );
     }
     if let Some(c) = &sig.constness {
-        errs.push(Error::custom(format!("action `{name}` cannot be `const`")).with_span(c));
+        errs.push(Error::custom(format!("{label} `{name}` cannot be `const`")).with_span(c));
     }
     if let syn::Safety::Unsafe(u) = &sig.safety {
-        errs.push(Error::custom(format!("action `{name}` cannot be `unsafe`")).with_span(u));
+        errs.push(Error::custom(format!("{label} `{name}` cannot be `unsafe`")).with_span(u));
     }
     if let Some(abi) = &sig.abi {
         errs.push(
-            Error::custom(format!("action `{name}` cannot have an `extern` ABI")).with_span(abi),
+            Error::custom(format!("{label} `{name}` cannot have an `extern` ABI")).with_span(abi),
         );
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errs.push(
             Error::custom(format!(
-                "action `{name}` cannot be generic: its input is stored and replayed as one type"
+                "{label} `{name}` cannot be generic: its input is stored and replayed as one type"
             ))
             .with_span(&sig.generics),
         );
@@ -295,7 +420,7 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
     for arg in &sig.inputs {
         match arg {
             FnArg::Receiver(r) => errs.push(
-                Error::custom(format!("action `{name}` takes no `self`: it is called as `Type::{name}(..)`; write {shape}"))
+                Error::custom(format!("{label} `{name}` takes no `self`: it is called as `Type::{name}(..)`; write {shape}"))
                     .with_span(r),
             ),
             FnArg::Typed(t) => typed.push(t),
@@ -310,7 +435,7 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
         };
         errs.push(
             Error::custom(format!(
-                "action `{name}` takes exactly two parameters, the context and the input, found {}; write {shape}",
+                "{label} `{name}` takes exactly two parameters, {params}, found {}; write {shape}",
                 typed.len()
             ))
             .with_span(&at),
@@ -321,7 +446,7 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
     {
         errs.push(
             Error::custom(format!(
-                "the first parameter of action `{name}` is its context; write `ctx: &mut ActionCtx<'_>`"
+                "the first parameter of {label} `{name}` is its context; write {ctx}"
             ))
             .with_span(&first.ty),
         );
@@ -331,7 +456,7 @@ fn signature(m: &ImplItemFn, acc: &mut Accumulator) -> Option<(Type, Type, Type)
         ReturnType::Default => {
             errs.push(
                 Error::custom(format!(
-                    "action `{name}` must return a `Result`; write {shape}"
+                    "{label} `{name}` must return a `Result`; write {shape}"
                 ))
                 .with_span(&sig.ident),
             );

@@ -7,7 +7,7 @@ use syn::spanned::Spanned;
 use syn::{GenericArgument, ImplItem, ItemImpl, PathArguments, Type};
 
 use super::attr::Kind;
-use super::check::{ActionModel, EventsModel};
+use super::check::{ActionModel, BulkModel, EventsModel};
 use crate::common::KeyTy;
 
 /// Rewrites the impl block: bodies hidden under `__events_body_<name>`, wrappers
@@ -40,6 +40,35 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         method.sig.ident = body_ident.clone();
         extra.extend(adapters(
             action,
+            &body_ident,
+            &docs,
+            &vis,
+            &record_id,
+            log_span,
+        ));
+    }
+    for bulk in &model.bulks {
+        let Some(target) = model.actions.get(bulk.target) else {
+            continue;
+        };
+        let Some(ImplItem::Fn(method)) = item.items.get_mut(bulk.index) else {
+            continue;
+        };
+        let body_ident = format_ident!("__events_body_{}", bulk.ident);
+        let (docs, others): (Vec<_>, Vec<_>) = method
+            .attrs
+            .drain(..)
+            .partition(|a| a.path().is_ident("doc"));
+        method.attrs = others;
+        method.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+        method
+            .attrs
+            .push(syn::parse_quote!(#[allow(clippy::needless_lifetimes)]));
+        let vis = std::mem::replace(&mut method.vis, syn::Visibility::Inherited);
+        method.sig.ident = body_ident.clone();
+        extra.extend(bulk_adapters(
+            bulk,
+            target,
             &body_ident,
             &docs,
             &vis,
@@ -289,4 +318,102 @@ fn adapters(
         }
     };
     vec![wrapper, call_fn, replay_fn]
+}
+
+/// The wrapper, the call adapter and the input check of one bulk method.
+fn bulk_adapters(
+    b: &BulkModel,
+    target: &ActionModel,
+    body: &syn::Ident,
+    docs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    record_id: &TokenStream,
+    log_span: Span,
+) -> Vec<ImplItem> {
+    let name = &b.ident;
+    let call = format_ident!("__events_call_{}", b.ident, span = log_span);
+    let check = format_ident!("__events_bulk_input_{}", b.ident);
+    let (input_ty, ret_ty, ctx_ty) = (&b.input_ty, &b.ret_ty, &b.ctx_ty);
+    let target_input = &target.input_ty;
+    let info = info(target);
+    let target_name = target.ident.to_string();
+    let (param, inputs, record_ids) = match target.kind {
+        Kind::Create => (
+            quote!(inputs: impl ::core::iter::IntoIterator<Item = #input_ty>),
+            quote!(::core::iter::Iterator::collect(
+                ::core::iter::IntoIterator::into_iter(inputs)
+            )),
+            quote!(::core::option::Option::None),
+        ),
+        Kind::Update | Kind::Destroy => (
+            quote_spanned!(log_span=> inputs: impl ::core::iter::IntoIterator<Item = (#record_id, #input_ty)>),
+            quote!(__inputs),
+            quote!(::core::option::Option::Some(__ids)),
+        ),
+    };
+    let unzip = match target.kind {
+        Kind::Create => quote!(),
+        Kind::Update | Kind::Destroy => quote! {
+            let (__ids, __inputs): (::std::vec::Vec<_>, ::std::vec::Vec<_>) =
+                ::core::iter::Iterator::unzip(::core::iter::IntoIterator::into_iter(inputs));
+        },
+    };
+    let what = match target.kind {
+        Kind::Create => "creates one record per input",
+        Kind::Update => "updates one record per `(record_id, input)` pair",
+        Kind::Destroy => "destroys one record per `(record_id, input)` pair",
+    };
+    let recorded_doc = if target.recorded {
+        format!(
+            " Bulk form of `{target_name}`: {what}, writing one `{target_name}` event (version {}) per input in one statement. Configure with the builder methods, then `.run(&store)`.",
+            target.version
+        )
+    } else {
+        format!(
+            " Bulk form of `{target_name}`, which is ignored: {what} in one transaction, without events. Configure with the builder methods, then `.run(&store)`."
+        )
+    };
+    let summary = if docs.is_empty() {
+        let line = format!(" Bulk action `{name}`.");
+        quote!(#[doc = #line])
+    } else {
+        quote!(#(#docs)*)
+    };
+    let call_body = quote_spanned!(ctx_ty.span()=> Self::#body(__ctx, __inputs));
+    // The events are `target`'s and replay decodes them as its input: same type.
+    let same_input = quote_spanned!(input_ty.span()=> __input);
+    let call_ty = quote_spanned! {log_span=>
+        ::events_core::__private::BulkCall<Self, #input_ty, #ret_ty>
+    };
+    let new_call = quote_spanned! {log_span=>
+        ::events_core::__private::BulkCall::__new(#info, #inputs, #record_ids, Self::#call)
+    };
+    let wrapper: ImplItem = syn::parse_quote! {
+        #summary
+        #[doc = ""]
+        #[doc = #recorded_doc]
+        #[allow(clippy::type_complexity)]
+        #vis fn #name(#param) -> #call_ty {
+            #unzip
+            #new_call
+        }
+    };
+    let call_fn: ImplItem = syn::parse_quote_spanned! {log_span=>
+        #[doc(hidden)]
+        #[allow(clippy::type_complexity)]
+        fn #call<'__a, '__b>(
+            __ctx: &'__a mut ::events_core::__private::BulkCtx<'__b, #record_id>,
+            __inputs: ::std::vec::Vec<#input_ty>,
+        ) -> ::events_core::__private::BoxFuture<'__a, #ret_ty> {
+            ::std::boxed::Box::pin(#call_body)
+        }
+    };
+    let check_fn: ImplItem = syn::parse_quote! {
+        #[doc(hidden)]
+        #[allow(dead_code)]
+        fn #check(__input: #input_ty) -> #target_input {
+            #same_input
+        }
+    };
+    vec![wrapper, call_fn, check_fn]
 }

@@ -26,7 +26,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let output = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(mut block) => {
             let actions = attr::take_actions(&mut block, &mut acc);
-            let model = check::check(&block, &parsed, &actions, &mut acc);
+            let bulks = attr::take_bulks(&mut block, &mut acc);
+            let model = check::check(&block, &parsed, &actions, &bulks, &mut acc);
             if block.trait_.is_none() && block.generics.params.is_empty() {
                 expand::expand(block, &model)
             } else {

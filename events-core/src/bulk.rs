@@ -1,0 +1,404 @@
+//! Bulk actions: one call over many inputs, one event per input, one statement
+//! for all the events.
+//!
+//! A method marked `#[bulk(action)]` in an `#[events]` impl block is the bulk form
+//! of `action`: it takes a [`BulkCtx`] and a `Vec` of `action`'s input, and
+//! writes the state of every input at once (a multi-row `INSERT`, an
+//! `UPDATE .. FROM unnest(..)`). Its generated wrapper returns a [`BulkCall`]
+//! whose [`run`](BulkCall::run) does, in one transaction:
+//!
+//! 1. `BEGIN`;
+//! 2. for a recorded action: every input's advisory lock, taken in ascending key
+//!    order by one statement, and one event per input, inserted by the same
+//!    statement: the events are those `action` itself writes (same name, kind and
+//!    version), with one shared `occurred_at`, ids ascending in input order;
+//! 3. the bulk body, once, with every input;
+//! 4. the `after_action` hooks; `COMMIT`; the `after_commit` hooks.
+//!
+//! Either every event and the whole state change commit, or nothing does.
+//!
+//! **Replay** applies those events one at a time through `action` (or its
+//! `replay_override` route), like any other event: the bulk body must leave the
+//! same state as running `action` over the inputs in order. Keep both on the same
+//! helper functions, and test it the way this crate's tests do (live state after a
+//! bulk call equals the state after replay).
+//!
+//! ```no_run
+//! use events_core::{ActionCtx, BulkCtx, Error, EventStore, event_log, events};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[event_log(advisory_lock_scope = record)]
+//! pub struct AppLog;
+//!
+//! #[derive(Serialize, Deserialize)]
+//! pub struct NewItem { value: i64 }
+//!
+//! pub struct Item;
+//!
+//! #[events(event_log = AppLog)]
+//! impl Item {
+//!     /// One item.
+//!     #[create]
+//!     async fn create(ctx: &mut ActionCtx<'_>, input: NewItem) -> Result<(), Error> {
+//!         sqlx::query("INSERT INTO items (id, value) VALUES ($1, $2)")
+//!             .bind(ctx.record_id())
+//!             .bind(input.value)
+//!             .execute(ctx.conn())
+//!             .await?;
+//!         Ok(())
+//!     }
+//!
+//!     /// Many items, one statement; replayed one by one through `create`.
+//!     #[bulk(create)]
+//!     async fn create_many(ctx: &mut BulkCtx<'_>, inputs: Vec<NewItem>) -> Result<(), Error> {
+//!         let values: Vec<i64> = inputs.iter().map(|i| i.value).collect();
+//!         sqlx::query("INSERT INTO items (id, value) SELECT * FROM unnest($1::uuid[], $2::int8[])")
+//!             .bind(ctx.record_ids())
+//!             .bind(&values)
+//!             .execute(ctx.conn())
+//!             .await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # async fn run<S: EventStore<Log = AppLog>>(store: &S) -> Result<(), Error> {
+//! let inputs = (0..10_000).map(|value| NewItem { value });
+//! Item::create_many(inputs).run(store).await?;
+//! # Ok(()) }
+//! ```
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::action::{AfterActionHook, DynStore, finish};
+use crate::{
+    ActionInfo, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore,
+    Key, KeyValue, LockKeyInput, NewEvents, PersistsActor, RecordIdOf, Resource,
+};
+
+/// What a bulk body sees: the transaction's connection, the record id and event
+/// id of every input (in input order), the shared timestamp, actor, tenant and
+/// metadata.
+///
+/// A bulk body never runs on replay (its events replay one by one through the
+/// single action), so it has no replay mode.
+pub struct BulkCtx<'c, Id = Uuid> {
+    conn: &'c mut PgConnection,
+    resource: &'static str,
+    action: ActionInfo,
+    record_ids: Vec<Id>,
+    event_ids: Vec<EventId>,
+    now: DateTime<Utc>,
+    actor: Option<ActorRef>,
+    tenant: Option<Key>,
+    metadata: serde_json::Value,
+    after_action: Vec<AfterActionHook>,
+    after_commit: Vec<BoxFuture<'static, ()>>,
+}
+
+impl<Id> BulkCtx<'_, Id> {
+    /// The connection of the call's transaction: write the state change here, so
+    /// it commits or rolls back together with the events.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+    }
+
+    /// The record of each input, in input order: generated (UUIDv7) or given for
+    /// a create, the wrapper's record ids for an update or destroy.
+    pub fn record_ids(&self) -> &[Id] {
+        &self.record_ids
+    }
+
+    /// The event of each input, in input order; empty for an ignored action.
+    pub fn event_ids(&self) -> &[EventId] {
+        &self.event_ids
+    }
+
+    /// The events' shared timestamp: the database clock once every lock of the
+    /// call was granted (microsecond precision). Replay gives each input's single
+    /// action this same value as its `ctx.now()`.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The actor that ran the call, if one was given.
+    pub fn actor(&self) -> Option<&ActorRef> {
+        self.actor.as_ref()
+    }
+
+    /// The tenant the call runs for, if one was given.
+    pub fn tenant(&self) -> Option<&Key> {
+        self.tenant.as_ref()
+    }
+
+    /// Caller-supplied metadata (a JSON object, empty unless given), stored on
+    /// every event of the call.
+    pub fn metadata(&self) -> &serde_json::Value {
+        &self.metadata
+    }
+
+    /// The resource's name as stored in events.
+    pub fn resource(&self) -> &'static str {
+        self.resource
+    }
+
+    /// The action whose events the call writes.
+    pub fn action(&self) -> &ActionInfo {
+        &self.action
+    }
+
+    /// Runs `hook` in the call's transaction after the body succeeds, before the
+    /// commit; its error rolls the whole call back. See
+    /// [`ActionCtx::after_action`](crate::ActionCtx::after_action).
+    pub fn after_action<F>(&mut self, hook: F)
+    where
+        F: for<'a> FnOnce(&'a mut PgConnection) -> BoxFuture<'a, Result<(), Error>>
+            + Send
+            + 'static,
+    {
+        self.after_action.push(Box::new(hook));
+    }
+
+    /// Runs `hook` after the transaction committed; skipped when it rolls back.
+    pub fn after_commit<F>(&mut self, hook: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.after_commit.push(Box::pin(hook));
+    }
+}
+
+impl<Id: std::fmt::Debug> std::fmt::Debug for BulkCtx<'_, Id> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkCtx")
+            .field("resource", &self.resource)
+            .field("action", &self.action)
+            .field("inputs", &self.record_ids.len())
+            .field("now", &self.now)
+            .field("actor", &self.actor)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A generated bulk body adapter: the hidden bulk body, boxed.
+pub type BulkBodyFn<Id, I, Ret> =
+    for<'a, 'b> fn(&'a mut BulkCtx<'b, Id>, Vec<I>) -> BoxFuture<'a, Ret>;
+
+/// A call of a generated bulk wrapper, configured with builder methods and
+/// executed by [`run`](BulkCall::run). See the [module docs](self).
+#[must_use = "a bulk call does nothing until `.run(&store)` is awaited"]
+pub struct BulkCall<R: Resource, I, Ret> {
+    action: ActionInfo,
+    inputs: Vec<I>,
+    record_ids: Option<Vec<RecordIdOf<R>>>,
+    actor: Option<ActorRef>,
+    metadata: serde_json::Value,
+    tenant: Option<Key>,
+    body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+}
+
+impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
+    #[doc(hidden)]
+    pub fn __new(
+        action: ActionInfo,
+        inputs: Vec<I>,
+        record_ids: Option<Vec<RecordIdOf<R>>>,
+        body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+    ) -> Self {
+        BulkCall {
+            action,
+            inputs,
+            record_ids,
+            actor: None,
+            metadata: serde_json::Value::Object(serde_json::Map::new()),
+            tenant: None,
+            body,
+        }
+    }
+
+    /// Records `actor` on every event of the call. An actor type the event log
+    /// does not persist does not compile.
+    pub fn actor<A: Actor>(mut self, actor: &A) -> Self
+    where
+        R::Log: PersistsActor<A>,
+    {
+        self.actor = Some(ActorRef::of::<R::Log, A>(actor));
+        self
+    }
+
+    /// Attaches metadata stored with every event of the call.
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Runs the call for `tenant`; stored on every event and passed to the lock
+    /// key generator for each input.
+    pub fn tenant(mut self, tenant: impl Into<Key>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sets the record ids of a bulk create, one per input in input order
+    /// (required when the record id type is `integer` or `string`; UUIDv7s are
+    /// generated otherwise). A count other than the number of inputs fails the
+    /// call with [`Error::BulkRecordIds`] before anything runs.
+    pub fn record_ids<T: Into<RecordIdOf<R>>>(mut self, ids: impl IntoIterator<Item = T>) -> Self {
+        self.record_ids = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The number of inputs.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// True when the call has no input: it then runs the body on an empty `Vec`,
+    /// writes no event and takes no lock.
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+
+    /// Runs the call in its own transaction and records one event per input.
+    ///
+    /// Returns the bulk body's value, or its error; framework errors arrive in
+    /// the body's error type through `From<events_core::Error>`.
+    pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
+    where
+        S: EventStore<Log = R::Log>,
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        let span = tracing::info_span!(
+            "events.bulk",
+            resource = R::NAME,
+            action = self.action.name,
+            version = self.action.version,
+            recorded = self.action.recorded,
+            inputs = self.inputs.len(),
+        );
+        async move {
+            let mut tx = store.begin().await?;
+            let result = self.execute(&mut tx, store).await;
+            finish(tx, result).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Locks, events, body and after-action hooks; returns the body's value and
+    /// the after-commit hooks.
+    async fn execute(
+        self,
+        conn: &mut PgConnection,
+        store: &dyn DynStore,
+    ) -> Result<(Ret::Ok, Vec<BoxFuture<'static, ()>>), Ret::Err>
+    where
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        let BulkCall {
+            action,
+            inputs,
+            record_ids,
+            actor,
+            metadata,
+            tenant,
+            body,
+        } = self;
+        let record_ids = match record_ids {
+            Some(ids) if ids.len() != inputs.len() => {
+                return Err(Error::BulkRecordIds {
+                    resource: R::NAME,
+                    action: action.name,
+                    inputs: inputs.len(),
+                    record_ids: ids.len(),
+                }
+                .into());
+            }
+            Some(ids) => ids,
+            None => inputs
+                .iter()
+                .map(|_| RecordIdOf::<R>::generate())
+                .collect::<Option<Vec<_>>>()
+                .ok_or(Error::MissingRecordId {
+                    resource: R::NAME,
+                    action: action.name,
+                    record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
+                })?,
+        };
+
+        let (event_ids, now) = if action.recorded && !inputs.is_empty() {
+            let mut rows = Vec::with_capacity(inputs.len());
+            let mut locks = Vec::with_capacity(inputs.len());
+            for (id, input) in record_ids.iter().zip(&inputs) {
+                let key = id.clone().into_key();
+                let data = serde_json::to_value(input).map_err(|source| Error::SerializeInput {
+                    resource: R::NAME,
+                    action: action.name,
+                    source,
+                })?;
+                locks.push(R::advisory_lock_key(&LockKeyInput {
+                    resource: R::NAME,
+                    action: action.name,
+                    record_id: &key,
+                    tenant: tenant.as_ref(),
+                })?);
+                rows.push((key, data));
+            }
+            locks.sort_unstable();
+            locks.dedup();
+            let events = NewEvents {
+                resource: R::NAME,
+                action: action.name,
+                action_type: action.kind,
+                actor: actor.as_ref(),
+                metadata: &metadata,
+                version: action.version,
+                tenant: tenant.as_ref(),
+                rows: &rows,
+            };
+            let appended = store.append_many_dyn(&mut *conn, &locks, &events).await?;
+            tracing::debug!(
+                events = appended.ids.len(),
+                locks = locks.len(),
+                "bulk events appended"
+            );
+            (appended.ids, appended.occurred_at)
+        } else {
+            (Vec::new(), Utc::now().trunc_subsecs(6))
+        };
+
+        let mut ctx = BulkCtx {
+            conn: &mut *conn,
+            resource: R::NAME,
+            action,
+            record_ids,
+            event_ids,
+            now,
+            actor,
+            tenant,
+            metadata,
+            after_action: Vec::new(),
+            after_commit: Vec::new(),
+        };
+        let output = (body)(&mut ctx, inputs).await.into_result()?;
+        let after_action = std::mem::take(&mut ctx.after_action);
+        let after_commit = std::mem::take(&mut ctx.after_commit);
+        drop(ctx);
+        for hook in after_action {
+            hook(&mut *conn).await.map_err(|e| Error::Hook {
+                resource: R::NAME,
+                action: action.name,
+                source: Box::new(e),
+            })?;
+        }
+        Ok((output, after_commit))
+    }
+}

@@ -1,0 +1,331 @@
+//! Bulk actions on a real PostgreSQL: one event per input, written by one
+//! statement with the state change in one transaction; replayed one by one
+//! through the single action to the same state; locks taken in key order.
+
+use std::collections::BTreeSet;
+
+use events_core::replay::Replay;
+use events_core::{
+    ActionCtx, BulkCtx, ClearRecords, Error, EventId, EventLog as _, LockKey, LockKeyInput,
+    Resource as _, event_log, events,
+};
+use events_postgres::PgEventStore;
+use events_tests::app::{Admin, UpdateUser, User};
+use events_tests::{held_advisory_locks, pg_locks_row, snapshot};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+use events_tests::app::create_input as input;
+use events_tests::app::store as app_store;
+
+/// Clears the `slots` table before a replay.
+pub struct ClearSlots;
+
+impl ClearRecords for ClearSlots {
+    async fn clear_records(conn: &mut PgConnection) -> Result<(), Error> {
+        sqlx::query("DELETE FROM slots").execute(&mut *conn).await?;
+        Ok(())
+    }
+}
+
+/// One lock per record.
+#[event_log(
+    advisory_lock_scope = record,
+    table = "slot_events",
+    clear_records_for_replay = ClearSlots
+)]
+pub struct SlotLog;
+
+/// A counter per record id.
+pub struct Slot;
+
+#[events(event_log = SlotLog)]
+impl Slot {
+    /// Adds `by` to one slot, creating it at 0.
+    #[update]
+    pub async fn bump(ctx: &mut ActionCtx<'_>, by: i64) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO slots (id, value) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET value = slots.value + EXCLUDED.value",
+        )
+        .bind(ctx.record_id())
+        .bind(by)
+        .execute(ctx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Bumps many slots in one statement; returns the advisory locks the
+    /// transaction holds while it runs.
+    #[bulk(bump)]
+    pub async fn bump_many(
+        ctx: &mut BulkCtx<'_>,
+        inputs: Vec<i64>,
+    ) -> Result<Vec<(i64, i64, i16)>, Error> {
+        sqlx::query(
+            "INSERT INTO slots (id, value) \
+             SELECT id, sum(by) FROM unnest($1::uuid[], $2::int8[]) AS u(id, by) GROUP BY id \
+             ON CONFLICT (id) DO UPDATE SET value = slots.value + EXCLUDED.value",
+        )
+        .bind(ctx.record_ids())
+        .bind(&inputs)
+        .execute(ctx.conn())
+        .await?;
+        held_advisory_locks(ctx.conn()).await
+    }
+}
+
+async fn slot_store(pool: &PgPool) -> Result<PgEventStore<SlotLog>, Box<dyn std::error::Error>> {
+    let store = PgEventStore::<SlotLog>::new(pool.clone());
+    store.migrate().await?;
+    sqlx::query("CREATE TABLE slots (id uuid PRIMARY KEY, value bigint NOT NULL)")
+        .execute(pool)
+        .await?;
+    Ok(store)
+}
+
+async fn slots(pool: &PgPool) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, value FROM slots ORDER BY id")
+        .fetch_all(pool)
+        .await
+}
+
+#[sqlx::test(migrations = false)]
+async fn bulk_create_writes_one_event_per_input_in_one_transaction(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let admin = Admin { id: Uuid::now_v7() };
+    let names = ["Ada", "Grace", "Edsger", "Barbara"];
+    let users = User::create_many(names.iter().map(|n| input(n)))
+        .actor(&admin)
+        .metadata(json!({"source": "import"}))
+        .run(&store)
+        .await?;
+    assert_eq!(users.len(), names.len());
+
+    let events = store.list_events(None, 100).await?;
+    assert_eq!(events.len(), names.len(), "one event per input");
+    for ((event, user), name) in events.iter().zip(&users).zip(names) {
+        // The events are `create`'s, at its current version, in input order.
+        assert_eq!(event.resource, "User");
+        assert_eq!(event.action, "create");
+        assert_eq!(event.version, 2);
+        assert_eq!(event.record_id, events_core::Key::Uuid(user.id));
+        assert_eq!(
+            event.data,
+            json!({"name": name, "email": input(name).email})
+        );
+        assert_eq!(event.metadata, json!({"source": "import"}));
+        assert_eq!(
+            event.actor,
+            Some(("user_id".to_owned(), events_core::Key::Uuid(admin.id)))
+        );
+        // One timestamp for the call: the body's `ctx.now()`.
+        assert_eq!(event.occurred_at, user.created_at);
+    }
+    let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "event ids ascend in input order");
+
+    let state = snapshot(&pool).await?;
+    assert_eq!(state.users.len(), names.len());
+    for user in &users {
+        assert!(state.users.contains(user), "{user:?} is stored");
+    }
+    // All of it committed in one transaction.
+    let txids: i64 = sqlx::query_scalar("SELECT count(DISTINCT txid) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(txids, 1);
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_failing_bulk_body_leaves_no_event_and_no_row(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let err = User::create_many([input("Ada"), input(""), input("Grace")])
+        .run(&store)
+        .await
+        .expect_err("an empty name fails the whole call");
+    assert!(matches!(err, Error::MalformedRow { .. }), "{err}");
+    assert!(store.list_events(None, 10).await?.is_empty());
+    assert!(snapshot(&pool).await?.users.is_empty());
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn record_ids_must_match_the_inputs(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let err = User::create_many([input("Ada"), input("Grace")])
+        .record_ids([Uuid::now_v7()])
+        .run(&store)
+        .await
+        .expect_err("two inputs, one record id");
+    assert!(
+        matches!(
+            err,
+            Error::BulkRecordIds {
+                inputs: 2,
+                record_ids: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("give one record id per input"));
+    assert!(store.list_events(None, 10).await?.is_empty());
+
+    // Given ids are used, in order.
+    let ids = [Uuid::now_v7(), Uuid::now_v7()];
+    let users = User::create_many([input("Ada"), input("Grace")])
+        .record_ids(ids)
+        .run(&store)
+        .await?;
+    assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), ids);
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_empty_bulk_call_writes_nothing(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let call = User::create_many(Vec::new());
+    assert!(call.is_empty());
+    assert!(call.run(&store).await?.is_empty());
+    assert!(store.list_events(None, 10).await?.is_empty());
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn replay_of_bulk_events_rebuilds_the_live_state(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let users = User::create_many((0..50).map(|i| input(&format!("user{i}"))))
+        .run(&store)
+        .await?;
+    // Single actions between bulk calls, and a record renamed twice in one call:
+    // replay must apply every event in the order the live calls did.
+    User::update(
+        users[0].id,
+        UpdateUser {
+            name: "solo".into(),
+        },
+    )
+    .run(&store)
+    .await?;
+    let renames = users
+        .iter()
+        .step_by(3)
+        .map(|u| {
+            (
+                u.id,
+                UpdateUser {
+                    name: format!("{}-renamed", u.name),
+                },
+            )
+        })
+        .chain([(
+            users[3].id,
+            UpdateUser {
+                name: "twice".into(),
+            },
+        )]);
+    let renamed = User::rename_many(renames).run(&store).await?;
+    assert_eq!(renamed, 17, "17 distinct users renamed");
+    User::create(input("late")).run(&store).await?;
+
+    let live = snapshot(&pool).await?;
+    assert_eq!(
+        live.users
+            .iter()
+            .find(|u| u.id == users[3].id)
+            .map(|u| u.name.as_str()),
+        Some("twice")
+    );
+    let report = store.replay(Replay::all()).await?;
+    assert_eq!(report.applied, 50 + 1 + 18 + 1);
+    assert_eq!(
+        snapshot(&pool).await?,
+        live,
+        "replayed state equals live state"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn bulk_takes_each_records_lock_once(pool: PgPool) -> TestResult {
+    let store = slot_store(&pool).await?;
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let held = Slot::bump_many([(c, 1), (a, 2), (c, 3), (b, 4)])
+        .run(&store)
+        .await?;
+    let key = |id: Uuid| {
+        <Slot as events_core::Resource>::advisory_lock_key(&LockKeyInput {
+            resource: Slot::NAME,
+            action: "bump",
+            record_id: &events_core::Key::Uuid(id),
+            tenant: None,
+        })
+    };
+    let expected: BTreeSet<(i64, i64, i16)> = [key(a)?, key(b)?, key(c)?]
+        .into_iter()
+        .map(pg_locks_row)
+        .collect();
+    assert_eq!(held.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert!(matches!(key(a)?, LockKey::Single(_)));
+    assert_eq!(SlotLog::TABLE, "slot_events");
+    assert_eq!(store.list_events(None, 10).await?.len(), 4);
+    Ok(())
+}
+
+/// Two bulk calls over the same records in opposite orders, both made to queue
+/// behind a third transaction that holds the lock of a record in the middle: with
+/// the locks taken in key order, whichever goes first takes them all and the other
+/// waits; in input order, each would hold half the keys and wait for the other's
+/// (PostgreSQL would abort one with a deadlock error).
+#[sqlx::test(migrations = false)]
+async fn concurrent_bulk_calls_over_the_same_records_do_not_deadlock(pool: PgPool) -> TestResult {
+    let store = slot_store(&pool).await?;
+    let ids: Vec<Uuid> = (0..40).map(|_| Uuid::now_v7()).collect();
+    let rounds = 3;
+    for _ in 0..rounds {
+        let middle = <Slot as events_core::Resource>::advisory_lock_key(&LockKeyInput {
+            resource: Slot::NAME,
+            action: "bump",
+            record_id: &events_core::Key::Uuid(ids[20]),
+            tenant: None,
+        })?;
+        let LockKey::Single(middle) = middle else {
+            return Err("record keys are single keys".into());
+        };
+        let mut blocker = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(middle)
+            .execute(&mut *blocker)
+            .await?;
+        let spawn = |ids: Vec<Uuid>| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                Slot::bump_many(ids.into_iter().map(|id| (id, 1)))
+                    .run(&store)
+                    .await
+            })
+        };
+        let forward = spawn(ids.clone());
+        let backward = spawn(ids.iter().rev().copied().collect());
+        // Both calls are waiting on the blocker by now.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        blocker.commit().await?;
+        forward.await??;
+        backward.await??;
+    }
+    let state = slots(&pool).await?;
+    assert_eq!(state.len(), ids.len());
+    assert!(state.iter().all(|(_, v)| *v == 2 * rounds));
+
+    // And the log replays to the same counts.
+    store.replay(Replay::all()).await?;
+    assert_eq!(slots(&pool).await?, state);
+    Ok(())
+}
