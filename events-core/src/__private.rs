@@ -131,3 +131,17 @@ pub const fn lock_key_generator<G: AdvisoryLockKeyGenerator>() {}
 
 /// Compile-time check: an action's input can be stored and replayed.
 pub const fn action_input<I: serde::Serialize + serde::de::DeserializeOwned>() {}
+
+/// Compile-time check: the element type of a bulk action's inputs is its action's
+/// input type (the events it writes replay through that action).
+#[diagnostic::on_unimplemented(
+    message = "the inputs of a bulk action are a `Vec` of its action's input `{T}`, not of `{Self}`",
+    label = "not the input type of the action this is the bulk form of",
+    note = "a bulk action writes its action's events, and replay decodes them as `{T}`: write `inputs: Vec<{T}>`"
+)]
+pub trait SameInput<T> {}
+
+impl<T> SameInput<T> for T {}
+
+/// Compile-time check: `A` and `B` are the same type (see [`SameInput`]).
+pub const fn same_input<A: SameInput<B>, B>() {}

@@ -75,8 +75,9 @@ use uuid::Uuid;
 
 use crate::action::{AfterActionHook, DynStore, finish};
 use crate::{
-    ActionInfo, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore,
-    Key, KeyValue, LockKeyInput, NewEvents, PersistsActor, RecordIdOf, Resource,
+    ActionInfo, ActionKind, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog,
+    EventStore, Key, KeyValue, LockKeyInput, LockScope, NewEvents, PersistsActor, RecordIdOf,
+    Resource,
 };
 
 /// What a bulk body sees: the transaction's connection, the record id and event
@@ -265,6 +266,17 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
 
     /// Runs the call in its own transaction and records one event per input.
     ///
+    /// **Locks.** The call takes the advisory lock of every input (as the single
+    /// action would), once per distinct key, in ascending key order, so that two
+    /// bulk calls never wait on each other in a cycle. Each key is an entry in
+    /// PostgreSQL's shared lock table, which holds about
+    /// `max_locks_per_transaction × max_connections` entries (6,400 by default)
+    /// for all sessions together: a call over many more distinct records than
+    /// that fails with "out of shared memory"; split it, or raise the setting.
+    /// One exception: under the `record` scope, a bulk create whose record ids
+    /// the framework generates takes no lock at all, since no other action can
+    /// name those records before the call commits; imports of any size fit.
+    ///
     /// Returns the bulk body's value, or its error; framework errors arrive in
     /// the body's error type through `From<events_core::Error>`.
     pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
@@ -312,6 +324,12 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             tenant,
             body,
         } = self;
+        // Under the record scope, records whose ids the framework generates here
+        // cannot be named by any other action before this call commits: there is
+        // nothing to wait for, so no lock is taken (see `BulkCall::run`).
+        let fresh_records = record_ids.is_none()
+            && action.kind == ActionKind::Create
+            && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
         let record_ids = match record_ids {
             Some(ids) if ids.len() != inputs.len() => {
                 return Err(Error::BulkRecordIds {
@@ -344,12 +362,14 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
                     action: action.name,
                     source,
                 })?;
-                locks.push(R::advisory_lock_key(&LockKeyInput {
-                    resource: R::NAME,
-                    action: action.name,
-                    record_id: &key,
-                    tenant: tenant.as_ref(),
-                })?);
+                if !fresh_records {
+                    locks.push(R::advisory_lock_key(&LockKeyInput {
+                        resource: R::NAME,
+                        action: action.name,
+                        record_id: &key,
+                        tenant: tenant.as_ref(),
+                    })?);
+                }
                 rows.push((key, data));
             }
             locks.sort_unstable();

@@ -27,6 +27,9 @@
 //! let user = User::create(input).actor(&admin).run(&store).await?;
 //! ```
 //!
+//! A method marked `#[bulk(action)]` is the bulk form of an action: one call over
+//! many inputs, one event per input written by one statement; see [`bulk`].
+//!
 //! The audit side of the log (manual entries, recorded changes, the query model)
 //! is [`audit`].
 //!

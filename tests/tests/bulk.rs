@@ -58,6 +58,31 @@ impl Slot {
         Ok(())
     }
 
+    /// Opens one slot at `value`.
+    #[create]
+    pub async fn open(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
+        sqlx::query("INSERT INTO slots (id, value) VALUES ($1, $2)")
+            .bind(ctx.record_id())
+            .bind(value)
+            .execute(ctx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Opens many slots; returns the advisory locks the transaction holds.
+    #[bulk(open)]
+    pub async fn open_many(
+        ctx: &mut BulkCtx<'_>,
+        inputs: Vec<i64>,
+    ) -> Result<Vec<(i64, i64, i16)>, Error> {
+        sqlx::query("INSERT INTO slots (id, value) SELECT * FROM unnest($1::uuid[], $2::int8[])")
+            .bind(ctx.record_ids())
+            .bind(&inputs)
+            .execute(ctx.conn())
+            .await?;
+        held_advisory_locks(ctx.conn()).await
+    }
+
     /// Bumps many slots in one statement; returns the advisory locks the
     /// transaction holds while it runs.
     #[bulk(bump)]
@@ -327,5 +352,22 @@ async fn concurrent_bulk_calls_over_the_same_records_do_not_deadlock(pool: PgPoo
     // And the log replays to the same counts.
     store.replay(Replay::all()).await?;
     assert_eq!(slots(&pool).await?, state);
+    Ok(())
+}
+
+/// Under the record scope, a bulk create of generated ids has nothing to wait
+/// for and takes no lock (so an import of any size fits PostgreSQL's lock
+/// table); given ids may name existing records, so they are locked.
+#[sqlx::test(migrations = false)]
+async fn record_scope_bulk_create_locks_only_given_ids(pool: PgPool) -> TestResult {
+    let store = slot_store(&pool).await?;
+    let held = Slot::open_many(0..20_000).run(&store).await?;
+    assert!(held.is_empty(), "generated ids take no lock: {held:?}");
+    assert_eq!(slots(&pool).await?.len(), 20_000);
+    assert_eq!(store.list_events(None, 30_000).await?.len(), 20_000);
+
+    let ids = [Uuid::now_v7(), Uuid::now_v7()];
+    let held = Slot::open_many([1, 2]).record_ids(ids).run(&store).await?;
+    assert_eq!(held.len(), 2, "given ids are locked: {held:?}");
     Ok(())
 }

@@ -13,5 +13,6 @@ fn ui() {
     t.compile_fail("ui/actions/*.rs");
     t.compile_fail("ui/replay/*.rs");
     t.compile_fail("ui/types/*.rs");
+    t.compile_fail("ui/bulk/*.rs");
     t.pass("ui/pass/*.rs");
 }

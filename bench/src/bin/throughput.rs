@@ -3,13 +3,15 @@
 //! - single writer: a framework action (record + event) vs the same record insert
 //!   alone;
 //! - N writers (1, 4, 16, 32) on distinct records: the `global` lock scope vs the
-//!   `record` scope vs a hand-written record + event insert without a lock.
+//!   `record` scope vs a hand-written record + event insert without a lock;
+//! - bulk: 10,000 creates in one call (`#[bulk(create)]`) vs a hand-written
+//!   multi-row insert of the records and their events in one transaction.
 //!
 //! `cargo run --release -p events-bench --bin throughput [-- <actions per writer>]`
 
 use std::time::{Duration, Instant};
 
-use events_core::{ActionCtx, Error, event_log, events};
+use events_core::{ActionCtx, BulkCtx, Error, event_log, events};
 use events_postgres::PgEventStore;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
@@ -49,6 +51,74 @@ impl RecordItem {
     }
 }
 
+/// Items created in bulk, record scope.
+pub struct BulkItem;
+
+#[events(event_log = RecordLog, name = "Item")]
+impl BulkItem {
+    /// Inserts an item.
+    #[create]
+    pub async fn create(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
+        insert_item(ctx, value).await
+    }
+
+    /// Inserts many items in one statement.
+    #[bulk(create)]
+    pub async fn create_many(ctx: &mut BulkCtx<'_>, values: Vec<i64>) -> Result<(), Error> {
+        sqlx::query("INSERT INTO items (id, value) SELECT * FROM unnest($1::uuid[], $2::int8[])")
+            .bind(ctx.record_ids())
+            .bind(&values)
+            .execute(ctx.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+/// The hand-written bulk baseline: records and events, two multi-row inserts in
+/// one transaction.
+async fn hand_bulk(pool: &PgPool, values: &[i64]) -> Result<(), BoxError> {
+    let ids: Vec<Uuid> = values.iter().map(|_| Uuid::now_v7()).collect();
+    let data: Vec<serde_json::Value> = values.iter().map(|v| serde_json::json!(v)).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO hand_events (resource, record_id, action, action_type, data, version, occurred_at) \
+         SELECT 'Item', id, 'create', 'create', data, 1, clock_timestamp() \
+         FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, data)",
+    )
+    .bind(&ids)
+    .bind(&data)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO items (id, value) SELECT * FROM unnest($1::uuid[], $2::int8[])")
+        .bind(&ids)
+        .bind(values)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Rows per second of `calls` bulk calls of `size` creates, framework or hand-written.
+async fn bulk_rate(
+    stores: &Stores,
+    framework: bool,
+    size: usize,
+    calls: usize,
+) -> Result<f64, BoxError> {
+    let mut best = Duration::MAX;
+    for call in 0..calls {
+        let values: Vec<i64> = (0..size as i64).map(|v| v + (call * size) as i64).collect();
+        let start = Instant::now();
+        if framework {
+            BulkItem::create_many(values).run(&stores.record).await?;
+        } else {
+            hand_bulk(&stores.pool, &values).await?;
+        }
+        best = best.min(start.elapsed());
+    }
+    Ok(events_bench::per_second(size as u64, best))
+}
+
 async fn insert_item(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
     sqlx::query("INSERT INTO items (id, value) VALUES ($1, $2)")
         .bind(ctx.record_id())
@@ -62,6 +132,9 @@ async fn insert_item(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> {
 enum Path {
     /// The record insert alone, autocommitted.
     RecordOnly,
+    /// The record insert in its own `BEGIN` .. `COMMIT`, no event: the round trips
+    /// any transactional action pays.
+    RecordInTransaction,
     /// Record + event row in one transaction, no lock, written by hand.
     HandWritten,
     /// The framework, global scope.
@@ -74,6 +147,7 @@ impl Path {
     fn label(self) -> &'static str {
         match self {
             Path::RecordOnly => "record insert alone",
+            Path::RecordInTransaction => "record insert in BEGIN/COMMIT, no event",
             Path::HandWritten => "hand-written record + event, no lock",
             Path::Global => "framework, global scope",
             Path::Record => "framework, record scope",
@@ -95,6 +169,15 @@ async fn one(stores: &Stores, path: Path, value: i64) -> Result<(), BoxError> {
                 .bind(value)
                 .execute(&stores.pool)
                 .await?;
+        }
+        Path::RecordInTransaction => {
+            let mut tx = stores.pool.begin().await?;
+            sqlx::query("INSERT INTO items (id, value) VALUES ($1, $2)")
+                .bind(Uuid::now_v7())
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         }
         Path::HandWritten => {
             let id = Uuid::now_v7();
@@ -179,6 +262,7 @@ async fn main() -> Result<(), BoxError> {
     // Warm-up: prepare every statement on every connection.
     for path in [
         Path::RecordOnly,
+        Path::RecordInTransaction,
         Path::HandWritten,
         Path::Global,
         Path::Record,
@@ -190,7 +274,12 @@ async fn main() -> Result<(), BoxError> {
     println!("| path | actions/s | time per action vs record insert alone |");
     println!("|---|---|---|");
     let alone = run(stores, Path::RecordOnly, 1, per_writer * 2).await?;
-    for path in [Path::RecordOnly, Path::Record, Path::Global] {
+    for path in [
+        Path::RecordOnly,
+        Path::RecordInTransaction,
+        Path::Record,
+        Path::Global,
+    ] {
         let rate = if matches!(path, Path::RecordOnly) {
             alone
         } else {
@@ -215,6 +304,22 @@ async fn main() -> Result<(), BoxError> {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    println!("\nbulk actions: not built yet (see the throughput issue)");
+    let (size, calls) = (10_000, 5);
+    println!("\nbulk: {size} creates in one call, best of {calls}");
+    println!("| path | rows/s | ratio to hand-written |");
+    println!("|---|---|---|");
+    // Warm-up, then alternate so both see the same machine.
+    bulk_rate(stores, true, 100, 2).await?;
+    bulk_rate(stores, false, 100, 2).await?;
+    let (mut framework, mut hand) = (0f64, 0f64);
+    for _ in 0..2 {
+        framework = framework.max(bulk_rate(stores, true, size, calls).await?);
+        hand = hand.max(bulk_rate(stores, false, size, calls).await?);
+    }
+    println!("| hand-written multi-row insert of records and events | {hand:.0} | 1.00x |");
+    println!(
+        "| framework bulk create (record scope) | {framework:.0} | {:.2}x |",
+        framework / hand
+    );
     Ok(())
 }

@@ -3,7 +3,9 @@
 use darling::ast::NestedMeta;
 use darling::error::Accumulator;
 use darling::{Error, FromMeta};
-use syn::{Ident, ImplItem, ItemImpl, LitInt, LitStr, Meta, Path};
+use syn::ext::IdentExt;
+use syn::punctuated::Punctuated;
+use syn::{Ident, ImplItem, ItemImpl, LitInt, LitStr, Meta, Path, Token};
 
 use crate::common::{self, IdentList};
 
@@ -58,7 +60,7 @@ impl Kind {
 }
 
 /// A method marked `#[create]`, `#[update]` or `#[destroy]`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ActionSyntax {
     /// Index of the method in `ItemImpl::items`.
     pub index: usize,
@@ -233,13 +235,23 @@ pub(crate) fn take_bulks(item: &mut ItemImpl, acc: &mut Accumulator) -> Vec<Bulk
                 return false;
             }
             seen = true;
-            match attr.parse_args::<Ident>() {
-                Ok(ident) => target = Some(ident),
-                Err(_) => acc.push(
-                    Error::custom(
-                        "`#[bulk]` names the action it is the bulk form of, like `#[bulk(create)]`",
-                    )
-                    .with_span(&attr.meta),
+            // Any identifier, keywords included: `#[bulk(crate)]` is a typo to
+            // report with a suggestion, not a syntax error.
+            let names = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
+                Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any)
+            });
+            match names.as_ref().map(|n| n.iter().collect::<Vec<_>>()) {
+                Ok(names) if names.len() == 1 => target = Some(names[0].clone()),
+                Ok(names) if names.len() > 1 => acc.push(
+                    Error::custom(format!(
+                        "`#[bulk(..)]` names the one action it is the bulk form of, found {}; write one bulk method per action",
+                        names.len()
+                    ))
+                    .with_span(names[1]),
+                ),
+                _ => acc.push(
+                    Error::custom("`#[bulk]` names the action it is the bulk form of, like `#[bulk(create)]`")
+                        .with_span(&attr.meta),
                 ),
             }
             false

@@ -76,6 +76,14 @@ pub(crate) fn check(
     acc: &mut Accumulator,
 ) -> EventsModel {
     impl_is_inherent_and_plain(item, acc);
+    // A method marked both ways is reported by `bulk_models`; it is neither.
+    let all_actions = actions;
+    let actions: Vec<ActionSyntax> = all_actions
+        .iter()
+        .filter(|a| !bulks.iter().any(|b| b.index == a.index))
+        .cloned()
+        .collect();
+    let actions = actions.as_slice();
     if attr.event_log.is_none() && !attr.event_log_written {
         acc.push(Error::custom("#[events] needs the event log that records these actions: add `event_log = YourEventLog`").with_span(&Span::call_site()));
     }
@@ -122,7 +130,7 @@ pub(crate) fn check(
         });
     }
     no_actions_is_an_error(item, actions, acc);
-    let bulks = bulk_models(item, actions, bulks, &known, &models, acc);
+    let bulks = bulk_models(item, all_actions, bulks, &known, &models, acc);
     let lock_scope = attr
         .advisory_lock_scope
         .as_ref()
@@ -156,7 +164,7 @@ fn bulk_models(
         if actions.iter().any(|a| a.index == b.index) {
             acc.push(
                 Error::custom(format!(
-                    "`{name}` is marked both as an action and as the bulk form of `{}`; a bulk method only runs the events of its action, so drop one of the markers",
+                    "`{name}` is marked both as an action and as the bulk form of `{}`: a method is either an action or the bulk form of one; drop one of the markers",
                     b.target
                 ))
                 .with_span(name),
@@ -172,9 +180,13 @@ fn bulk_models(
             continue;
         };
         let Some(input_ty) = vec_element(&inputs_ty) else {
+            let input = models
+                .iter()
+                .find(|a| a.ident == target)
+                .map_or_else(|| "Input".to_owned(), |a| type_text(&a.input_ty));
             acc.push(
                 Error::custom(format!(
-                    "bulk action `{name}` takes all the inputs of `{target}` at once: write `inputs: Vec<Input>`, with `{target}`'s input type"
+                    "bulk action `{name}` takes all the inputs of `{target}` at once, as a `Vec` of its input type: write `inputs: Vec<{input}>`"
                 ))
                 .with_span(&inputs_ty),
             );
@@ -194,6 +206,18 @@ fn bulk_models(
         });
     }
     out
+}
+
+/// A type as written, for messages: `Vec<CreateUser>`, not `Vec < CreateUser >`.
+fn type_text(ty: &Type) -> String {
+    quote::ToTokens::to_token_stream(ty)
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace("& ", "&")
 }
 
 /// `T` of a `Vec<T>` (any path ending in `Vec`).
@@ -450,6 +474,27 @@ fn signature(m: &ImplItemFn, what: Shape, acc: &mut Accumulator) -> Option<(Type
             ))
             .with_span(&first.ty),
         );
+    }
+    if let Some(first) = typed.first()
+        && let Type::Reference(r) = &*first.ty
+        && let Type::Path(p) = &*r.elem
+        && let Some(last) = p.path.segments.last()
+    {
+        let (wrong, right) = match what {
+            Shape::Action => (
+                "BulkCtx",
+                "an `ActionCtx` (a `BulkCtx` is for `#[bulk(..)]` methods)",
+            ),
+            Shape::Bulk => ("ActionCtx", "a `BulkCtx`"),
+        };
+        if last.ident == wrong {
+            errs.push(
+                Error::custom(format!(
+                    "the context of {label} `{name}` is {right}; write {ctx}"
+                ))
+                .with_span(&last.ident),
+            );
+        }
     }
     let ret = match &sig.output {
         ReturnType::Type(_, ty) => Some((**ty).clone()),

@@ -381,7 +381,9 @@ fn bulk_adapters(
     };
     let call_body = quote_spanned!(ctx_ty.span()=> Self::#body(__ctx, __inputs));
     // The events are `target`'s and replay decodes them as its input: same type.
-    let same_input = quote_spanned!(input_ty.span()=> __input);
+    let same_input = quote_spanned!(input_ty.span()=>
+        ::events_core::__private::same_input::<#input_ty, #target_input>();
+    );
     let call_ty = quote_spanned! {log_span=>
         ::events_core::__private::BulkCall<Self, #input_ty, #ret_ty>
     };
@@ -411,7 +413,7 @@ fn bulk_adapters(
     let check_fn: ImplItem = syn::parse_quote! {
         #[doc(hidden)]
         #[allow(dead_code)]
-        fn #check(__input: #input_ty) -> #target_input {
+        fn #check() {
             #same_input
         }
     };

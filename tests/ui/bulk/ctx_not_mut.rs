@@ -1,0 +1,29 @@
+//! A bulk action's first parameter is its context, taken by `&mut`.
+
+use events_core::{ActionCtx, BulkCtx, Error, event_log, events};
+use serde::{Deserialize, Serialize};
+
+#[event_log]
+pub struct EventLog;
+
+pub struct User;
+
+#[derive(Serialize, Deserialize)]
+pub struct CreateUser {
+    pub name: String,
+}
+
+#[events(event_log = EventLog)]
+impl User {
+    #[create]
+    async fn create(_ctx: &mut ActionCtx<'_>, _input: CreateUser) -> Result<User, Error> {
+        Ok(User)
+    }
+
+    #[bulk(create)]
+    async fn create_many(_ctx: BulkCtx<'_>, _inputs: Vec<CreateUser>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}

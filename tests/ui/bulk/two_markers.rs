@@ -1,0 +1,35 @@
+//! A method is the bulk form of one action: one `#[bulk(..)]` only.
+
+use events_core::{ActionCtx, BulkCtx, Error, event_log, events};
+use serde::{Deserialize, Serialize};
+
+#[event_log]
+pub struct EventLog;
+
+pub struct User;
+
+#[derive(Serialize, Deserialize)]
+pub struct CreateUser {
+    pub name: String,
+}
+
+#[events(event_log = EventLog)]
+impl User {
+    #[create]
+    async fn create(_ctx: &mut ActionCtx<'_>, _input: CreateUser) -> Result<User, Error> {
+        Ok(User)
+    }
+
+    #[update]
+    async fn update(_ctx: &mut ActionCtx<'_>, _input: CreateUser) -> Result<User, Error> {
+        Ok(User)
+    }
+
+    #[bulk(create)]
+    #[bulk(update)]
+    async fn upsert_many(_ctx: &mut BulkCtx<'_>, _inputs: Vec<CreateUser>) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}
