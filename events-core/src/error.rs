@@ -265,6 +265,20 @@ pub enum Error {
         message: String,
     },
 
+    /// An audit query filters or orders by commit time on an event log that does
+    /// not record it.
+    #[error(
+        "audit query uses `{used}`, but event log `{table}` does not record commit times: \
+         add `track_commit_time = true` to its #[event_log(..)] and run `migrate()` (commit \
+         times are recorded from then on), or filter and order by `occurred_at` instead"
+    )]
+    CommitTimeNotTracked {
+        /// The event table.
+        table: &'static str,
+        /// The filter or order that needs commit times.
+        used: &'static str,
+    },
+
     /// A manual audit entry has a value that cannot be stored.
     #[error("invalid audit entry field `{field}`: {message}")]
     InvalidEntry {

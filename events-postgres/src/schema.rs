@@ -33,7 +33,7 @@
 //! | table | columns | written by |
 //! | --- | --- | --- |
 //! | `<table>_changes` | `event_id` (primary key), `old_values`, `new_values`, `diff_values` (`jsonb`), `unchanged`, `recorded_at` | action bodies (`ctx.record_changes`), manual entries with changes |
-//! | `<table>_commits` | `txid` (primary key), `committed_at` | a deferred constraint trigger on the event table, as each writing transaction commits |
+//! | `<table>_commits` | `txid` (primary key), `committed_at` | a deferred constraint trigger on the event table, as each writing transaction commits (with `track_commit_time`) |
 //!
 //! # Indexes
 //!
@@ -109,12 +109,18 @@
 //!
 //! # Commit times
 //!
-//! The constraint trigger `<table>_commit_time` (`AFTER INSERT ... DEFERRABLE
-//! INITIALLY DEFERRED`) runs as each writing transaction commits and records its
-//! commit time in `<table>_commits` once per transaction (Contember's `appliedAt`).
-//! With `events.notify = 'on'` in the writing session it also sends the
-//! transaction id on the channel `<table>_audit`; that is off by default because a
-//! notifying transaction takes a global lock at commit.
+//! With `#[event_log(track_commit_time = true)]`, the constraint trigger
+//! `<table>_commit_time` (`AFTER INSERT ... DEFERRABLE INITIALLY DEFERRED`, queued
+//! once per transaction) runs as each writing transaction commits and records its
+//! commit time in `<table>_commits` (Contember's `appliedAt`). That is a row and a
+//! trigger per transaction, measured at a fifth of the write throughput of small
+//! actions, so it is off by default; queries by commit time then fail with
+//! `Error::CommitTimeNotTracked`.
+//!
+//! With `events.notify = 'on'` in the writing session the trigger also sends the
+//! transaction id on the channel `<table>_audit` (with commit times off, it is
+//! queued in such sessions only, and only notifies); that is off by default because
+//! a notifying transaction takes a global lock at commit.
 //!
 //! # Re-running and upgrading
 //!
@@ -340,6 +346,60 @@ fn audit_migration_sql<L: EventLog>() -> String {
     let module_stats = stats("module");
     let unchanged_index = quote_ident(&format!("{changes_name}_unchanged_idx"));
     let commits_index = quote_ident(&format!("{commits_name}_committed_at_idx"));
+    // With `track_commit_time` the trigger records every writing transaction's
+    // commit time (a row per transaction, a fifth of the write throughput of small
+    // actions); without it, it is queued only in sessions that asked for
+    // notifications, and only notifies.
+    let (commit_fn_body, commit_when) = if L::TRACK_COMMIT_TIME {
+        (
+            format!(
+                "    INSERT INTO {commits} (txid, committed_at) VALUES (NEW.txid, clock_timestamp())\n    \
+                     ON CONFLICT (txid) DO NOTHING;\n    \
+                 -- Announces the transaction on the audit channel when the session has\n    \
+                 -- `events.notify = 'on'` (off by default: NOTIFY serializes commits).\n    \
+                 IF FOUND AND current_setting('events.notify', true) = 'on' THEN\n        \
+                     PERFORM pg_notify({channel}, NEW.txid::text);\n    \
+                 END IF;"
+            ),
+            format!("{first_fn}()"),
+        )
+    } else {
+        (
+            format!(
+                "    -- track_commit_time is off: only announces the transaction on the audit\n    \
+                 -- channel, in sessions with `events.notify = 'on'` (see the WHEN clause).\n    \
+                 PERFORM pg_notify({channel}, NEW.txid::text);"
+            ),
+            format!("current_setting('events.notify', true) = 'on' AND {first_fn}()"),
+        )
+    };
+    let commit_fn_sql = format!(
+        "CREATE OR REPLACE FUNCTION {commit_fn}() RETURNS trigger\n\
+         LANGUAGE plpgsql AS $events_commit_time$\n\
+         BEGIN\n\
+         {commit_fn_body}\n    \
+             RETURN NULL;\n\
+         END;\n\
+         $events_commit_time$;"
+    );
+    let create_commit_trigger = format!(
+        "CREATE CONSTRAINT TRIGGER {commit_trigger} AFTER INSERT ON {table}\n    \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({commit_when})\n    \
+         EXECUTE FUNCTION {commit_fn}();"
+    );
+    // Events written before the commits table existed get their last insert time,
+    // once, when commit times are tracked.
+    let backfill = if L::TRACK_COMMIT_TIME {
+        format!(
+            "INSERT INTO {commits} (txid, committed_at)\n\
+             SELECT txid, max(recorded_at) FROM {table}\n\
+             WHERE NOT EXISTS (SELECT 1 FROM {commits})\n\
+             GROUP BY txid\n\
+             ON CONFLICT (txid) DO NOTHING;"
+        )
+    } else {
+        String::new()
+    };
 
     format!(
         r#"
@@ -386,34 +446,18 @@ CREATE TABLE IF NOT EXISTS {changes} (
 CREATE INDEX IF NOT EXISTS {unchanged_index} ON {changes} (event_id) WHERE unchanged;
 {changes_guards}
 -- Commit time of every transaction that wrote events (Contember's appliedAt), written
--- by a deferred trigger as the transaction commits; append-only.
+-- by a deferred trigger as the transaction commits when `track_commit_time` is on;
+-- append-only.
 CREATE TABLE IF NOT EXISTS {commits} (
     txid xid8 PRIMARY KEY,
     committed_at timestamptz NOT NULL
 );
 -- Filtering and ordering by commit time (joined to the events on txid).
 CREATE INDEX IF NOT EXISTS {commits_index} ON {commits} (committed_at, txid);
-{commits_guards}-- Events written before this table existed: their last insert time, once.
-INSERT INTO {commits} (txid, committed_at)
-SELECT txid, max(recorded_at) FROM {table}
-WHERE NOT EXISTS (SELECT 1 FROM {commits})
-GROUP BY txid
-ON CONFLICT (txid) DO NOTHING;
+{commits_guards}{backfill}
 
--- Runs at COMMIT (deferred), once per transaction (see the trigger's WHEN below);
--- records the transaction's commit time and announces the transaction on the audit
--- channel when the session has `events.notify = 'on'` (off by default: NOTIFY serializes commits).
-CREATE OR REPLACE FUNCTION {commit_fn}() RETURNS trigger
-LANGUAGE plpgsql AS $events_commit_time$
-BEGIN
-    INSERT INTO {commits} (txid, committed_at) VALUES (NEW.txid, clock_timestamp())
-    ON CONFLICT (txid) DO NOTHING;
-    IF FOUND AND current_setting('events.notify', true) = 'on' THEN
-        PERFORM pg_notify({channel}, NEW.txid::text);
-    END IF;
-    RETURN NULL;
-END;
-$events_commit_time$;
+-- Runs at COMMIT (deferred), once per transaction (see the trigger's WHEN below).
+{commit_fn_sql}
 -- True for the first event row a transaction inserts, false for the others: the
 -- commit-time trigger is queued once per transaction, not once per row (a bulk call
 -- inserts thousands). The setting is transaction-local and follows savepoints: when
@@ -424,9 +468,7 @@ LANGUAGE sql VOLATILE AS $events_first_in_transaction$
                 ELSE set_config({queued_setting}, 'on', true) = 'on' END
 $events_first_in_transaction$;
 DROP TRIGGER IF EXISTS {commit_trigger} ON {table};
-CREATE CONSTRAINT TRIGGER {commit_trigger} AFTER INSERT ON {table}
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({first_fn}())
-    EXECUTE FUNCTION {commit_fn}();
+{create_commit_trigger}
 
 -- Action names: exact and prefix filters (byte ranges under COLLATE "C"), typeahead
 -- and the distinct-actions facet (skip scans), by time.

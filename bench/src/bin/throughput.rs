@@ -203,6 +203,29 @@ async fn one(stores: &Stores, path: Path, value: i64) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Runs each path `per_writer` actions per writer in total, split into `rounds`
+/// rounds that alternate between the paths; returns each path's actions per second.
+async fn interleaved(
+    stores: &'static Stores,
+    paths: &[Path],
+    writers: usize,
+    per_writer: usize,
+    rounds: usize,
+) -> Result<Vec<f64>, BoxError> {
+    let per_round = per_writer.div_ceil(rounds);
+    let mut elapsed = vec![Duration::ZERO; paths.len()];
+    for _ in 0..rounds {
+        for (path, total) in paths.iter().zip(elapsed.iter_mut()) {
+            let rate = run(stores, *path, writers, per_round).await?;
+            *total += Duration::from_secs_f64((writers * per_round) as f64 / rate);
+        }
+    }
+    Ok(elapsed
+        .into_iter()
+        .map(|t| events_bench::per_second((writers * per_round * rounds) as u64, t))
+        .collect())
+}
+
 /// Runs `per_writer` actions on each of `writers` tasks; returns actions per second.
 async fn run(
     stores: &'static Stores,
@@ -270,33 +293,40 @@ async fn main() -> Result<(), BoxError> {
         run(stores, path, 32, 5).await?;
     }
 
-    println!("single writer");
+    // Paths compared in one table run in alternating rounds, so that each sees the
+    // same machine (load, table sizes, checkpoints) as the others.
+    let rounds = 5;
+    println!(
+        "single writer ({} actions per path, {rounds} alternating rounds)",
+        per_writer * 2
+    );
     println!("| path | actions/s | time per action vs record insert alone |");
     println!("|---|---|---|");
-    let alone = run(stores, Path::RecordOnly, 1, per_writer * 2).await?;
-    for path in [
+    let single = [
         Path::RecordOnly,
         Path::RecordInTransaction,
         Path::Record,
         Path::Global,
-    ] {
-        let rate = if matches!(path, Path::RecordOnly) {
-            alone
-        } else {
-            run(stores, path, 1, per_writer * 2).await?
-        };
-        println!("| {} | {:.0} | {:.2}x |", path.label(), rate, alone / rate);
+    ];
+    let rates = interleaved(stores, &single, 1, per_writer * 2, rounds).await?;
+    for (path, rate) in single.iter().zip(&rates) {
+        println!(
+            "| {} | {:.0} | {:.2}x |",
+            path.label(),
+            rate,
+            rates[0] / rate
+        );
     }
 
-    println!("\nconcurrent writers on distinct records");
+    println!("\nconcurrent writers on distinct records ({per_writer} actions per writer)");
     println!(
         "| writers | global scope | record scope | hand-written, no lock | record / global | record / hand-written |"
     );
     println!("|---|---|---|---|---|---|");
     for writers in [1, 4, 16, 32] {
-        let global = run(stores, Path::Global, writers, per_writer).await?;
-        let record = run(stores, Path::Record, writers, per_writer).await?;
-        let hand = run(stores, Path::HandWritten, writers, per_writer).await?;
+        let paths = [Path::Global, Path::Record, Path::HandWritten];
+        let rates = interleaved(stores, &paths, writers, per_writer, rounds).await?;
+        let (global, record, hand) = (rates[0], rates[1], rates[2]);
         println!(
             "| {writers} | {global:.0} | {record:.0} | {hand:.0} | {:.2}x | {:.2}x |",
             record / global,

@@ -175,7 +175,8 @@ pub struct AuditEntry {
     /// clock as the commit began, after the transaction's last statement, so
     /// transactions committing within the same few microseconds may come out in
     /// either order. `None` in the value `track` returns, which is built before
-    /// the commit.
+    /// the commit, and always `None` on an event log without
+    /// [`track_commit_time`](crate::EventLog::TRACK_COMMIT_TIME).
     pub committed_at: Option<DateTime<Utc>>,
     /// The writing transaction (PostgreSQL `xid8`; Contember's transaction id).
     pub transaction_id: u64,

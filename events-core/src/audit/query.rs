@@ -25,9 +25,11 @@ pub enum Order {
     /// Newest first by `occurred_at` (Contember's `CREATED_AT_DESC`); the default.
     #[default]
     OccurredDesc,
-    /// First committed first (Contember's `APPLIED_AT_ASC`).
+    /// First committed first (Contember's `APPLIED_AT_ASC`). Needs
+    /// [`EventLog::TRACK_COMMIT_TIME`](crate::EventLog::TRACK_COMMIT_TIME).
     CommittedAsc,
-    /// Last committed first (Contember's `APPLIED_AT_DESC`).
+    /// Last committed first (Contember's `APPLIED_AT_DESC`). Needs
+    /// [`EventLog::TRACK_COMMIT_TIME`](crate::EventLog::TRACK_COMMIT_TIME).
     CommittedDesc,
 }
 
@@ -603,13 +605,15 @@ impl<L> AuditQuery<L> {
         self
     }
 
-    /// Entries whose transaction committed at or after `from`.
+    /// Entries whose transaction committed at or after `from`. Needs
+    /// [`EventLog::TRACK_COMMIT_TIME`](crate::EventLog::TRACK_COMMIT_TIME).
     pub fn committed_since(mut self, from: DateTime<Utc>) -> Self {
         self.committed.from = Some(from);
         self
     }
 
-    /// Entries whose transaction committed before `to`.
+    /// Entries whose transaction committed before `to`. Needs
+    /// [`EventLog::TRACK_COMMIT_TIME`](crate::EventLog::TRACK_COMMIT_TIME).
     pub fn committed_until(mut self, to: DateTime<Utc>) -> Self {
         self.committed.to = Some(to);
         self

@@ -23,6 +23,7 @@ pub(crate) const OPTIONS: &[&str] = &[
     "persist_actor_primary_key",
     "replay_override",
     "table",
+    "track_commit_time",
 ];
 
 const ACTOR_OPTIONS: &[&str] = &["allow_nil", "attribute_type", "public"];
@@ -49,6 +50,8 @@ pub(crate) struct EventLogAttr {
     pub overrides: Vec<OverrideAttr>,
     /// `table = "name"`.
     pub table: Option<LitStr>,
+    /// `track_commit_time = bool`.
+    pub track_commit_time: Option<LitBool>,
 }
 
 /// `persist_actor_primary_key(name, Destination, allow_nil = .., attribute_type = .., public = ..)`.
@@ -135,6 +138,12 @@ pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventLogAttr
                 });
                 if let Some(v) = acc.handle(v) {
                     common::set_once(&mut out.table, v, &name, meta, acc);
+                }
+            }
+            "track_commit_time" => {
+                let v = common::name_value(meta, &name, "true").and_then(common::boolean);
+                if let Some(v) = acc.handle(v) {
+                    common::set_once(&mut out.track_commit_time, v, &name, meta, acc);
                 }
             }
             "persist_actor_primary_key" => {

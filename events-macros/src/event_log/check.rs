@@ -61,6 +61,7 @@ pub(crate) struct EventLogModel {
     pub clear_records: Option<Path>,
     pub actors: Vec<ActorModel>,
     pub overrides: Vec<OverrideModel>,
+    pub track_commit_time: bool,
 }
 
 /// One checked actor column.
@@ -122,6 +123,7 @@ pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel 
         clear_records: attr.clear_records_for_replay,
         actors,
         overrides,
+        track_commit_time: attr.track_commit_time.is_some_and(|b| b.value),
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
     let p = quote!(::events_core::__private);
     let record_id_ty = model.record_id_type.rust_type();
     let table = &model.table;
+    let track_commit_time = model.track_commit_time;
     let pk = match model.primary_key_type {
         PkTy::Integer => quote!(#p::PrimaryKeyType::Integer),
         PkTy::UuidV7 => quote!(#p::PrimaryKeyType::UuidV7),
@@ -143,6 +144,7 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
             const ADVISORY_LOCK_KEY_GENERATOR: &'static str = #generator_name;
             const ADVISORY_LOCK_SCOPE: #p::LockScope = #scope;
             const CLEAR_RECORDS_FOR_REPLAY: ::core::option::Option<&'static str> = #clear_name;
+            const TRACK_COMMIT_TIME: bool = #track_commit_time;
             const ACTOR_COLUMNS: &'static [#p::ActorColumn] = &[#(#actor_columns),*];
             const REPLAY_OVERRIDES: &'static [#p::ReplayOverride] = {
                 #(#override_checks)*

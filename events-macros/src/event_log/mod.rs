@@ -257,6 +257,7 @@ mod tests {
                 const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
                 const ADVISORY_LOCK_SCOPE: ::events_core::__private::LockScope = ::events_core::__private::LockScope::Tenant;
                 const CLEAR_RECORDS_FOR_REPLAY: ::core::option::Option<&'static str> = ::core::option::Option::None;
+                const TRACK_COMMIT_TIME: bool = false;
                 const ACTOR_COLUMNS: &'static [::events_core::__private::ActorColumn] = &[
                     ::events_core::__private::ActorColumn {
                         name: "user_id",

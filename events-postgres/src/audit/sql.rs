@@ -367,6 +367,7 @@ impl AuditSql {
     /// the commit time and changes of just the rows returned. Fetches one row
     /// more than the page size, to know whether another page follows.
     pub(crate) fn entries<L: EventLog>(&self, q: &AuditQuery<L>) -> Result<Sql, Error> {
+        commit_time_tracked(q)?;
         let by_commit = q.order.by_commit();
         let join_commits = by_commit || !q.committed.is_open();
         let dir = if q.order.descending() { "DESC" } else { "ASC" };
@@ -484,6 +485,7 @@ impl AuditSql {
     /// The `AND ...` conditions of every filter set on `q`.
     fn filters<L: EventLog>(&self, s: &mut Sql, q: &AuditQuery<L>) -> Result<(), Error> {
         q.check()?;
+        commit_time_tracked(q)?;
         if let Pagination::After {
             cursor: Some(cursor),
             ..
@@ -709,6 +711,27 @@ fn describe_actor_columns<L: EventLog>() -> String {
         .map(|c| format!("{}: {}", c.name, c.attribute_type))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Refuses a query that filters or orders by commit time on a log that does not
+/// record it ([`EventLog::TRACK_COMMIT_TIME`]): it would match nothing.
+fn commit_time_tracked<L: EventLog>(q: &AuditQuery<L>) -> Result<(), Error> {
+    if L::TRACK_COMMIT_TIME {
+        return Ok(());
+    }
+    let used = if q.order.by_commit() {
+        "an order by commit time"
+    } else if q.committed.from.is_some() {
+        "committed_since"
+    } else if q.committed.to.is_some() {
+        "committed_until"
+    } else {
+        return Ok(());
+    };
+    Err(Error::CommitTimeNotTracked {
+        table: L::TABLE,
+        used,
+    })
 }
 
 pub(crate) fn unknown_actor_column<L: EventLog>(name: &str) -> Error {

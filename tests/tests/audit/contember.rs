@@ -372,3 +372,82 @@ async fn stage_is_the_tenant(pool: PgPool) -> TestResult {
     );
     Ok(())
 }
+
+/// Without `track_commit_time` (the default), no commit time is written, entries
+/// carry none, and a query by commit time is refused with a typed error that says
+/// how to turn it on, instead of silently matching nothing.
+#[sqlx::test(migrations = false)]
+async fn applied_at_needs_track_commit_time(pool: PgPool) -> TestResult {
+    use events_core::EventLog as _;
+    const { assert!(!StringLog::TRACK_COMMIT_TIME) };
+    const { assert!(Log::TRACK_COMMIT_TIME) };
+    let store = PgEventStore::<StringLog>::new(pool.clone());
+    store.migrate().await?;
+    let audit = store.audit();
+    audit.track(ManualEntry::new("note.added")).await?;
+    let listed = audit.list(&AuditQuery::new()).await?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].committed_at, None);
+    let commits: i64 = sqlx::query_scalar("SELECT count(*) FROM string_events_commits")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(commits, 0, "no commit-time row without track_commit_time");
+
+    for query in [
+        AuditQuery::new().committed_since(chrono::Utc::now()),
+        AuditQuery::new().committed_until(chrono::Utc::now()),
+        AuditQuery::new().order(Order::CommittedDesc),
+    ] {
+        let err = audit.list(&query).await.expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                events_core::Error::CommitTimeNotTracked {
+                    table: "string_events",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("track_commit_time = true"),
+            "{err}"
+        );
+    }
+    let err = audit
+        .count(&AuditQuery::new().committed_since(chrono::Utc::now()))
+        .await
+        .expect_err("counts are refused too");
+    assert!(matches!(
+        err,
+        events_core::Error::CommitTimeNotTracked { .. }
+    ));
+    Ok(())
+}
+
+/// Notifications do not need commit times: with `track_commit_time` off, a
+/// session with `events.notify = 'on'` still announces its transactions.
+#[sqlx::test(migrations = false)]
+async fn notifications_work_without_commit_times(pool: PgPool) -> TestResult {
+    let store = PgEventStore::<StringLog>::new(pool.clone());
+    store.migrate().await?;
+    let audit = store.audit();
+    let mut listener = audit.listen().await?;
+    // A session without notifications announces nothing.
+    audit.track(ManualEntry::new("quiet")).await?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET events.notify = 'on'")
+        .execute(&mut *conn)
+        .await?;
+    let entry = audit
+        .track_in(&mut conn, ManualEntry::new("loud"))
+        .await?
+        .ok_or("tracked")?;
+    let note = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv()).await??;
+    let txid: u64 = note.payload().parse()?;
+    assert_eq!(
+        txid, entry.transaction_id,
+        "the first announcement is the loud one"
+    );
+    Ok(())
+}

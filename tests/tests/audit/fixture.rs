@@ -23,6 +23,7 @@ impl ClearRecords for ClearProjects {
 /// The audit tests' event log.
 #[event_log(
     clear_records_for_replay = ClearProjects,
+    track_commit_time = true,
     persist_actor_primary_key(user_id, Member),
     persist_actor_primary_key(service, Service, attribute_type = string),
 )]
