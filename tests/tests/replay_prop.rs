@@ -1,6 +1,6 @@
 //! Property: for random sequences of actions over two resources (including legacy
-//! version-1 creates routed through a `replay_override`, nested actions and actions
-//! that fail), replaying the log rebuilds exactly the live state; replaying up to
+//! version-1 creates routed through a `replay_override`, nested actions, bulk calls
+//! and actions that fail), replaying the log rebuilds exactly the live state; replaying up to
 //! the last event of any step, or up to its time, rebuilds the state live execution
 //! had after that step.
 //!
@@ -41,6 +41,10 @@ enum Op {
     Signup(u8, bool),
     /// A create whose body fails: no state change, no event.
     FailingCreate,
+    /// `User::create_many` of 0 to 3 users: one event each, replayed through `create`.
+    BulkCreate(u8, u8),
+    /// `User::rename_many` of picked live users (a user may be picked twice).
+    BulkRename(Vec<(u8, u8)>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -53,6 +57,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(Op::Retract),
         1 => (any::<u8>(), any::<bool>()).prop_map(|(n, ok)| Op::Signup(n, ok)),
         1 => Just(Op::FailingCreate),
+        2 => (0u8..4, any::<u8>()).prop_map(|(k, n)| Op::BulkCreate(k, n)),
+        2 => proptest::collection::vec((any::<u8>(), any::<u8>()), 0..4).prop_map(Op::BulkRename),
     ]
 }
 
@@ -200,6 +206,27 @@ async fn run_live(
                 if let Some((id,)) = newest.filter(|(id,)| !posts.contains(id)) {
                     posts.push(id);
                 }
+            }
+            Op::BulkCreate(k, n) => {
+                let inputs = (0..*k).map(|j| CreateUser {
+                    name: format!("bulk {n} {i}.{j}"),
+                    email: format!("b{n}.{i}.{j}@example.com"),
+                });
+                let created = User::create_many(inputs).run(&store).await?;
+                users.extend(created.iter().map(|u| u.id));
+            }
+            Op::BulkRename(picks) => {
+                let renames: Vec<(Uuid, UpdateUser)> = picks
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, (u, n))| {
+                        pick(&users, *u).map(|id| {
+                            let name = format!("bulk renamed {n} {i}.{j}");
+                            (id, UpdateUser { name })
+                        })
+                    })
+                    .collect();
+                User::rename_many(renames).run(&store).await?;
             }
             Op::FailingCreate => {
                 let failed = User::create(CreateUser {
