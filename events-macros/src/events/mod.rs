@@ -320,4 +320,80 @@ mod tests {
         "#]];
         expected.assert_eq(&prettyplease::unparse(&file));
     }
+
+    /// What a bulk form adds: the wrapper taking `(record_id, input)` pairs, the
+    /// call adapter and the input check; no `Resource` entry of its own.
+    #[test]
+    fn expansion_of_a_bulk_update() {
+        let out = expand(
+            quote!(event_log = EventLog),
+            quote! {
+                impl Note {
+                    #[update]
+                    pub async fn edit(ctx: &mut ActionCtx<'_>, input: String) -> Result<(), Error> {
+                        todo!()
+                    }
+                    /// Edits many notes.
+                    #[bulk(edit)]
+                    pub async fn edit_many(ctx: &mut BulkCtx<'_>, inputs: Vec<String>) -> Result<u64, Error> {
+                        todo!()
+                    }
+                }
+            },
+        );
+        let file: syn::File = syn::parse2(out).expect("the expansion is a list of items");
+        let text = prettyplease::unparse(&file);
+        let start = text
+            .find("/// Edits many notes.")
+            .expect("the bulk wrapper");
+        let end = text
+            .find("impl ::events_core::__private::Resource")
+            .expect("the Resource impl");
+        let expected = expect_test::expect![[r#"
+            /// Edits many notes.
+                ///
+                /// Bulk form of `edit`: updates one record per `(record_id, input)` pair, writing one `edit` event (version 1) per input in one statement. Configure with the builder methods, then `.run(&store)`.
+                #[allow(clippy::type_complexity)]
+                pub fn edit_many(
+                    inputs: impl ::core::iter::IntoIterator<
+                        Item = (::events_core::__private::RecordIdOf<Self>, String),
+                    >,
+                ) -> ::events_core::__private::BulkCall<Self, String, Result<u64, Error>> {
+                    let (__ids, __inputs): (::std::vec::Vec<_>, ::std::vec::Vec<_>) = ::core::iter::Iterator::unzip(
+                        ::core::iter::IntoIterator::into_iter(inputs),
+                    );
+                    ::events_core::__private::BulkCall::__new(
+                        ::events_core::__private::ActionInfo {
+                            name: "edit",
+                            kind: ::events_core::__private::ActionKind::Update,
+                            version: 1u32,
+                            recorded: true,
+                        },
+                        __inputs,
+                        ::core::option::Option::Some(__ids),
+                        Self::__events_call_edit_many,
+                    )
+                }
+                #[doc(hidden)]
+                #[allow(clippy::type_complexity)]
+                fn __events_call_edit_many<'__a, '__b>(
+                    __ctx: &'__a mut ::events_core::__private::BulkCtx<
+                        '__b,
+                        ::events_core::__private::RecordIdOf<Self>,
+                    >,
+                    __inputs: ::std::vec::Vec<String>,
+                ) -> ::events_core::__private::BoxFuture<'__a, Result<u64, Error>> {
+                    ::std::boxed::Box::pin(Self::__events_body_edit_many(__ctx, __inputs))
+                }
+                #[doc(hidden)]
+                #[allow(dead_code)]
+                fn __events_bulk_input_edit_many() {
+                    ::events_core::__private::same_input::<String, String>();
+                }
+            }
+            #[automatically_derived]
+            #[allow(clippy::type_complexity)]
+        "#]];
+        expected.assert_eq(&text[start..end]);
+    }
 }
