@@ -513,15 +513,27 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
         let after_action = std::mem::take(&mut ctx.after_action);
         let after_commit = std::mem::take(&mut ctx.after_commit);
         drop(ctx);
-        for hook in after_action {
-            hook(&mut *conn).await.map_err(|e| Error::Hook {
-                resource: R::NAME,
-                action: action.name,
-                source: Box::new(e),
-            })?;
-        }
+        run_after_action(conn, after_action, R::NAME, action.name).await?;
         Ok((output, after_commit, event_id))
     }
+}
+
+/// Runs a body's `after_action` hooks in order, in its transaction; the first
+/// error stops them and becomes [`Error::Hook`].
+pub(crate) async fn run_after_action(
+    conn: &mut PgConnection,
+    hooks: Vec<AfterActionHook>,
+    resource: &'static str,
+    action: &'static str,
+) -> Result<(), Error> {
+    for hook in hooks {
+        hook(&mut *conn).await.map_err(|e| Error::Hook {
+            resource,
+            action,
+            source: Box::new(e),
+        })?;
+    }
+    Ok(())
 }
 
 /// Commits `tx` and runs the after-commit hooks when the action succeeded; rolls

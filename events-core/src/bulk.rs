@@ -73,7 +73,7 @@ use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::action::{AfterActionHook, DynStore, finish};
+use crate::action::{AfterActionHook, DynStore, finish, run_after_action};
 use crate::{
     ActionInfo, ActionKind, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog,
     EventStore, Key, KeyValue, LockKeyInput, LockScope, NewEvents, PersistsActor, RecordIdOf,
@@ -412,13 +412,7 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
         let after_action = std::mem::take(&mut ctx.after_action);
         let after_commit = std::mem::take(&mut ctx.after_commit);
         drop(ctx);
-        for hook in after_action {
-            hook(&mut *conn).await.map_err(|e| Error::Hook {
-                resource: R::NAME,
-                action: action.name,
-                source: Box::new(e),
-            })?;
-        }
+        run_after_action(conn, after_action, R::NAME, action.name).await?;
         Ok((output, after_commit))
     }
 }

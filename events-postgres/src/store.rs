@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use events_core::{
-    Appended, AppendedMany, Error, EventId, EventLog, EventStore, Key, KeyType, LockKey, NewEvent,
-    NewEvents, PrimaryKeyType,
+    ActorRef, Appended, AppendedMany, Error, EventId, EventLog, EventStore, Key, KeyType, LockKey,
+    NewEvent, NewEvents, PrimaryKeyType,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -212,18 +212,7 @@ impl<L: EventLog> PgEventStore<L> {
             .bind(event.metadata)
             .bind(version(event.version)?)
             .bind(event.tenant.map(Key::to_string));
-        if let Some(actor) = event.actor
-            && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
-        {
-            return Err(unknown_actor_column::<L>(actor.column));
-        }
-        for column in L::ACTOR_COLUMNS {
-            let key = event
-                .actor
-                .filter(|actor| actor.column == column.name)
-                .map(|actor| &actor.key);
-            q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
-        }
+        q = bind_actor::<L>(q, event.actor)?;
         Ok(match lock {
             LockKey::Single(key) => q.bind(key),
             LockKey::Pair(a, b) => q.bind(a).bind(b),
@@ -245,18 +234,7 @@ impl<L: EventLog> PgEventStore<L> {
             .bind(events.metadata)
             .bind(version(events.version)?)
             .bind(events.tenant.map(Key::to_string));
-        if let Some(actor) = events.actor
-            && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
-        {
-            return Err(unknown_actor_column::<L>(actor.column));
-        }
-        for column in L::ACTOR_COLUMNS {
-            let key = events
-                .actor
-                .filter(|actor| actor.column == column.name)
-                .map(|actor| &actor.key);
-            q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
-        }
+        q = bind_actor::<L>(q, events.actor)?;
         if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
             // Ascending, so that ids follow input order like sequence values do.
             let mut ids: Vec<Uuid> = events.rows.iter().map(|_| Uuid::now_v7()).collect();
@@ -416,6 +394,23 @@ async fn append_many<L: EventLog>(
     // One timestamp for the statement, the same on every row.
     let occurred_at = sql::get(&rows[0], 1, "occurred_at")?;
     Ok(AppendedMany { ids, occurred_at })
+}
+
+/// Binds every actor column of `L`, in order: `actor`'s key in its column, `NULL`
+/// in the others. An actor column `L` does not have is an error.
+fn bind_actor<L: EventLog>(mut q: PgQuery, actor: Option<&ActorRef>) -> Result<PgQuery, Error> {
+    if let Some(actor) = actor
+        && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
+    {
+        return Err(unknown_actor_column::<L>(actor.column));
+    }
+    for column in L::ACTOR_COLUMNS {
+        let key = actor
+            .filter(|actor| actor.column == column.name)
+            .map(|actor| &actor.key);
+        q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
+    }
+    Ok(q)
 }
 
 /// The `integer` column's value of an action version.

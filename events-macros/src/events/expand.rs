@@ -26,18 +26,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         let Some(ImplItem::Fn(method)) = item.items.get_mut(action.index) else {
             continue;
         };
-        let body_ident = format_ident!("__events_body_{}", action.ident);
-        let (docs, others): (Vec<_>, Vec<_>) = method
-            .attrs
-            .drain(..)
-            .partition(|a| a.path().is_ident("doc"));
-        method.attrs = others;
-        method.attrs.push(syn::parse_quote!(#[doc(hidden)]));
-        method
-            .attrs
-            .push(syn::parse_quote!(#[allow(clippy::needless_lifetimes)]));
-        let vis = std::mem::replace(&mut method.vis, syn::Visibility::Inherited);
-        method.sig.ident = body_ident.clone();
+        let (body_ident, docs, vis) = hide_body(method, &action.ident);
         extra.extend(adapters(
             action,
             &body_ident,
@@ -54,18 +43,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         let Some(ImplItem::Fn(method)) = item.items.get_mut(bulk.index) else {
             continue;
         };
-        let body_ident = format_ident!("__events_body_{}", bulk.ident);
-        let (docs, others): (Vec<_>, Vec<_>) = method
-            .attrs
-            .drain(..)
-            .partition(|a| a.path().is_ident("doc"));
-        method.attrs = others;
-        method.attrs.push(syn::parse_quote!(#[doc(hidden)]));
-        method
-            .attrs
-            .push(syn::parse_quote!(#[allow(clippy::needless_lifetimes)]));
-        let vis = std::mem::replace(&mut method.vis, syn::Visibility::Inherited);
-        method.sig.ident = body_ident.clone();
+        let (body_ident, docs, vis) = hide_body(method, &bulk.ident);
         extra.extend(bulk_adapters(
             bulk,
             target,
@@ -176,6 +154,27 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
 
 /// The record id type of the stand-in event log: what the first action's context
 /// says (`ActionCtx<'_, i64>`), else the default, a UUID.
+/// Renames the method `name` to `__events_body_<name>`, private and hidden;
+/// returns that name, and the doc comments and visibility its wrapper takes over.
+fn hide_body(
+    method: &mut syn::ImplItemFn,
+    name: &syn::Ident,
+) -> (syn::Ident, Vec<syn::Attribute>, syn::Visibility) {
+    let body_ident = format_ident!("__events_body_{}", name);
+    let (docs, others): (Vec<_>, Vec<_>) = method
+        .attrs
+        .drain(..)
+        .partition(|a| a.path().is_ident("doc"));
+    method.attrs = others;
+    method.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    method
+        .attrs
+        .push(syn::parse_quote!(#[allow(clippy::needless_lifetimes)]));
+    let vis = std::mem::replace(&mut method.vis, syn::Visibility::Inherited);
+    method.sig.ident = body_ident.clone();
+    (body_ident, docs, vis)
+}
+
 fn fallback_record_id(model: &EventsModel) -> KeyTy {
     let Some(Type::Reference(r)) = model.actions.first().map(|a| &a.ctx_ty) else {
         return KeyTy::Uuid;
