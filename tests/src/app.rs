@@ -270,6 +270,24 @@ impl User {
         Ok(())
     }
 
+    /// The bulk form of an ignored action: no events, no locks; returns the
+    /// event ids the context holds (none) and the advisory locks held.
+    #[bulk(touch)]
+    pub async fn touch_many(
+        ctx: &mut BulkCtx<'_>,
+        inputs: Vec<()>,
+    ) -> Result<(usize, Vec<(i64, i64, i16)>), Error> {
+        sqlx::query("UPDATE users SET name = name WHERE id = ANY($1)")
+            .bind(ctx.record_ids())
+            .execute(ctx.conn())
+            .await?;
+        assert_eq!(inputs.len(), ctx.record_ids().len());
+        Ok((
+            ctx.event_ids().len(),
+            crate::held_advisory_locks(ctx.conn()).await?,
+        ))
+    }
+
     /// Creates many users in one statement: the bulk form of `create`, which
     /// replays each of its events.
     #[bulk(create)]

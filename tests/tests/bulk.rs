@@ -371,3 +371,23 @@ async fn record_scope_bulk_create_locks_only_given_ids(pool: PgPool) -> TestResu
     assert_eq!(held.len(), 2, "given ids are locked: {held:?}");
     Ok(())
 }
+
+/// The bulk form of an ignored action runs its body in one transaction and
+/// writes no event, under no lock, like the single action.
+#[sqlx::test(migrations = false)]
+async fn bulk_of_an_ignored_action_writes_no_event(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let users = User::create_many([input("Ada"), input("Grace")])
+        .tenant(7_i64)
+        .run(&store)
+        .await?;
+    let events = store.list_events(None, 10).await?;
+    assert!(events.iter().all(|e| e.tenant.as_deref() == Some("7")));
+
+    let (event_ids, locks) = User::touch_many(users.iter().map(|u| (u.id, ())))
+        .run(&store)
+        .await?;
+    assert_eq!((event_ids, locks), (0, vec![]));
+    assert_eq!(store.list_events(None, 10).await?.len(), 2, "no new event");
+    Ok(())
+}
