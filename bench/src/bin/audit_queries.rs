@@ -25,8 +25,10 @@ use uuid::Uuid;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The bench's event log: a UUID actor and a string actor, like the tests'.
+/// The bench's event log: a UUID actor and a string actor, like the tests', and
+/// commit times, which some query shapes filter and order on.
 #[event_log(
+    track_commit_time = true,
     persist_actor_primary_key(user_id, Member),
     persist_actor_primary_key(service, Service, attribute_type = string),
 )]
