@@ -1,6 +1,6 @@
 //! UUIDv7 event ids, integer record ids and a pair advisory lock key default.
 
-use events_core::{ActionCtx, Error, event_log, events};
+use events_core::{ActionCtx, BulkCtx, Error, event_log, events};
 use serde::{Deserialize, Serialize};
 
 /// Event log with `primary_key_type = uuid_v7` and `record_id_type = integer`.
@@ -50,6 +50,25 @@ impl Counter {
             id,
             value: input.start,
         })
+    }
+
+    /// Opens every counter with one statement (ids given with `.record_ids(..)`);
+    /// returns the event ids and the advisory locks held.
+    #[bulk(open)]
+    pub async fn open_many(
+        ctx: &mut BulkCtx<'_, i64>,
+        inputs: Vec<Open>,
+    ) -> Result<(Vec<events_core::EventId>, Vec<(i64, i64, i16)>), Error> {
+        let starts: Vec<i64> = inputs.iter().map(|i| i.start).collect();
+        sqlx::query(
+            "INSERT INTO counters (id, value) SELECT * FROM unnest($1::int8[], $2::int8[])",
+        )
+        .bind(ctx.record_ids())
+        .bind(&starts)
+        .execute(ctx.conn())
+        .await?;
+        let held = crate::held_advisory_locks(ctx.conn()).await?;
+        Ok((ctx.event_ids().to_vec(), held))
     }
 
     /// Adds to a counter.

@@ -391,3 +391,40 @@ async fn bulk_of_an_ignored_action_writes_no_event(pool: PgPool) -> TestResult {
     assert_eq!(store.list_events(None, 10).await?.len(), 2, "no new event");
     Ok(())
 }
+
+/// UUIDv7 event ids, integer record ids and a pair lock key (the `alt` log): a
+/// bulk create needs its record ids, returns event ids in input order, takes the
+/// pair lock once.
+#[sqlx::test(migrations = false)]
+async fn bulk_with_uuid_event_ids_integer_records_and_a_pair_key(pool: PgPool) -> TestResult {
+    use events_tests::alt::{self, AltLog, Counter, Open};
+    let store = PgEventStore::<AltLog>::new(pool.clone());
+    store.migrate().await?;
+    alt::create_tables(&mut *pool.acquire().await?).await?;
+
+    let err = Counter::open_many([Open { start: 1 }])
+        .run(&store)
+        .await
+        .expect_err("integer record ids cannot be generated");
+    assert!(matches!(err, Error::MissingRecordId { .. }), "{err}");
+
+    let (event_ids, held) = Counter::open_many((1..=5).map(|start| Open { start }))
+        .record_ids([50_i64, 10, 40, 20, 30])
+        .run(&store)
+        .await?;
+    assert_eq!(held, vec![pg_locks_row(LockKey::Pair(1337, 31337))]);
+    let events = store.list_events(None, 10).await?;
+    let stored: Vec<(EventId, events_core::Key)> =
+        events.iter().map(|e| (e.id, e.record_id.clone())).collect();
+    let mut by_id = stored.clone();
+    by_id.sort();
+    assert_eq!(stored, by_id);
+    let expected: Vec<(EventId, events_core::Key)> = event_ids
+        .iter()
+        .copied()
+        .zip([50_i64, 10, 40, 20, 30].map(events_core::Key::Integer))
+        .collect();
+    assert_eq!(stored, expected, "event ids follow input order");
+    assert!(event_ids.iter().all(|id| matches!(id, EventId::Uuid(_))));
+    Ok(())
+}
