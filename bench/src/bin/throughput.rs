@@ -1,7 +1,9 @@
 //! Write throughput under concurrency, side by side in one run:
 //!
 //! - single writer: a framework action (record + event) vs the same record insert
-//!   alone;
+//!   alone, with the floors in between: the insert in its own `BEGIN`/`COMMIT`, and
+//!   the record + event written by hand in one transaction (the same round trips
+//!   as an action);
 //! - N writers (1, 4, 16, 32) on distinct records: the `global` lock scope vs the
 //!   `record` scope vs a hand-written record + event insert without a lock;
 //! - bulk: 10,000 creates in one call (`#[bulk(create)]`) vs a hand-written
@@ -305,6 +307,7 @@ async fn main() -> Result<(), BoxError> {
     let single = [
         Path::RecordOnly,
         Path::RecordInTransaction,
+        Path::HandWritten,
         Path::Record,
         Path::Global,
     ];
