@@ -6,7 +6,9 @@
 //!
 //! 1. `BEGIN`;
 //! 2. for a recorded action: `pg_advisory_xact_lock(key)` as the first statement, then
-//!    the event insert (so the event's id orders before any event the body causes);
+//!    the event insert (so the event's id orders before any event the body causes),
+//!    both in one statement; under the `record` scope a create of a generated record
+//!    id skips the lock (see [`LockScope::Record`]);
 //! 3. the body, with an [`ActionCtx`] on the same connection;
 //! 4. the `after_action` hooks the body registered;
 //! 5. `COMMIT`, then the `after_commit` hooks.
@@ -27,8 +29,8 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
-    ActionInfo, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore, Key, KeyValue,
-    LockKeyInput, NewEvent, PersistsActor, RecordIdOf, Resource,
+    ActionInfo, ActionKind, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore, Key,
+    KeyValue, LockKeyInput, LockScope, NewEvent, PersistsActor, RecordIdOf, Resource,
 };
 
 pub(crate) type AfterActionHook =
@@ -457,6 +459,11 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
             tenant,
             body,
         } = self;
+        // Under the record scope, a record whose id is generated here cannot be
+        // named by any other action before this one commits: nothing to wait for.
+        let fresh_record = record_id.is_none()
+            && action.kind == ActionKind::Create
+            && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
         let Some(record_id) = record_id.or_else(RecordIdOf::<R>::generate) else {
             return Err(Error::MissingRecordId {
                 resource: R::NAME,
@@ -473,12 +480,16 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
                 action: action.name,
                 source,
             })?;
-            let lock = R::advisory_lock_key(&LockKeyInput {
-                resource: R::NAME,
-                action: action.name,
-                record_id: &key,
-                tenant: tenant.as_ref(),
-            })?;
+            let lock = if fresh_record {
+                None
+            } else {
+                Some(R::advisory_lock_key(&LockKeyInput {
+                    resource: R::NAME,
+                    action: action.name,
+                    record_id: &key,
+                    tenant: tenant.as_ref(),
+                })?)
+            };
             let event = NewEvent {
                 resource: R::NAME,
                 record_id: &key,
@@ -573,7 +584,7 @@ pub(crate) trait DynStore: Send + Sync {
     fn append_dyn<'a>(
         &'a self,
         conn: &'a mut PgConnection,
-        lock: crate::LockKey,
+        lock: Option<crate::LockKey>,
         event: &'a NewEvent<'a>,
     ) -> BoxFuture<'a, Result<crate::Appended, Error>>;
     /// [`EventStore::append_many`], boxed.
@@ -597,7 +608,7 @@ impl<S: EventStore> DynStore for S {
     fn append_dyn<'a>(
         &'a self,
         conn: &'a mut PgConnection,
-        lock: crate::LockKey,
+        lock: Option<crate::LockKey>,
         event: &'a NewEvent<'a>,
     ) -> BoxFuture<'a, Result<crate::Appended, Error>> {
         Box::pin(self.append(conn, lock, event))

@@ -47,7 +47,7 @@ impl fmt::Display for LockKey {
 /// | --- | --- | --- |
 /// | `global` | `advisory_lock_key_default` always | always: every recorded action is serialized |
 /// | `tenant` (default, AshEvents') | the tenant (integer, or a UUID as two `i32`), else the default | actions of different tenants never touch the same rows |
-/// | `record` | a hash of resource and record id | an action only reads and writes its own record |
+/// | `record` | a hash of resource and record id; none for a create whose record id the framework generates | an action only reads and writes its own record |
 /// | custom | `advisory_lock_key_generator = Type` | the generator gives conflicting actions one key |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LockScope {
@@ -55,7 +55,10 @@ pub enum LockScope {
     Global,
     /// One key per tenant, the default key without one: [`DefaultLockKeyGenerator`].
     Tenant,
-    /// One key per record: [`RecordLockKeyGenerator`].
+    /// One key per record: [`RecordLockKeyGenerator`]. A create whose record id
+    /// the framework generates (single or bulk) takes no lock: no other action
+    /// can name that record before the create commits, and any action that names
+    /// it afterwards gets a later transaction id, so replay order holds.
     Record,
     /// A user-supplied [`AdvisoryLockKeyGenerator`].
     Custom,

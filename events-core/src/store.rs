@@ -17,11 +17,12 @@ pub trait EventStore: Send + Sync {
 
     /// Takes the transaction-scoped advisory lock `lock`, then inserts `event` with
     /// `occurred_at` read from the database clock after the lock was granted; the
-    /// lock must be the transaction's first statement.
+    /// lock must be the transaction's first statement. With `None`, inserts
+    /// without a lock (a create of a record nobody else can name yet).
     fn append(
         &self,
         conn: &mut PgConnection,
-        lock: LockKey,
+        lock: impl Into<Option<LockKey>> + Send,
         event: &NewEvent<'_>,
     ) -> impl Future<Output = Result<Appended, Error>> + Send;
 

@@ -47,6 +47,8 @@ pub(crate) struct Statements {
     pub(crate) insert_single: Arc<str>,
     /// The same with a two-`int4` lock key (the last two parameters).
     pub(crate) insert_pair: Arc<str>,
+    /// The insert without a lock (no lock parameter).
+    pub(crate) insert_unlocked: Arc<str>,
     /// The append of a bulk call, one statement: every lock (ascending, distinct),
     /// then one event per row of the `unnest`ed arrays, in array order, with one
     /// `occurred_at` read after the last lock. Parameters: resource, action,
@@ -103,6 +105,12 @@ impl Statements {
             n,
             n + 1
         ));
+        let insert_unlocked: Arc<str> = format!(
+            "INSERT INTO {table} ({}) VALUES ({}) RETURNING id, occurred_at",
+            insert_columns.join(", "),
+            values.join(", "),
+        )
+        .into();
 
         let insert_many = insert_many_sql::<L>(&table);
 
@@ -117,6 +125,7 @@ impl Statements {
         Statements {
             insert_single,
             insert_pair,
+            insert_unlocked,
             insert_many,
             // Manual audit entries are not events: they have no action to replay and
             // do not fit `Event` (see `crate::audit`).

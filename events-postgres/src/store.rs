@@ -194,10 +194,11 @@ impl<L: EventLog> PgEventStore<L> {
 
     /// The lock-and-insert of `event` with every argument bound. Fails on a key
     /// that does not fit its column, before anything runs.
-    fn insert_query(&self, lock: LockKey, event: &NewEvent<'_>) -> Result<PgQuery, Error> {
+    fn insert_query(&self, lock: Option<LockKey>, event: &NewEvent<'_>) -> Result<PgQuery, Error> {
         let text = match lock {
-            LockKey::Single(_) => &self.sql.insert_single,
-            LockKey::Pair(..) => &self.sql.insert_pair,
+            Some(LockKey::Single(_)) => &self.sql.insert_single,
+            Some(LockKey::Pair(..)) => &self.sql.insert_pair,
+            None => &self.sql.insert_unlocked,
         };
         let mut q = sql::query(text);
         if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
@@ -214,8 +215,9 @@ impl<L: EventLog> PgEventStore<L> {
             .bind(event.tenant.map(Key::to_string));
         q = bind_actor::<L>(q, event.actor)?;
         Ok(match lock {
-            LockKey::Single(key) => q.bind(key),
-            LockKey::Pair(a, b) => q.bind(a).bind(b),
+            Some(LockKey::Single(key)) => q.bind(key),
+            Some(LockKey::Pair(a, b)) => q.bind(a).bind(b),
+            None => q,
         })
     }
 }
@@ -298,18 +300,21 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
     async fn append(
         &self,
         conn: &mut PgConnection,
-        lock: LockKey,
+        lock: impl Into<Option<LockKey>> + Send,
         event: &NewEvent<'_>,
     ) -> Result<Appended, Error> {
+        let lock = lock.into();
         // One round trip: the lock and the insert are one statement.
         let row = self
             .insert_query(lock, event)?
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| {
+                let locked =
+                    lock.map_or_else(|| "without a lock".to_owned(), |l| format!("locking {l}"));
                 Error::from_sqlx(
                     format!(
-                        "locking {lock} and appending an event of {}.{}",
+                        "{locked} and appending an event of {}.{}",
                         event.resource, event.action
                     ),
                     e,
@@ -324,7 +329,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
             event_id = %id,
             resource = event.resource,
             action = event.action,
-            lock = %lock,
+            lock = ?lock,
             "event appended"
         );
         Ok(Appended { id, occurred_at })

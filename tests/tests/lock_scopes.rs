@@ -54,6 +54,18 @@ impl RecordNap {
     }
 }
 
+/// Creates under the record scope.
+pub struct RecordCreate;
+
+#[events(event_log = RecordLog)]
+impl RecordCreate {
+    /// Returns the locks held.
+    #[create]
+    pub async fn make(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<Vec<(i64, i64, i16)>, Error> {
+        held_advisory_locks(ctx.conn()).await
+    }
+}
+
 /// A resource of the global log that locks per record instead.
 pub struct Override;
 
@@ -115,6 +127,13 @@ async fn each_scope_locks_its_key(pool: PgPool) -> TestResult {
 
     let held = RecordNap::nap(id, 0.0).run(&record).await?;
     assert_eq!(held, vec![pg_locks_row(record_key("RecordNap", id)?)]);
+
+    // A create of a generated id: no other action can name the record before it
+    // commits, so it waits for nothing. Given an id, it locks that record.
+    let held = RecordCreate::make(()).run(&record).await?;
+    assert_eq!(held, vec![], "a fresh record takes no lock");
+    let held = RecordCreate::make(()).record_id(id).run(&record).await?;
+    assert_eq!(held, vec![pg_locks_row(record_key("RecordCreate", id)?)]);
 
     let held = Override::touch(id, ()).run(&global).await?;
     assert_eq!(
