@@ -395,7 +395,7 @@ fn audit_migration_sql<L: EventLog>() -> String {
              SELECT txid, max(recorded_at) FROM {table}\n\
              WHERE NOT EXISTS (SELECT 1 FROM {commits})\n\
              GROUP BY txid\n\
-             ON CONFLICT (txid) DO NOTHING;"
+             ON CONFLICT (txid) DO NOTHING;\n"
         )
     } else {
         String::new()
@@ -455,7 +455,6 @@ CREATE TABLE IF NOT EXISTS {commits} (
 -- Filtering and ordering by commit time (joined to the events on txid).
 CREATE INDEX IF NOT EXISTS {commits_index} ON {commits} (committed_at, txid);
 {commits_guards}{backfill}
-
 -- Runs at COMMIT (deferred), once per transaction (see the trigger's WHEN below).
 {commit_fn_sql}
 -- True for the first event row a transaction inserts, false for the others: the
