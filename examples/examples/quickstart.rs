@@ -5,13 +5,14 @@
 //! - `#[event_log(...)]` with two actor columns (an admin and a system process);
 //! - `#[events(...)]` on two resources, with versioned and ignored actions;
 //! - calling generated actions with `.actor(..)`, `.metadata(..)` and `.run(&store)`;
+//! - a bulk action: many inputs, one event each, written by one statement;
 //! - that a failing action stores neither its state change nor its event;
 //! - reading the events back.
 //!
 //! Run it with `cargo run --example quickstart`. It uses `DATABASE_URL` if set,
 //! else PostgreSQL at 127.0.0.1:5432, else a throwaway cluster.
 
-use events_core::{ActionCtx, Actor, Error, event_log, events};
+use events_core::{ActionCtx, Actor, BulkCtx, Error, event_log, events};
 use events_postgres::PgEventStore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -85,6 +86,26 @@ impl User {
             .execute(ctx.conn())
             .await?;
         Ok(user)
+    }
+
+    /// Registers many users with one statement: the bulk form of `register`. Its
+    /// events are `register` events, which replay one by one through `register`.
+    #[bulk(register)]
+    pub async fn register_many(
+        ctx: &mut BulkCtx<'_>,
+        inputs: Vec<Register>,
+    ) -> Result<usize, Error> {
+        let emails: Vec<&str> = inputs.iter().map(|i| i.email.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO users (id, email, created_at) \
+             SELECT id, email, $3 FROM unnest($1::uuid[], $2::text[]) AS u(id, email)",
+        )
+        .bind(ctx.record_ids())
+        .bind(&emails)
+        .bind(ctx.now())
+        .execute(ctx.conn())
+        .await?;
+        Ok(inputs.len())
     }
 
     /// Changes a user's email; fails on a duplicate, and then records nothing.
@@ -237,6 +258,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("Renamed the project to {:?}.", engine.name);
     Project::recount(engine.id, ()).run(&store).await?;
+
+    // An import: one call, one event per user, one statement for all of them.
+    let imported = User::register_many(
+        [
+            "alan@example.com",
+            "edsger@example.com",
+            "barbara@example.com",
+        ]
+        .map(|email| Register {
+            email: email.into(),
+        }),
+    )
+    .actor(&importer)
+    .metadata(json!({ "source": "import", "file": "users.csv" }))
+    .run(&store)
+    .await?;
+    println!("Imported {imported} users in one call.");
 
     // A unique violation: the update rolls back, and so does its event.
     let clash = User::change_email(
