@@ -52,12 +52,14 @@ pub struct ActionCtx<'c, Id = Uuid> {
     metadata: serde_json::Value,
     event_id: Option<EventId>,
     replay: bool,
-    after_action: Vec<AfterActionHook>,
-    after_commit: Vec<BoxFuture<'static, ()>>,
+    pub(crate) after_action: Vec<AfterActionHook>,
+    pub(crate) after_commit: Vec<BoxFuture<'static, ()>>,
     /// Where nested actions append their events; `None` on replay.
-    store: Option<&'c dyn DynStore>,
+    pub(crate) store: Option<&'c dyn DynStore>,
     /// Set once the body recorded its changes (see [`crate::audit`]).
     changes_recorded: bool,
+    /// Set for bodies run by [`crate::each`]: nested actions are refused there.
+    pub(crate) in_each: bool,
 }
 
 /// Everything but the connection that an [`ActionCtx`] is made from.
@@ -91,6 +93,7 @@ impl<'c, Id: Clone> ActionCtx<'c, Id> {
             after_commit: Vec::new(),
             store: None,
             changes_recorded: false,
+            in_each: false,
         }
     }
 
@@ -253,13 +256,13 @@ pub type BodyFn<Id, I, Ret> = for<'a, 'b> fn(&'a mut ActionCtx<'b, Id>, I) -> Bo
 /// ```
 #[must_use = "an action does nothing until `.run(&store)` is awaited"]
 pub struct ActionCall<R: Resource, I, Ret> {
-    action: ActionInfo,
-    input: I,
-    record_id: Option<RecordIdOf<R>>,
-    actor: Option<ActorRef>,
-    metadata: serde_json::Value,
-    tenant: Option<Key>,
-    body: BodyFn<RecordIdOf<R>, I, Ret>,
+    pub(crate) action: ActionInfo,
+    pub(crate) input: I,
+    pub(crate) record_id: Option<RecordIdOf<R>>,
+    pub(crate) actor: Option<ActorRef>,
+    pub(crate) metadata: serde_json::Value,
+    pub(crate) tenant: Option<Key>,
+    pub(crate) body: BodyFn<RecordIdOf<R>, I, Ret>,
 }
 
 impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
@@ -386,6 +389,13 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
                 "nested action skipped on replay"
             );
             return Ok(None);
+        }
+        if ctx.in_each {
+            return Err(Error::NestedInEach {
+                resource: R::NAME,
+                action: self.action.name,
+            }
+            .into());
         }
         let Some(store) = ctx.store else {
             return Err(Error::NestedOtherLog {
@@ -592,7 +602,7 @@ pub(crate) trait DynStore: Send + Sync {
         &'a self,
         conn: &'a mut PgConnection,
         locks: &'a [crate::LockKey],
-        events: &'a crate::NewEvents<'a>,
+        events: &'a [NewEvent<'a>],
     ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>>;
 }
 
@@ -618,7 +628,7 @@ impl<S: EventStore> DynStore for S {
         &'a self,
         conn: &'a mut PgConnection,
         locks: &'a [crate::LockKey],
-        events: &'a crate::NewEvents<'a>,
+        events: &'a [NewEvent<'a>],
     ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>> {
         Box::pin(self.append_many(conn, locks, events))
     }

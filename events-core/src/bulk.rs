@@ -76,7 +76,7 @@ use uuid::Uuid;
 use crate::action::{AfterActionHook, DynStore, finish, run_after_action};
 use crate::{
     ActionInfo, ActionKind, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog,
-    EventStore, Key, KeyValue, LockKeyInput, LockScope, NewEvents, PersistsActor, RecordIdOf,
+    EventStore, Key, KeyValue, LockKeyInput, LockScope, NewEvent, PersistsActor, RecordIdOf,
     Resource,
 };
 
@@ -374,16 +374,20 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             }
             locks.sort_unstable();
             locks.dedup();
-            let events = NewEvents {
-                resource: R::NAME,
-                action: action.name,
-                action_type: action.kind,
-                actor: actor.as_ref(),
-                metadata: &metadata,
-                version: action.version,
-                tenant: tenant.as_ref(),
-                rows: &rows,
-            };
+            let events: Vec<NewEvent<'_>> = rows
+                .iter()
+                .map(|(key, data)| NewEvent {
+                    resource: R::NAME,
+                    record_id: key,
+                    action: action.name,
+                    action_type: action.kind,
+                    actor: actor.as_ref(),
+                    data,
+                    metadata: &metadata,
+                    version: action.version,
+                    tenant: tenant.as_ref(),
+                })
+                .collect();
             let appended = store.append_many_dyn(&mut *conn, &locks, &events).await?;
             tracing::debug!(
                 events = appended.ids.len(),
@@ -414,5 +418,213 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
         drop(ctx);
         run_after_action(conn, after_action, R::NAME, action.name).await?;
         Ok((output, after_commit))
+    }
+}
+
+/// Runs many calls of an action, each with its own body, in one transaction,
+/// writing all their events with one statement.
+///
+/// For actions without a `#[bulk(..)]` form: every call keeps its own record id,
+/// actor, metadata and tenant, and its body runs as it would under
+/// [`ActionCall::run`](crate::ActionCall::run), one after the other in the given
+/// order, each with its own event id and `after_action` hooks. The events are
+/// inserted first, all at once, under every call's lock (ascending key order);
+/// they share one `occurred_at`. Either every call commits or none does. Compared
+/// with running the calls one by one, this saves a transaction per call (its
+/// `BEGIN`, lock and event round trips and its commit), but still runs each
+/// body's statements; a `#[bulk]` body writes the state of all calls at once.
+///
+/// Replay applies the events one by one in the same order, so the state is the
+/// one the calls produced. A body run this way cannot run nested actions
+/// ([`Error::NestedInEach`]): their events would follow all of this call's.
+///
+/// ```no_run
+/// # use events_core::{ActionCtx, Error, EventStore, event_log, events};
+/// # #[event_log] pub struct AppLog;
+/// # pub struct Tag;
+/// # #[events(event_log = AppLog)]
+/// # impl Tag {
+/// #     #[update]
+/// #     async fn rename(ctx: &mut ActionCtx<'_>, name: String) -> Result<(), Error> { Ok(()) }
+/// # }
+/// # async fn run<S: EventStore<Log = AppLog>>(store: &S, renames: Vec<(uuid::Uuid, String)>) -> Result<(), Error> {
+/// let calls = renames.into_iter().map(|(id, name)| Tag::rename(id, name));
+/// let outputs: Vec<()> = events_core::each(calls).run(store).await?;
+/// # Ok(()) }
+/// ```
+pub fn each<R: Resource, I, Ret>(
+    calls: impl IntoIterator<Item = crate::ActionCall<R, I, Ret>>,
+) -> EachCall<R, I, Ret> {
+    EachCall {
+        calls: calls.into_iter().collect(),
+    }
+}
+
+/// Calls of one action gathered by [`each`], executed by [`run`](EachCall::run).
+#[must_use = "`each(..)` does nothing until `.run(&store)` is awaited"]
+pub struct EachCall<R: Resource, I, Ret> {
+    calls: Vec<crate::ActionCall<R, I, Ret>>,
+}
+
+/// One call of an [`EachCall`], ready to run: its event is written.
+struct Prepared<R: Resource, I, Ret> {
+    call: crate::ActionCall<R, I, Ret>,
+    record_id: RecordIdOf<R>,
+    event_id: Option<EventId>,
+}
+
+impl<R: Resource, I, Ret> EachCall<R, I, Ret> {
+    /// The number of calls.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True without calls: `run` then returns an empty `Vec` and writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Runs every call in one transaction; returns their values in call order, or
+    /// the first error (and nothing is stored).
+    pub async fn run<S>(self, store: &S) -> Result<Vec<Ret::Ok>, Ret::Err>
+    where
+        S: EventStore<Log = R::Log>,
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        if self.calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let span = tracing::info_span!("events.each", resource = R::NAME, calls = self.calls.len());
+        async move {
+            let mut tx = store.begin().await?;
+            let result = self.execute(&mut tx, store).await;
+            finish(tx, result).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn execute(
+        self,
+        conn: &mut PgConnection,
+        store: &dyn DynStore,
+    ) -> Result<(Vec<Ret::Ok>, Vec<BoxFuture<'static, ()>>), Ret::Err>
+    where
+        I: Serialize + Send,
+        Ret: ActionOutput + Send,
+        Ret::Err: From<Error>,
+    {
+        // Record ids, event data and locks of every call, before anything runs.
+        let mut prepared = Vec::with_capacity(self.calls.len());
+        let mut rows: Vec<(usize, Key, serde_json::Value)> = Vec::new();
+        let mut locks = Vec::new();
+        for (index, mut call) in self.calls.into_iter().enumerate() {
+            let action = call.action;
+            let fresh_record = call.record_id.is_none()
+                && action.kind == ActionKind::Create
+                && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
+            let Some(record_id) = call.record_id.take().or_else(RecordIdOf::<R>::generate) else {
+                return Err(Error::MissingRecordId {
+                    resource: R::NAME,
+                    action: action.name,
+                    record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
+                }
+                .into());
+            };
+            if action.recorded {
+                let key = record_id.clone().into_key();
+                let data =
+                    serde_json::to_value(&call.input).map_err(|source| Error::SerializeInput {
+                        resource: R::NAME,
+                        action: action.name,
+                        source,
+                    })?;
+                if !fresh_record {
+                    locks.push(R::advisory_lock_key(&LockKeyInput {
+                        resource: R::NAME,
+                        action: action.name,
+                        record_id: &key,
+                        tenant: call.tenant.as_ref(),
+                    })?);
+                }
+                rows.push((index, key, data));
+            }
+            prepared.push(Prepared {
+                call,
+                record_id,
+                event_id: None,
+            });
+        }
+        locks.sort_unstable();
+        locks.dedup();
+
+        let now = if rows.is_empty() {
+            Utc::now().trunc_subsecs(6)
+        } else {
+            let events: Vec<NewEvent<'_>> = rows
+                .iter()
+                .map(|(index, key, data)| {
+                    let call = &prepared[*index].call;
+                    NewEvent {
+                        resource: R::NAME,
+                        record_id: key,
+                        action: call.action.name,
+                        action_type: call.action.kind,
+                        actor: call.actor.as_ref(),
+                        data,
+                        metadata: &call.metadata,
+                        version: call.action.version,
+                        tenant: call.tenant.as_ref(),
+                    }
+                })
+                .collect();
+            let appended = store.append_many_dyn(&mut *conn, &locks, &events).await?;
+            for ((index, _, _), id) in rows.iter().zip(&appended.ids) {
+                prepared[*index].event_id = Some(*id);
+            }
+            tracing::debug!(
+                events = appended.ids.len(),
+                locks = locks.len(),
+                "events of each(..) appended"
+            );
+            appended.occurred_at
+        };
+
+        let mut outputs = Vec::with_capacity(prepared.len());
+        let mut after_commit = Vec::new();
+        for p in prepared {
+            let crate::ActionCall {
+                action,
+                input,
+                actor,
+                metadata,
+                tenant,
+                body,
+                ..
+            } = p.call;
+            let parts = crate::action::CtxParts {
+                resource: R::NAME,
+                action,
+                record_id: p.record_id,
+                now,
+                actor,
+                tenant,
+                metadata,
+                event_id: p.event_id,
+                replay: false,
+            };
+            let mut ctx = crate::ActionCtx::new(&mut *conn, parts);
+            ctx.store = Some(store);
+            ctx.in_each = true;
+            let output = (body)(&mut ctx, input).await.into_result()?;
+            let hooks = std::mem::take(&mut ctx.after_action);
+            after_commit.append(&mut ctx.after_commit);
+            drop(ctx);
+            run_after_action(conn, hooks, R::NAME, action.name).await?;
+            outputs.push(output);
+        }
+        Ok((outputs, after_commit))
     }
 }

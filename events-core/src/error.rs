@@ -175,6 +175,19 @@ pub enum Error {
         action: &'static str,
     },
 
+    /// A body run by [`each`](crate::each) ran another action with `run_in`.
+    #[error(
+        "`{resource}.{action}` was run with `run_in` from a body run by `each(..)`: its event \
+         would follow all of that call's events, not its caller's, and replay would apply it \
+         out of order; run it as a call of its own, or run the caller with `.run(..)`"
+    )]
+    NestedInEach {
+        /// Resource of the nested action.
+        resource: &'static str,
+        /// The nested action.
+        action: &'static str,
+    },
+
     /// A lifecycle hook registered by an action body failed.
     #[error("after_action hook of `{resource}.{action}` failed: {source}")]
     Hook {

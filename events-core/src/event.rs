@@ -155,32 +155,10 @@ pub struct Appended {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// The events of one bulk call, to be appended by one statement: one event per
-/// row, every other field shared.
-#[derive(Debug, Clone, Copy)]
-pub struct NewEvents<'a> {
-    /// Resource name.
-    pub resource: &'static str,
-    /// Action name.
-    pub action: &'static str,
-    /// Action kind.
-    pub action_type: ActionKind,
-    /// The actor, if any.
-    pub actor: Option<&'a crate::ActorRef>,
-    /// Metadata.
-    pub metadata: &'a serde_json::Value,
-    /// Action version.
-    pub version: u32,
-    /// Tenant.
-    pub tenant: Option<&'a Key>,
-    /// Record id and input data of each event, in call order.
-    pub rows: &'a [(Key, serde_json::Value)],
-}
-
 /// What the store reports for the events of a bulk call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendedMany {
-    /// The new events' ids, in the order of [`NewEvents::rows`] (ascending).
+    /// The new events' ids, in the order they were given (ascending).
     pub ids: Vec<EventId>,
     /// Their shared `occurred_at`: the database clock once every advisory lock of
     /// the call was granted.

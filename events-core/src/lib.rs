@@ -54,11 +54,9 @@ use std::pin::Pin;
 
 pub use action::{ActionCall, ActionCtx, ActionOutput};
 pub use actor::{Actor, ActorRef, PersistsActor};
-pub use bulk::{BulkCall, BulkCtx};
+pub use bulk::{BulkCall, BulkCtx, EachCall, each};
 pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error, EventRef};
-pub use event::{
-    ActionKind, Appended, AppendedMany, Event, EventId, NewEvent, NewEvents, PrimaryKeyType,
-};
+pub use event::{ActionKind, Appended, AppendedMany, Event, EventId, NewEvent, PrimaryKeyType};
 pub use key::{Key, KeyType, KeyValue};
 pub use lock::{
     AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, GlobalLockKeyGenerator, LockKey,

@@ -5,7 +5,7 @@
 
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::{Appended, AppendedMany, Error, EventLog, LockKey, NewEvent, NewEvents};
+use crate::{Appended, AppendedMany, Error, EventLog, LockKey, NewEvent};
 
 /// Where events of one event log are stored.
 pub trait EventStore: Send + Sync {
@@ -28,13 +28,13 @@ pub trait EventStore: Send + Sync {
 
     /// Takes every advisory lock in `locks` in one statement, in ascending key
     /// order whatever their order in the slice (so two bulk calls never wait on
-    /// each other in a cycle), then inserts one event per row of `events` with one
-    /// shared `occurred_at` read after the last lock was granted. Must be the
+    /// each other in a cycle), then inserts `events`, in order, with one shared
+    /// `occurred_at` read after the last lock was granted. Must be the
     /// transaction's first statement, like [`append`](Self::append).
     fn append_many(
         &self,
         conn: &mut PgConnection,
         locks: &[LockKey],
-        events: &NewEvents<'_>,
+        events: &[NewEvent<'_>],
     ) -> impl Future<Output = Result<AppendedMany, Error>> + Send;
 }

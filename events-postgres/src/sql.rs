@@ -49,14 +49,17 @@ pub(crate) struct Statements {
     pub(crate) insert_pair: Arc<str>,
     /// The insert without a lock (no lock parameter).
     pub(crate) insert_unlocked: Arc<str>,
-    /// The append of a bulk call, one statement: every lock (ascending, distinct),
-    /// then one event per row of the `unnest`ed arrays, in array order, with one
-    /// `occurred_at` read after the last lock. Parameters: resource, action,
-    /// action_type, metadata, version, tenant, every actor column (shared by all
-    /// rows); then the arrays (`id`s for `uuid_v7`), record ids, data; then the
-    /// single lock keys (`int8[]`) and the two halves of the pair keys (`int4[]`,
-    /// `int4[]`). Returns the ids and the shared `occurred_at`.
+    /// The append of many events alike but for their record ids and data, one
+    /// statement: every lock (ascending, distinct), then one event per element of
+    /// the `unnest`ed arrays, in array order, with one `occurred_at` read after the
+    /// last lock. Parameters in [`insert_many_columns`] order (`shared` ones a
+    /// value, the others an array), then the single lock keys (`int8[]`) and the
+    /// two halves of the pair keys (`int4[]`, `int4[]`). Returns the ids and the
+    /// shared `occurred_at`.
     pub(crate) insert_many: Arc<str>,
+    /// The same with every column an array: events of different actions, actors,
+    /// metadata or tenants.
+    pub(crate) insert_many_rows: Arc<str>,
     /// First page of the log: `$1` limit.
     pub(crate) list_first: Arc<str>,
     /// Page after a cursor: `$1` cursor id, `$2` limit.
@@ -112,7 +115,8 @@ impl Statements {
         )
         .into();
 
-        let insert_many = insert_many_sql::<L>(&table);
+        let insert_many = insert_many_sql::<L>(&table, true);
+        let insert_many_rows = insert_many_sql::<L>(&table, false);
 
         let select_columns: Vec<String> = EVENT_COLUMNS
             .iter()
@@ -127,6 +131,7 @@ impl Statements {
             insert_pair,
             insert_unlocked,
             insert_many,
+            insert_many_rows,
             // Manual audit entries are not events: they have no action to replay and
             // do not fit `Event` (see `crate::audit`).
             list_first: format!("{select} WHERE action_type <> 'manual' ORDER BY id LIMIT $1")
@@ -148,62 +153,53 @@ impl Statements {
     }
 }
 
-/// The text of [`Statements::insert_many`].
-fn insert_many_sql<L: EventLog>(table: &str) -> Arc<str> {
-    let actors: Vec<String> = L::ACTOR_COLUMNS
-        .iter()
-        .map(|c| quote_ident(c.name))
-        .collect();
-    let uuid_ids = L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7;
-    // Shared values first: resource, action, action_type, metadata, version,
-    // tenant, then the actor columns.
-    let mut n = 0;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    let shared: Vec<String> = (0..6 + actors.len()).map(|_| next()).collect();
-    let ids = uuid_ids.then(|| format!("{}::uuid[]", next()));
-    let records = format!("{}::{}[]", next(), L::RECORD_ID_TYPE.sql_type());
-    let data = format!("{}::jsonb[]", next());
-    let (singles, pair_a, pair_b) = (next(), next(), next());
+/// The columns of a many-event insert, in parameter order, with their SQL types
+/// and whether the value is one for all events (`shared`) or one per event.
+/// `shared` selects the uniform form, where every event of the call has the same
+/// resource, action, kind, metadata, version, tenant and actor: then only the id
+/// (for `uuid_v7`), the record id and the data are arrays.
+pub(crate) fn insert_many_columns<L: EventLog>(shared: bool) -> Vec<(String, String, bool)> {
+    let mut columns: Vec<(String, String, bool)> = Vec::new();
+    if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+        columns.push(("id".to_owned(), "uuid".to_owned(), false));
+    }
+    let record = L::RECORD_ID_TYPE.sql_type();
+    for (column, ty) in EVENT_COLUMNS[1..9].iter().zip([
+        "text", record, "text", "text", "jsonb", "jsonb", "int4", "text",
+    ]) {
+        let per_event = matches!(*column, "record_id" | "data");
+        columns.push(((*column).to_owned(), ty.to_owned(), shared && !per_event));
+    }
+    for actor in L::ACTOR_COLUMNS {
+        columns.push((
+            quote_ident(actor.name),
+            actor.attribute_type.sql_type().to_owned(),
+            shared,
+        ));
+    }
+    columns
+}
 
-    let mut columns = Vec::new();
+/// The text of [`Statements::insert_many`] (`shared`) or
+/// [`Statements::insert_many_rows`].
+fn insert_many_sql<L: EventLog>(table: &str, shared: bool) -> Arc<str> {
+    let columns = insert_many_columns::<L>(shared);
     let mut values = Vec::new();
-    if uuid_ids {
-        columns.push("id".to_owned());
-        values.push("r.id".to_owned());
+    let mut arrays = Vec::new();
+    let mut row_columns = Vec::new();
+    for (i, (_, ty, is_shared)) in columns.iter().enumerate() {
+        let param = i + 1;
+        if *is_shared {
+            values.push(format!("${param}::{ty}"));
+        } else {
+            arrays.push(format!("${param}::{ty}[]"));
+            row_columns.push(format!("c{i}"));
+            values.push(format!("r.c{i}"));
+        }
     }
-    let fixed = [
-        ("resource", shared[0].clone()),
-        ("record_id", "r.record_id".to_owned()),
-        ("action", shared[1].clone()),
-        ("action_type", shared[2].clone()),
-        ("data", "r.data".to_owned()),
-        ("metadata", shared[3].clone()),
-        ("version", shared[4].clone()),
-        ("tenant", shared[5].clone()),
-    ];
-    for (column, value) in fixed {
-        columns.push(column.to_owned());
-        values.push(value);
-    }
-    for (column, value) in actors.iter().zip(&shared[6..]) {
-        columns.push(column.clone());
-        values.push(value.clone());
-    }
-    columns.push("occurred_at".to_owned());
-    values.push("lock.at".to_owned());
-    let arrays = [ids.as_deref(), Some(records.as_str()), Some(data.as_str())]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
-    let row_columns = if uuid_ids {
-        "id, record_id, data, ord"
-    } else {
-        "record_id, data, ord"
-    };
+    let names: Vec<&str> = columns.iter().map(|(c, _, _)| c.as_str()).collect();
+    let n = columns.len();
+    let (singles, pair_a, pair_b) = (n + 1, n + 2, n + 3);
     // Each lock aggregate reads a sorted, distinct subquery, so the locks are
     // taken in key order; `clock_timestamp()` is read once both are done, and the
     // insert scans `lock` before writing a row.
@@ -211,13 +207,16 @@ fn insert_many_sql<L: EventLog>(table: &str) -> Arc<str> {
         "WITH lock AS (\
          SELECT clock_timestamp() AS at FROM \
          (SELECT count(pg_advisory_xact_lock(k)) FROM \
-         (SELECT DISTINCT k FROM unnest({singles}::int8[]) AS u(k) ORDER BY k) s) singles, \
+         (SELECT DISTINCT k FROM unnest(${singles}::int8[]) AS u(k) ORDER BY k) s) singles, \
          (SELECT count(pg_advisory_xact_lock(a, b)) FROM \
-         (SELECT DISTINCT a, b FROM unnest({pair_a}::int4[], {pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs) \
-         INSERT INTO {table} ({}) SELECT {} FROM lock, unnest({arrays}) WITH ORDINALITY AS r({row_columns}) \
+         (SELECT DISTINCT a, b FROM unnest(${pair_a}::int4[], ${pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs) \
+         INSERT INTO {table} ({}, occurred_at) SELECT {}, lock.at FROM lock, \
+         unnest({}) WITH ORDINALITY AS r({}, ord) \
          ORDER BY r.ord RETURNING id, occurred_at",
-        columns.join(", "),
+        names.join(", "),
         values.join(", "),
+        arrays.join(", "),
+        row_columns.join(", "),
     )
     .into()
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use events_core::{
     ActorRef, Appended, AppendedMany, Error, EventId, EventLog, EventStore, Key, KeyType, LockKey,
-    NewEvent, NewEvents, PrimaryKeyType,
+    NewEvent, PrimaryKeyType,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -227,52 +227,104 @@ impl<L: EventLog> PgEventStore<L> {
     fn insert_many_query(
         &self,
         locks: &[LockKey],
-        events: &NewEvents<'_>,
+        events: &[NewEvent<'_>],
     ) -> Result<PgQuery, Error> {
-        let mut q = sql::query(&self.sql.insert_many)
-            .bind(events.resource)
-            .bind(events.action)
-            .bind(events.action_type.as_str())
-            .bind(events.metadata)
-            .bind(version(events.version)?)
-            .bind(events.tenant.map(Key::to_string));
-        q = bind_actor::<L>(q, events.actor)?;
+        let Some(first) = events.first() else {
+            return Err(Error::InvalidValue {
+                column: "data".to_owned(),
+                message: "a bulk append needs at least one event".to_owned(),
+            });
+        };
+        // Events alike but for record id and data (a bulk call) bind those columns
+        // once; a mix (`each(..)` over calls with their own actors or metadata)
+        // binds every column as an array.
+        let uniform = events.iter().all(|e| {
+            e.resource == first.resource
+                && e.action == first.action
+                && e.action_type == first.action_type
+                && e.version == first.version
+                && e.tenant == first.tenant
+                && e.actor == first.actor
+                && (std::ptr::eq(e.metadata, first.metadata) || e.metadata == first.metadata)
+        });
+        let mut q = sql::query(if uniform {
+            &self.sql.insert_many
+        } else {
+            &self.sql.insert_many_rows
+        });
         if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
             // Ascending, so that ids follow input order like sequence values do.
-            let mut ids: Vec<Uuid> = events.rows.iter().map(|_| Uuid::now_v7()).collect();
+            let mut ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
             ids.sort_unstable();
             q = q.bind(ids);
         }
-        let keys = events.rows.iter().map(|(key, _)| key);
-        let mismatch = |key: &Key| sql::key_mismatch("record_id", L::RECORD_ID_TYPE, key);
-        q = match L::RECORD_ID_TYPE {
-            KeyType::Uuid => q.bind(
-                keys.map(|k| match k {
-                    Key::Uuid(u) => Ok(*u),
-                    other => Err(mismatch(other)),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            ),
-            KeyType::Integer => q.bind(
-                keys.map(|k| match k {
-                    Key::Integer(i) => Ok(*i),
-                    other => Err(mismatch(other)),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            ),
-            KeyType::String => q.bind(
-                keys.map(|k| match k {
-                    Key::String(s) => Ok(s.clone()),
-                    other => Err(mismatch(other)),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            ),
+        let each = |f: fn(&NewEvent<'_>) -> &'static str| events.iter().map(f).collect::<Vec<_>>();
+        q = if uniform {
+            q.bind(first.resource)
+        } else {
+            q.bind(each(|e| e.resource))
         };
-        let data: Vec<sqlx::types::Json<&serde_json::Value>> = events
-            .rows
-            .iter()
-            .map(|(_, data)| sqlx::types::Json(data))
-            .collect();
+        q = bind_keys(
+            q,
+            "record_id",
+            L::RECORD_ID_TYPE,
+            events.iter().map(|e| Some(e.record_id)),
+        )?;
+        q = if uniform {
+            q.bind(first.action).bind(first.action_type.as_str())
+        } else {
+            q.bind(each(|e| e.action))
+                .bind(each(|e| e.action_type.as_str()))
+        };
+        q = q.bind(
+            events
+                .iter()
+                .map(|e| sqlx::types::Json(e.data))
+                .collect::<Vec<_>>(),
+        );
+        q = if uniform {
+            q.bind(first.metadata)
+                .bind(version(first.version)?)
+                .bind(first.tenant.map(Key::to_string))
+        } else {
+            q.bind(
+                events
+                    .iter()
+                    .map(|e| sqlx::types::Json(e.metadata))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| version(e.version))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+            .bind(
+                events
+                    .iter()
+                    .map(|e| e.tenant.map(Key::to_string))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        if uniform {
+            q = bind_actor::<L>(q, first.actor)?;
+        } else {
+            for event in events {
+                if let Some(actor) = event.actor
+                    && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
+                {
+                    return Err(unknown_actor_column::<L>(actor.column));
+                }
+            }
+            for column in L::ACTOR_COLUMNS {
+                let keys = events.iter().map(|e| {
+                    e.actor
+                        .filter(|actor| actor.column == column.name)
+                        .map(|actor| &actor.key)
+                });
+                q = bind_keys(q, column.name, column.attribute_type, keys)?;
+            }
+        }
         let (mut singles, mut pair_a, mut pair_b) = (Vec::new(), Vec::new(), Vec::new());
         for lock in locks {
             match *lock {
@@ -283,8 +335,45 @@ impl<L: EventLog> PgEventStore<L> {
                 }
             }
         }
-        Ok(q.bind(data).bind(singles).bind(pair_a).bind(pair_b))
+        Ok(q.bind(singles).bind(pair_a).bind(pair_b))
     }
+}
+
+/// Binds one array of keys (`NULL` for `None`) as the SQL type of an `expected`
+/// column; a key of another shape is an error naming `column`.
+fn bind_keys<'k>(
+    q: PgQuery,
+    column: &str,
+    expected: KeyType,
+    keys: impl Iterator<Item = Option<&'k Key>>,
+) -> Result<PgQuery, Error> {
+    let mismatch = |key: &Key| sql::key_mismatch(column, expected, key);
+    Ok(match expected {
+        KeyType::Uuid => q.bind(
+            keys.map(|k| match k {
+                None => Ok(None),
+                Some(Key::Uuid(u)) => Ok(Some(*u)),
+                Some(other) => Err(mismatch(other)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        ),
+        KeyType::Integer => q.bind(
+            keys.map(|k| match k {
+                None => Ok(None),
+                Some(Key::Integer(i)) => Ok(Some(*i)),
+                Some(other) => Err(mismatch(other)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        ),
+        KeyType::String => q.bind(
+            keys.map(|k| match k {
+                None => Ok(None),
+                Some(Key::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(mismatch(other)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        ),
+    })
 }
 
 impl<L: EventLog> EventStore for PgEventStore<L> {
@@ -339,7 +428,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         &self,
         conn: &mut PgConnection,
         locks: &[LockKey],
-        events: &NewEvents<'_>,
+        events: &[NewEvent<'_>],
     ) -> Result<AppendedMany, Error> {
         append_many(self, conn, locks, events).await
     }
@@ -351,24 +440,21 @@ async fn append_many<L: EventLog>(
     store: &PgEventStore<L>,
     conn: &mut PgConnection,
     locks: &[LockKey],
-    events: &NewEvents<'_>,
+    events: &[NewEvent<'_>],
 ) -> Result<AppendedMany, Error> {
-    if events.rows.is_empty() {
+    let Some(first) = events.first() else {
         return Err(Error::InvalidValue {
             column: "data".to_owned(),
-            message: format!(
-                "a bulk append of {}.{} needs at least one event",
-                events.resource, events.action
-            ),
+            message: "a bulk append needs at least one event".to_owned(),
         });
-    }
+    };
     let context = || {
         format!(
-            "locking {} keys and appending {} events of {}.{}",
+            "locking {} keys and appending {} events, the first of {}.{}",
             locks.len(),
-            events.rows.len(),
-            events.resource,
-            events.action
+            events.len(),
+            first.resource,
+            first.action
         )
     };
     let rows = store
@@ -383,13 +469,13 @@ async fn append_many<L: EventLog>(
             PrimaryKeyType::UuidV7 => sql::get(row, 0, "id").map(EventId::Uuid),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if ids.len() != events.rows.len() || rows.is_empty() {
+    if ids.len() != events.len() || rows.is_empty() {
         return Err(Error::MalformedRow {
             column: "id".to_owned(),
             message: format!(
                 "{}: expected {} new events, the insert returned {}",
                 context(),
-                events.rows.len(),
+                events.len(),
                 ids.len()
             ),
         });

@@ -10,7 +10,7 @@ use events_core::{
     Resource as _, event_log, events,
 };
 use events_postgres::PgEventStore;
-use events_tests::app::{Admin, UpdateUser, User};
+use events_tests::app::{self, Admin, UpdateUser, User};
 use events_tests::{held_advisory_locks, pg_locks_row, snapshot};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -426,5 +426,127 @@ async fn bulk_with_uuid_event_ids_integer_records_and_a_pair_key(pool: PgPool) -
         .collect();
     assert_eq!(stored, expected, "event ids follow input order");
     assert!(event_ids.iter().all(|id| matches!(id, EventId::Uuid(_))));
+    Ok(())
+}
+
+/// `each(..)`: every call's own body, actor and metadata, one transaction, one
+/// statement for the events, hooks as for single actions.
+#[sqlx::test(migrations = false)]
+async fn each_runs_every_body_in_one_transaction(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let admin = Admin { id: Uuid::now_v7() };
+    let names = ["Ada", "Grace", "Edsger"];
+    let importer = app::SystemActor("importer");
+    let calls = names.iter().enumerate().map(|(i, n)| {
+        let call = User::create(input(n)).metadata(json!({ "line": i }));
+        // Two actor columns: NULL in the other one, row by row.
+        if i == 2 {
+            call.actor(&importer)
+        } else {
+            call.actor(&admin)
+        }
+    });
+    let users = events_core::each(calls).run(&store).await?;
+    assert_eq!(users.len(), 3);
+
+    let events = store.list_events(None, 10).await?;
+    assert_eq!(events.len(), 3);
+    for (i, (event, user)) in events.iter().zip(&users).enumerate() {
+        assert_eq!(event.action, "create");
+        assert_eq!(event.version, 2);
+        assert_eq!(event.record_id, events_core::Key::Uuid(user.id));
+        assert_eq!(event.metadata, json!({ "line": i }));
+        let expected_actor = if i == 2 {
+            (
+                "system_actor".to_owned(),
+                events_core::Key::String("importer".into()),
+            )
+        } else {
+            ("user_id".to_owned(), events_core::Key::Uuid(admin.id))
+        };
+        assert_eq!(event.actor, Some(expected_actor));
+        assert_eq!(event.occurred_at, user.created_at, "the body's ctx.now()");
+    }
+    let txids: i64 = sqlx::query_scalar("SELECT count(DISTINCT txid) FROM events")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(txids, 1, "one transaction");
+    // `create` registers an after-action hook and an after-commit hook: each ran
+    // once per call.
+    let side_effects: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_side_effects")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(side_effects, 3);
+    assert!(users.iter().all(|u| app::after_commit_runs(u.id) == 1));
+
+    // Mixed with updates of those users, then replayed: the live state.
+    let renames = users.iter().map(|u| {
+        User::update(
+            u.id,
+            UpdateUser {
+                name: format!("{} (renamed)", u.name),
+            },
+        )
+    });
+    events_core::each(renames).run(&store).await?;
+    let live = snapshot(&pool).await?;
+    store.replay(Replay::all()).await?;
+    assert_eq!(snapshot(&pool).await?, live);
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn each_is_all_or_nothing(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let calls = [input("Ada"), input(""), input("Grace")].map(User::create);
+    let err = events_core::each(calls)
+        .run(&store)
+        .await
+        .expect_err("the empty name fails its call");
+    assert!(matches!(err, Error::MalformedRow { .. }), "{err}");
+    assert!(store.list_events(None, 10).await?.is_empty());
+    assert!(snapshot(&pool).await?.users.is_empty());
+    let side_effects: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_side_effects")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(
+        side_effects, 0,
+        "the first call's after-action hook rolled back too"
+    );
+    let none: Vec<events_core::ActionCall<User, app::CreateUser, Result<User, Error>>> = Vec::new();
+    assert!(events_core::each(none).run(&store).await?.is_empty());
+    Ok(())
+}
+
+/// A body run by `each` cannot nest an action: its event would land after all of
+/// the call's events and replay would apply it out of order.
+#[sqlx::test(migrations = false)]
+async fn each_refuses_nested_actions(pool: PgPool) -> TestResult {
+    let store = app_store(&pool).await?;
+    let signup = User::signup(app::Signup {
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+        first_post: "Hello".into(),
+        tolerate_failed_post: false,
+    });
+    let err = events_core::each([signup])
+        .run(&store)
+        .await
+        .expect_err("nested publish refused");
+    assert!(
+        matches!(
+            err,
+            Error::NestedInEach {
+                action: "publish",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("run it as a call of its own"),
+        "{err}"
+    );
+    assert!(store.list_events(None, 10).await?.is_empty());
     Ok(())
 }

@@ -6,8 +6,9 @@
 //!   as an action);
 //! - N writers (1, 4, 16, 32) on distinct records: the `global` lock scope vs the
 //!   `record` scope vs a hand-written record + event insert without a lock;
-//! - bulk: 10,000 creates in one call (`#[bulk(create)]`) vs a hand-written
-//!   multi-row insert of the records and their events in one transaction.
+//! - bulk: 10,000 creates in one call (`#[bulk(create)]`, and `each(..)` over the
+//!   single action) vs a hand-written multi-row insert of the records and their
+//!   events in one transaction.
 //!
 //! `cargo run --release -p events-bench --bin throughput [-- <actions per writer>]`
 
@@ -100,21 +101,31 @@ async fn hand_bulk(pool: &PgPool, values: &[i64]) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Rows per second of `calls` bulk calls of `size` creates, framework or hand-written.
-async fn bulk_rate(
-    stores: &Stores,
-    framework: bool,
-    size: usize,
-    calls: usize,
-) -> Result<f64, BoxError> {
+/// How a bulk scenario writes its rows.
+#[derive(Clone, Copy)]
+enum Bulk {
+    /// Two hand-written multi-row inserts in one transaction.
+    Hand,
+    /// `#[bulk(create)]`: one event statement, one state statement.
+    Framework,
+    /// `each(..)` over single creates: one event statement, one body per row.
+    Each,
+}
+
+/// Rows per second of the best of `calls` bulk calls of `size` creates.
+async fn bulk_rate(stores: &Stores, how: Bulk, size: usize, calls: usize) -> Result<f64, BoxError> {
     let mut best = Duration::MAX;
     for call in 0..calls {
         let values: Vec<i64> = (0..size as i64).map(|v| v + (call * size) as i64).collect();
         let start = Instant::now();
-        if framework {
-            BulkItem::create_many(values).run(&stores.record).await?;
-        } else {
-            hand_bulk(&stores.pool, &values).await?;
+        match how {
+            Bulk::Hand => hand_bulk(&stores.pool, &values).await?,
+            Bulk::Framework => BulkItem::create_many(values).run(&stores.record).await?,
+            Bulk::Each => {
+                events_core::each(values.into_iter().map(BulkItem::create))
+                    .run(&stores.record)
+                    .await?;
+            }
         }
         best = best.min(start.elapsed());
     }
@@ -341,18 +352,24 @@ async fn main() -> Result<(), BoxError> {
     println!("\nbulk: {size} creates in one call, best of {calls}");
     println!("| path | rows/s | ratio to hand-written |");
     println!("|---|---|---|");
-    // Warm-up, then alternate so both see the same machine.
-    bulk_rate(stores, true, 100, 2).await?;
-    bulk_rate(stores, false, 100, 2).await?;
-    let (mut framework, mut hand) = (0f64, 0f64);
+    // Warm-up, then alternate so all see the same machine.
+    for how in [Bulk::Hand, Bulk::Framework, Bulk::Each] {
+        bulk_rate(stores, how, 100, 2).await?;
+    }
+    let (mut hand, mut framework, mut each) = (0f64, 0f64, 0f64);
     for _ in 0..2 {
-        framework = framework.max(bulk_rate(stores, true, size, calls).await?);
-        hand = hand.max(bulk_rate(stores, false, size, calls).await?);
+        hand = hand.max(bulk_rate(stores, Bulk::Hand, size, calls).await?);
+        framework = framework.max(bulk_rate(stores, Bulk::Framework, size, calls).await?);
+        each = each.max(bulk_rate(stores, Bulk::Each, size, 1).await?);
     }
     println!("| hand-written multi-row insert of records and events | {hand:.0} | 1.00x |");
     println!(
-        "| framework bulk create (record scope) | {framework:.0} | {:.2}x |",
+        "| framework bulk create, `#[bulk(create)]` (record scope) | {framework:.0} | {:.2}x |",
         framework / hand
+    );
+    println!(
+        "| framework `each(..)` of single creates: one event statement, a body per row | {each:.0} | {:.2}x |",
+        each / hand
     );
     Ok(())
 }
