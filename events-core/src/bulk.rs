@@ -98,6 +98,10 @@ pub struct BulkCtx<'c, Id = Uuid> {
     metadata: serde_json::Value,
     after_action: Vec<AfterActionHook>,
     after_commit: Vec<BoxFuture<'static, ()>>,
+    /// The event log's table (for the changes side table).
+    table: &'static str,
+    /// Set once the body recorded its changes.
+    changes_recorded: bool,
 }
 
 impl<Id> BulkCtx<'_, Id> {
@@ -170,6 +174,66 @@ impl<Id> BulkCtx<'_, Id> {
     {
         self.after_commit.push(Box::pin(hook));
     }
+
+    /// Stores the changes of every input with its event, in input order, with one
+    /// statement: the bulk form of
+    /// [`ActionCtx::record`](crate::ActionCtx::record) (build each with
+    /// [`Changes::created`](crate::audit::Changes::created),
+    /// [`updated`](crate::audit::Changes::updated) or
+    /// [`destroyed`](crate::audit::Changes::destroyed)).
+    ///
+    /// Once per call ([`Error::ChangesAlreadyRecorded`] the second time); one
+    /// `Changes` per input ([`Error::InvalidValue`] otherwise). Does nothing for
+    /// an ignored action.
+    ///
+    /// ```no_run
+    /// # async fn body(ctx: &mut events_core::BulkCtx<'_>, old: Vec<serde_json::Value>, new: Vec<serde_json::Value>) -> Result<(), events_core::Error> {
+    /// use events_core::audit::Changes;
+    /// let changes = old
+    ///     .iter()
+    ///     .zip(&new)
+    ///     .map(|(o, n)| Changes::updated(o, n))
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// ctx.record_changes(changes).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn record_changes(
+        &mut self,
+        changes: Vec<crate::audit::Changes>,
+    ) -> Result<(), Error> {
+        let (resource, action) = (self.resource, self.action.name);
+        let Some(first) = self.event_ids.first().copied() else {
+            return Ok(());
+        };
+        if self.changes_recorded {
+            return Err(Error::ChangesAlreadyRecorded {
+                resource,
+                action,
+                event: first,
+            });
+        }
+        if changes.len() != self.event_ids.len() {
+            return Err(Error::InvalidValue {
+                column: "changes".to_owned(),
+                message: format!(
+                    "bulk call of `{resource}.{action}` has {} events but {} changes: give one `Changes` per input, in input order",
+                    self.event_ids.len(),
+                    changes.len()
+                ),
+            });
+        }
+        let events = self.event_ids.len();
+        crate::audit::insert_changes(
+            &mut *self.conn,
+            self.table,
+            &self.event_ids,
+            changes,
+            || format!("recording the changes of {events} events of {resource}.{action}"),
+        )
+        .await?;
+        self.changes_recorded = true;
+        Ok(())
+    }
 }
 
 impl<Id: std::fmt::Debug> std::fmt::Debug for BulkCtx<'_, Id> {
@@ -235,6 +299,11 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
     pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
         self.metadata = metadata;
         self
+    }
+
+    /// The metadata so far, for [`request`](Self::request) in [`crate::audit`].
+    pub(crate) fn metadata_mut(&mut self) -> &mut serde_json::Value {
+        &mut self.metadata
     }
 
     /// Runs the call for `tenant`; stored on every event and passed to the lock
@@ -411,6 +480,8 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             metadata,
             after_action: Vec::new(),
             after_commit: Vec::new(),
+            table: <R::Log as EventLog>::TABLE,
+            changes_recorded: false,
         };
         let output = (body)(&mut ctx, inputs).await.into_result()?;
         let after_action = std::mem::take(&mut ctx.after_action);

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use events_core::audit::Changes;
 use events_core::replay::Replay;
 use events_core::{
     ActionCtx, BulkCtx, ClearRecords, Error, EventId, EventLog as _, LockKey, LockKeyInput,
@@ -103,12 +104,98 @@ impl Slot {
     }
 }
 
+/// A label per record, with its changes recorded for the audit log.
+pub struct Label;
+
+#[events(event_log = SlotLog)]
+impl Label {
+    /// Sets one label.
+    #[update]
+    pub async fn set(ctx: &mut ActionCtx<'_>, text: String) -> Result<(), Error> {
+        let old: Option<String> = sqlx::query_scalar("SELECT text FROM labels WHERE id = $1")
+            .bind(ctx.record_id())
+            .fetch_optional(ctx.conn())
+            .await?;
+        sqlx::query("UPDATE labels SET text = $2 WHERE id = $1")
+            .bind(ctx.record_id())
+            .bind(&text)
+            .execute(ctx.conn())
+            .await?;
+        ctx.record_changes(&json!({ "text": old }), &json!({ "text": text }))
+            .await?;
+        Ok(())
+    }
+
+    /// Sets many labels with one statement; records every change with one more.
+    #[bulk(set)]
+    pub async fn set_many(ctx: &mut BulkCtx<'_>, texts: Vec<String>) -> Result<(), Error> {
+        let ids = ctx.record_ids().to_vec();
+        let old: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, text FROM labels WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(ctx.conn())
+                .await?;
+        sqlx::query(
+            "UPDATE labels SET text = u.text FROM unnest($1::uuid[], $2::text[]) AS u(id, text) \
+             WHERE labels.id = u.id",
+        )
+        .bind(ctx.record_ids())
+        .bind(&texts)
+        .execute(ctx.conn())
+        .await?;
+        let changes = ctx
+            .record_ids()
+            .iter()
+            .zip(&texts)
+            .map(|(id, text)| {
+                let before = old.iter().find(|(o, _)| o == id).map(|(_, t)| t.clone());
+                Changes::updated(&json!({ "text": before }), &json!({ "text": text }))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        ctx.record_changes(changes).await
+    }
+}
+
+/// A broken bulk form of `Label::set`: records one `Changes` too few.
+pub struct BrokenLabel;
+
+#[events(event_log = SlotLog)]
+impl BrokenLabel {
+    /// Never called: the single form the bulk one belongs to.
+    #[update]
+    pub async fn set(_ctx: &mut ActionCtx<'_>, _text: String) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Writes the labels, then records changes for all inputs but the last.
+    #[bulk(set)]
+    pub async fn set_many(ctx: &mut BulkCtx<'_>, texts: Vec<String>) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE labels SET text = u.text FROM unnest($1::uuid[], $2::text[]) AS u(id, text) \
+             WHERE labels.id = u.id",
+        )
+        .bind(ctx.record_ids().to_vec())
+        .bind(&texts)
+        .execute(ctx.conn())
+        .await?;
+        let changes = texts
+            .iter()
+            .skip(1)
+            .map(|t| Changes::updated(&json!({}), &json!({ "text": t })))
+            .collect::<Result<Vec<_>, _>>()?;
+        ctx.record_changes(changes).await
+    }
+}
+
 async fn slot_store(pool: &PgPool) -> Result<PgEventStore<SlotLog>, Box<dyn std::error::Error>> {
     let store = PgEventStore::<SlotLog>::new(pool.clone());
     store.migrate().await?;
-    sqlx::query("CREATE TABLE slots (id uuid PRIMARY KEY, value bigint NOT NULL)")
-        .execute(pool)
-        .await?;
+    sqlx::raw_sql(
+        "CREATE TABLE slots (id uuid PRIMARY KEY, value bigint NOT NULL);
+         CREATE TABLE labels (id uuid PRIMARY KEY, text text NOT NULL);",
+    )
+    .execute(pool)
+    .await?;
     Ok(store)
 }
 
@@ -548,5 +635,62 @@ async fn each_refuses_nested_actions(pool: PgPool) -> TestResult {
         "{err}"
     );
     assert!(store.list_events(None, 10).await?.is_empty());
+    Ok(())
+}
+
+/// A bulk body records every input's changes with its event, and the request
+/// context reaches every event: the audit log shows a bulk call like single ones.
+#[sqlx::test(migrations = false)]
+async fn bulk_changes_and_request_reach_the_audit_log(pool: PgPool) -> TestResult {
+    use events_core::audit::{AuditQuery, RequestContext};
+    let store = slot_store(&pool).await?;
+    let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    for id in &ids {
+        sqlx::query("INSERT INTO labels (id, text) VALUES ($1, 'old')")
+            .bind(id)
+            .execute(&pool)
+            .await?;
+    }
+    let request = RequestContext::new().request_id("req-bulk");
+    Label::set_many(
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| (*id, format!("new {i}"))),
+    )
+    .request(&request)
+    .run(&store)
+    .await?;
+    let entries = store
+        .audit()
+        .list(&AuditQuery::new().request_id("req-bulk"))
+        .await?;
+    assert_eq!(entries.len(), 3, "every event carries the request id");
+    for entry in &entries {
+        let Some(events_core::Key::Uuid(id)) = entry.record_id.clone() else {
+            return Err("a uuid record id".into());
+        };
+        let i = ids.iter().position(|x| *x == id).ok_or("one of ours")?;
+        let diff = entry.diff_values().ok_or("changes recorded")?;
+        assert_eq!(diff.get("text"), Some(&json!(format!("new {i}"))));
+        let old = entry.old_values().ok_or("old values recorded")?;
+        assert_eq!(old.get("text"), Some(&json!("old")));
+    }
+
+    // One `Changes` per input or none: a short list fails the call, which rolls
+    // back with its events.
+    let before = store.list_events(None, 100).await?.len();
+    let err = BrokenLabel::set_many(ids.iter().map(|id| (*id, "broken".to_owned())))
+        .run(&store)
+        .await
+        .expect_err("two changes for three inputs");
+    assert!(
+        err.to_string().contains("give one `Changes` per input"),
+        "{err}"
+    );
+    assert_eq!(store.list_events(None, 100).await?.len(), before);
+    let texts: Vec<String> = sqlx::query_scalar("SELECT text FROM labels ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
+    assert!(texts.iter().all(|t| t.starts_with("new")), "{texts:?}");
     Ok(())
 }

@@ -90,32 +90,72 @@ impl<Id: Clone> ActionCtx<'_, Id> {
                 event: event_id,
             });
         }
-        let sql = format!(
-            "INSERT INTO {} (event_id, old_values, new_values, diff_values, unchanged) \
-             VALUES ($1, $2, $3, $4, $5)",
-            quote_ident(&changes_table(table))
-        );
-        // Built from the event log's compile-time table name, quoted.
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        let q = match event_id {
-            EventId::Integer(i) => q.bind(i),
-            EventId::Uuid(u) => q.bind(u),
-        };
-        q.bind(changes.old_values.map(Value::Object))
-            .bind(changes.new_values.map(Value::Object))
-            .bind(changes.diff_values.map(Value::Object))
-            .bind(changes.unchanged)
-            .execute(conn)
-            .await
-            .map_err(|e| {
-                Error::from_sqlx(
-                    format!("recording the changes of {resource}.{action} (event {event_id})"),
-                    e,
-                )
-            })?;
+        insert_changes(conn, table, &[event_id], vec![changes], || {
+            format!("recording the changes of {resource}.{action} (event {event_id})")
+        })
+        .await?;
         *recorded = true;
         Ok(())
     }
+}
+
+/// Inserts one row of changes per event into `table`'s changes side table, with
+/// one statement; `context` names what was being done in a database error.
+pub(crate) async fn insert_changes(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    event_ids: &[EventId],
+    changes: Vec<Changes>,
+    context: impl FnOnce() -> String,
+) -> Result<(), Error> {
+    let integer_ids = matches!(event_ids.first(), Some(EventId::Integer(_)));
+    let sql = format!(
+        "INSERT INTO {} (event_id, old_values, new_values, diff_values, unchanged) \
+         SELECT * FROM unnest($1::{}[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::bool[])",
+        quote_ident(&changes_table(table)),
+        if integer_ids { "int8" } else { "uuid" },
+    );
+    // Built from the event log's compile-time table name, quoted.
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let q = if integer_ids {
+        q.bind(
+            event_ids
+                .iter()
+                .map(|id| match id {
+                    EventId::Integer(i) => Some(*i),
+                    EventId::Uuid(_) => None,
+                })
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        q.bind(
+            event_ids
+                .iter()
+                .map(|id| match id {
+                    EventId::Uuid(u) => Some(*u),
+                    EventId::Integer(_) => None,
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut old = Vec::with_capacity(changes.len());
+    let mut new = Vec::with_capacity(changes.len());
+    let mut diff = Vec::with_capacity(changes.len());
+    let mut unchanged = Vec::with_capacity(changes.len());
+    for c in changes {
+        old.push(c.old_values.map(Value::Object));
+        new.push(c.new_values.map(Value::Object));
+        diff.push(c.diff_values.map(Value::Object));
+        unchanged.push(c.unchanged);
+    }
+    q.bind(old)
+        .bind(new)
+        .bind(diff)
+        .bind(unchanged)
+        .execute(conn)
+        .await
+        .map_err(|e| Error::from_sqlx(context(), e))?;
+    Ok(())
 }
 
 impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
@@ -130,25 +170,39 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
     /// User::create(input).actor(&admin).request(&request).run(&store).await?;
     /// ```
     pub fn request(mut self, request: &RequestContext) -> Self {
-        let metadata = self.metadata_mut();
-        if !metadata.is_object() {
-            *metadata = Value::Object(Map::new());
-        }
-        if let Value::Object(map) = metadata {
-            if let Some(ip) = request.ip_address {
-                map.insert("ip_address".into(), Value::String(ip.to_string()));
-            }
-            if let Some(ua) = &request.user_agent {
-                let mut end = ua.len().min(check::MAX_USER_AGENT_LEN);
-                while !ua.is_char_boundary(end) {
-                    end -= 1;
-                }
-                map.insert("user_agent".into(), Value::String(ua[..end].to_owned()));
-            }
-            if let Some(id) = &request.request_id {
-                map.insert("request_id".into(), Value::String(id.clone()));
-            }
-        }
+        add_request(self.metadata_mut(), request);
         self
+    }
+}
+
+impl<R: Resource, I, Ret> crate::BulkCall<R, I, Ret> {
+    /// Adds the request context to every event's metadata, as
+    /// [`ActionCall::request`] does. Call it after
+    /// [`metadata`](Self::metadata), which replaces the metadata.
+    pub fn request(mut self, request: &RequestContext) -> Self {
+        add_request(self.metadata_mut(), request);
+        self
+    }
+}
+
+/// Puts the request context into `metadata` (made an object if it is not one).
+fn add_request(metadata: &mut Value, request: &RequestContext) {
+    if !metadata.is_object() {
+        *metadata = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = metadata {
+        if let Some(ip) = request.ip_address {
+            map.insert("ip_address".into(), Value::String(ip.to_string()));
+        }
+        if let Some(ua) = &request.user_agent {
+            let mut end = ua.len().min(check::MAX_USER_AGENT_LEN);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            map.insert("user_agent".into(), Value::String(ua[..end].to_owned()));
+        }
+        if let Some(id) = &request.request_id {
+            map.insert("request_id".into(), Value::String(id.clone()));
+        }
     }
 }

@@ -66,6 +66,7 @@
 mod changes;
 mod check;
 mod ctx;
+pub(crate) use ctx::insert_changes;
 mod entry;
 mod manual;
 mod present;
