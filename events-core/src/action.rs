@@ -469,37 +469,12 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
             tenant,
             body,
         } = self;
-        // Under the record scope, a record whose id is generated here cannot be
-        // named by any other action before this one commits: nothing to wait for.
-        let fresh_record = record_id.is_none()
-            && action.kind == ActionKind::Create
-            && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
-        let Some(record_id) = record_id.or_else(RecordIdOf::<R>::generate) else {
-            return Err(Error::MissingRecordId {
-                resource: R::NAME,
-                action: action.name,
-                record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
-            }
-            .into());
-        };
+        let (record_id, generated) = resolve_record_id::<R>(record_id, &action)?;
 
         let (event_id, now) = if action.recorded {
             let key = record_id.clone().into_key();
-            let data = serde_json::to_value(&input).map_err(|source| Error::SerializeInput {
-                resource: R::NAME,
-                action: action.name,
-                source,
-            })?;
-            let lock = if fresh_record {
-                None
-            } else {
-                Some(R::advisory_lock_key(&LockKeyInput {
-                    resource: R::NAME,
-                    action: action.name,
-                    record_id: &key,
-                    tenant: tenant.as_ref(),
-                })?)
-            };
+            let (data, lock) =
+                event_data_and_lock::<R, I>(&action, &key, &input, tenant.as_ref(), generated)?;
             let event = NewEvent {
                 resource: R::NAME,
                 record_id: &key,
@@ -537,6 +512,56 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
         run_after_action(conn, after_action, R::NAME, action.name).await?;
         Ok((output, after_commit, event_id))
     }
+}
+
+/// The record id of a call: the given one, else one generated here (a UUIDv7 for
+/// `uuid` record ids); and whether it was generated.
+pub(crate) fn resolve_record_id<R: Resource>(
+    given: Option<RecordIdOf<R>>,
+    action: &ActionInfo,
+) -> Result<(RecordIdOf<R>, bool), Error> {
+    match given {
+        Some(id) => Ok((id, false)),
+        None => RecordIdOf::<R>::generate()
+            .map(|id| (id, true))
+            .ok_or(Error::MissingRecordId {
+                resource: R::NAME,
+                action: action.name,
+                record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
+            }),
+    }
+}
+
+/// The event data of one recorded call and the advisory lock it takes. Under
+/// the record scope, a create of a record id generated here takes none: no
+/// other action can name that record before the call commits (see
+/// [`LockScope::Record`]). Shared by single, bulk and `each` calls.
+pub(crate) fn event_data_and_lock<R: Resource, I: Serialize>(
+    action: &ActionInfo,
+    key: &Key,
+    input: &I,
+    tenant: Option<&Key>,
+    generated: bool,
+) -> Result<(serde_json::Value, Option<crate::LockKey>), Error> {
+    let data = serde_json::to_value(input).map_err(|source| Error::SerializeInput {
+        resource: R::NAME,
+        action: action.name,
+        source,
+    })?;
+    let fresh_record = generated
+        && action.kind == ActionKind::Create
+        && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
+    let lock = if fresh_record {
+        None
+    } else {
+        Some(R::advisory_lock_key(&LockKeyInput {
+            resource: R::NAME,
+            action: action.name,
+            record_id: key,
+            tenant,
+        })?)
+    };
+    Ok((data, lock))
 }
 
 /// Runs a body's `after_action` hooks in order, in its transaction; the first

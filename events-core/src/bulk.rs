@@ -73,11 +73,12 @@ use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::action::{AfterActionHook, DynStore, finish, run_after_action};
+use crate::action::{
+    AfterActionHook, DynStore, event_data_and_lock, finish, resolve_record_id, run_after_action,
+};
 use crate::{
-    ActionInfo, ActionKind, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog,
-    EventStore, Key, KeyValue, LockKeyInput, LockScope, NewEvent, PersistsActor, RecordIdOf,
-    Resource,
+    ActionInfo, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore,
+    Key, KeyValue, NewEvent, PersistsActor, RecordIdOf, Resource,
 };
 
 /// What a bulk body sees: the transaction's connection, the record id and event
@@ -393,12 +394,7 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             tenant,
             body,
         } = self;
-        // Under the record scope, records whose ids the framework generates here
-        // cannot be named by any other action before this call commits: there is
-        // nothing to wait for, so no lock is taken (see `BulkCall::run`).
-        let fresh_records = record_ids.is_none()
-            && action.kind == ActionKind::Create
-            && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
+        let generated = record_ids.is_none();
         let record_ids = match record_ids {
             Some(ids) if ids.len() != inputs.len() => {
                 return Err(Error::BulkRecordIds {
@@ -412,13 +408,8 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             Some(ids) => ids,
             None => inputs
                 .iter()
-                .map(|_| RecordIdOf::<R>::generate())
-                .collect::<Option<Vec<_>>>()
-                .ok_or(Error::MissingRecordId {
-                    resource: R::NAME,
-                    action: action.name,
-                    record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
-                })?,
+                .map(|_| resolve_record_id::<R>(None, &action).map(|(id, _)| id))
+                .collect::<Result<Vec<_>, _>>()?,
         };
 
         let (event_ids, now) = if action.recorded && !inputs.is_empty() {
@@ -426,19 +417,9 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             let mut locks = Vec::with_capacity(inputs.len());
             for (id, input) in record_ids.iter().zip(&inputs) {
                 let key = id.clone().into_key();
-                let data = serde_json::to_value(input).map_err(|source| Error::SerializeInput {
-                    resource: R::NAME,
-                    action: action.name,
-                    source,
-                })?;
-                if !fresh_records {
-                    locks.push(R::advisory_lock_key(&LockKeyInput {
-                        resource: R::NAME,
-                        action: action.name,
-                        record_id: &key,
-                        tenant: tenant.as_ref(),
-                    })?);
-                }
+                let (data, lock) =
+                    event_data_and_lock::<R, I>(&action, &key, input, tenant.as_ref(), generated)?;
+                locks.extend(lock);
                 rows.push((key, data));
             }
             locks.sort_unstable();
@@ -593,33 +574,17 @@ impl<R: Resource, I, Ret> EachCall<R, I, Ret> {
         let mut locks = Vec::new();
         for (index, mut call) in self.calls.into_iter().enumerate() {
             let action = call.action;
-            let fresh_record = call.record_id.is_none()
-                && action.kind == ActionKind::Create
-                && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
-            let Some(record_id) = call.record_id.take().or_else(RecordIdOf::<R>::generate) else {
-                return Err(Error::MissingRecordId {
-                    resource: R::NAME,
-                    action: action.name,
-                    record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
-                }
-                .into());
-            };
+            let (record_id, generated) = resolve_record_id::<R>(call.record_id.take(), &action)?;
             if action.recorded {
                 let key = record_id.clone().into_key();
-                let data =
-                    serde_json::to_value(&call.input).map_err(|source| Error::SerializeInput {
-                        resource: R::NAME,
-                        action: action.name,
-                        source,
-                    })?;
-                if !fresh_record {
-                    locks.push(R::advisory_lock_key(&LockKeyInput {
-                        resource: R::NAME,
-                        action: action.name,
-                        record_id: &key,
-                        tenant: call.tenant.as_ref(),
-                    })?);
-                }
+                let (data, lock) = event_data_and_lock::<R, I>(
+                    &action,
+                    &key,
+                    &call.input,
+                    call.tenant.as_ref(),
+                    generated,
+                )?;
+                locks.extend(lock);
                 rows.push((index, key, data));
             }
             prepared.push(Prepared {

@@ -310,11 +310,7 @@ impl<L: EventLog> PgEventStore<L> {
             q = bind_actor::<L>(q, first.actor)?;
         } else {
             for event in events {
-                if let Some(actor) = event.actor
-                    && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
-                {
-                    return Err(unknown_actor_column::<L>(actor.column));
-                }
+                known_actor::<L>(event.actor)?;
             }
             for column in L::ACTOR_COLUMNS {
                 let keys = events.iter().map(|e| {
@@ -490,11 +486,7 @@ async fn append_many<L: EventLog>(
 /// Binds every actor column of `L`, in order: `actor`'s key in its column, `NULL`
 /// in the others. An actor column `L` does not have is an error.
 fn bind_actor<L: EventLog>(mut q: PgQuery, actor: Option<&ActorRef>) -> Result<PgQuery, Error> {
-    if let Some(actor) = actor
-        && !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column)
-    {
-        return Err(unknown_actor_column::<L>(actor.column));
-    }
+    known_actor::<L>(actor)?;
     for column in L::ACTOR_COLUMNS {
         let key = actor
             .filter(|actor| actor.column == column.name)
@@ -502,6 +494,16 @@ fn bind_actor<L: EventLog>(mut q: PgQuery, actor: Option<&ActorRef>) -> Result<P
         q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
     }
     Ok(q)
+}
+
+/// Refuses an actor recorded in a column `L` does not have.
+fn known_actor<L: EventLog>(actor: Option<&ActorRef>) -> Result<(), Error> {
+    match actor {
+        Some(actor) if !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column) => {
+            Err(unknown_actor_column::<L>(actor.column))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The `integer` column's value of an action version.
