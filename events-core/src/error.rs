@@ -258,6 +258,67 @@ pub enum Error {
         message: String,
     },
 
+    /// Another replay of this event log is running, in this process or another.
+    /// Replays exclude each other (two at once would apply every event twice); this
+    /// one changed nothing.
+    #[error(
+        "another replay of event log `{table}` is running (in this or another process), so this \
+         one changed nothing; wait for it to finish and retry, or, if it was a chunked replay \
+         that was interrupted, continue it with resume_replay()"
+    )]
+    ReplayInProgress {
+        /// The event table.
+        table: &'static str,
+    },
+
+    /// Retention deleted recorded action events that replay needs: the state
+    /// before `before` can no longer be rebuilt from the log. Replay and
+    /// `verify_replayable` refuse (nothing is changed) rather than rebuild a
+    /// partial state.
+    #[error(
+        "replay refused, nothing was changed: retention ran with `give_up_replay` on {pruned_at} \
+         and deleted recorded action events before {before}, so state cannot be rebuilt from \
+         event log `{table}`; restore the log from a backup taken before that prune to replay"
+    )]
+    ReplayHorizon {
+        /// The event table.
+        table: &'static str,
+        /// Recorded action events before this time were deleted.
+        before: chrono::DateTime<chrono::Utc>,
+        /// When that prune ran.
+        pruned_at: chrono::DateTime<chrono::Utc>,
+    },
+
+    /// A recorded action ran without an actor on an event log whose actor column
+    /// does not allow nil.
+    #[error(
+        "`{resource}.{action}` needs an actor: actor column `{column}` of the event log has \
+         allow_nil = false; call `.actor(&actor)` on the action before `.run(..)`, or declare \
+         the column with allow_nil = true"
+    )]
+    MissingActor {
+        /// Resource name.
+        resource: &'static str,
+        /// Action name.
+        action: &'static str,
+        /// The actor column that must be set.
+        column: &'static str,
+    },
+
+    /// An operation did not finish within its deadline; its transaction was rolled
+    /// back (nothing of it is stored) and its connection closed.
+    #[error(
+        "{context} did not finish within {after:?}; nothing of it was stored; the database may \
+         be unreachable or overloaded, or a lock is held too long: raise the deadline with \
+         `with_deadline(..)` if the work is legitimately slow"
+    )]
+    Timeout {
+        /// What was being done.
+        context: Cow<'static, str>,
+        /// The deadline that passed.
+        after: std::time::Duration,
+    },
+
     /// A stored row could not be read back into the event model.
     #[error("event table row is malformed ({column}): {message}")]
     MalformedRow {
