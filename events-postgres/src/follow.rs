@@ -78,15 +78,17 @@ impl<L: EventLog> PgEventStore<L> {
         let sql = self.statements();
         let columns = &sql.select_list;
         // Manual audit entries are not events: nothing to follow or replay.
-        let safe = "txid < pg_snapshot_xmin(pg_current_snapshot()) AND action_type <> 'manual'";
+        // Ordered and compared by the `xid8` column itself (qualified: the text copy
+        // selected for decoding would sort '1000' before '999').
+        let safe = "e.txid < pg_snapshot_xmin(pg_current_snapshot()) AND e.action_type <> 'manual'";
         let text = match after {
             None => format!(
-                "{columns}, txid::text FROM {} WHERE {safe} ORDER BY txid, id LIMIT $1",
+                "{columns}, e.txid::text FROM {} e WHERE {safe} ORDER BY e.txid, e.id LIMIT $1",
                 sql.table
             ),
             Some(_) => format!(
-                "{columns}, txid::text FROM {} WHERE (txid, id) > ($2::text::xid8, $3) AND {safe} \
-                 ORDER BY txid, id LIMIT $1",
+                "{columns}, e.txid::text FROM {} e WHERE (e.txid, e.id) > ($2::text::xid8, $3) \
+                 AND {safe} ORDER BY e.txid, e.id LIMIT $1",
                 sql.table
             ),
         };

@@ -115,6 +115,7 @@ impl<L: EventLog> PgEventStore<L> {
             .acquire()
             .await
             .map_err(|e| Error::from_sqlx("connecting for the replay preflight", e))?;
+        self.check_horizon(&mut conn).await?;
         let range = self.range(&mut conn, selection, false).await?;
         let triples = self.triples(&mut conn, &start::<L>(), &range).await?;
         RouteTable::resolve::<L>(&triples).map_err(|missing| Error::MissingRoutes { missing })?;
@@ -147,7 +148,7 @@ impl<L: EventLog> PgEventStore<L> {
         let _enter = span.enter();
         match replay.chunk_size {
             None => self.replay_atomic(&replay).await,
-            Some(chunk) => self.replay_chunked(&replay, chunk, None).await,
+            Some(chunk) => self.replay_chunked(&replay, chunk, false).await,
         }
     }
 
@@ -155,29 +156,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// select what the interrupted replay selected; its batch size, chunk size
     /// (default: the batch size) and progress callback apply to the rest.
     pub async fn resume_replay(&self, replay: Replay) -> Result<ReplayReport, Error> {
-        let saved = {
-            let mut conn = self
-                .pool()
-                .acquire()
-                .await
-                .map_err(|e| Error::from_sqlx("connecting to resume a replay", e))?;
-            self.load_checkpoint(&mut conn).await?
-        };
-        let Some(saved) = saved else {
-            return Err(Error::NoReplayToResume {
-                message: "there is no unfinished chunked replay to resume".into(),
-            });
-        };
-        if saved.public.selection != replay.selection {
-            return Err(Error::NoReplayToResume {
-                message: format!(
-                    "the unfinished replay selected {:?}, not {:?}; resume it with the same selection, or start a new replay",
-                    saved.public.selection, replay.selection
-                ),
-            });
-        }
         let chunk = replay.chunk_size.unwrap_or(replay.batch_size as u64);
-        self.replay_chunked(&replay, chunk, Some(saved)).await
+        self.replay_chunked(&replay, chunk, true).await
     }
 
     /// The unfinished chunked replay, if any.
@@ -196,23 +176,49 @@ impl<L: EventLog> PgEventStore<L> {
             .begin()
             .await
             .map_err(|e| Error::from_sqlx("beginning a replay", e))?;
-        self.lock_log(&mut tx).await?;
-        let range = self.range(&mut tx, &replay.selection, false).await?;
+        match self.replay_in(&mut tx, replay).await {
+            Ok(report) => {
+                tx.commit()
+                    .await
+                    .map_err(|e| Error::from_sqlx("committing a replay", e))?;
+                tracing::info!(applied = report.applied, "replay committed");
+                Ok(report)
+            }
+            Err(e) => {
+                // Now, not when the connection is next used: the replay's locks
+                // (the replay lock, the table lock blocking appends) go with it.
+                if let Err(rollback) = tx.rollback().await {
+                    tracing::warn!(error = %rollback, "rolling back a failed replay failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The steps of an atomic replay inside its transaction.
+    async fn replay_in(
+        &self,
+        tx: &mut PgConnection,
+        replay: &Replay,
+    ) -> Result<ReplayReport, Error> {
+        self.begin_replay(tx).await?;
+        self.check_horizon(tx).await?;
+        let range = self.range(&mut *tx, &replay.selection, false).await?;
         let start = start::<L>();
-        let triples = self.triples(&mut tx, &start, &range).await?;
+        let triples = self.triples(&mut *tx, &start, &range).await?;
         let routes = RouteTable::resolve::<L>(&triples)
             .map_err(|missing| Error::MissingRoutes { missing })?;
         let total: u64 = triples.values().sum();
-        self.clear(&mut tx).await?;
+        self.clear(tx).await?;
         // A fresh replay supersedes an unfinished chunked one.
-        self.delete_checkpoint(&mut tx).await?;
+        self.delete_checkpoint(tx).await?;
         let mut after = start;
         let mut applied = 0;
         let mut last_event = None;
         loop {
             let n = self
                 .apply_batch(
-                    &mut tx,
+                    &mut *tx,
                     &routes,
                     &mut after,
                     &range,
@@ -226,10 +232,6 @@ impl<L: EventLog> PgEventStore<L> {
             applied += n;
             report_progress(replay, applied, total);
         }
-        tx.commit()
-            .await
-            .map_err(|e| Error::from_sqlx("committing a replay", e))?;
-        tracing::info!(applied, "replay committed");
         Ok(ReplayReport {
             applied,
             last_event,
@@ -237,13 +239,70 @@ impl<L: EventLog> PgEventStore<L> {
         })
     }
 
+    /// A chunked replay, new or resumed (`resume`), on one connection that holds
+    /// the log's replay lock (session-level) from start to end: no other replay
+    /// can start in between chunks, and a resumed one reads its checkpoint only
+    /// once it holds the lock.
     async fn replay_chunked(
         &self,
         replay: &Replay,
         chunk: u64,
-        resume: Option<Saved>,
+        resume: bool,
     ) -> Result<ReplayReport, Error> {
-        let (mut after, range, mut applied, total, mut last_event, started) = match resume {
+        let mut conn = self
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| Error::from_sqlx("connecting for a chunked replay", e))?;
+        // A cancelled replay must not hand a connection holding the lock back to
+        // the pool: the connection is closed when dropped, which releases it.
+        conn.close_on_drop();
+        let locked: bool = sqlx::query_scalar(crate::sql::LOCK_REPLAY)
+            .bind(L::TABLE)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| Error::from_sqlx("taking the replay lock", e))?;
+        if !locked {
+            return Err(Error::ReplayInProgress { table: L::TABLE });
+        }
+        let result = self.replay_chunks(&mut conn, replay, chunk, resume).await;
+        if let Err(e) = sqlx::query(crate::sql::UNLOCK_REPLAY)
+            .bind(L::TABLE)
+            .execute(&mut *conn)
+            .await
+        {
+            tracing::warn!(error = %e, "releasing the replay lock failed; closing its connection");
+        }
+        result
+    }
+
+    async fn replay_chunks(
+        &self,
+        conn: &mut PgConnection,
+        replay: &Replay,
+        chunk: u64,
+        resume: bool,
+    ) -> Result<ReplayReport, Error> {
+        self.check_horizon(conn).await?;
+        let resume = if resume {
+            let Some(saved) = self.load_checkpoint(conn).await? else {
+                return Err(Error::NoReplayToResume {
+                    message: "there is no unfinished chunked replay to resume".into(),
+                });
+            };
+            if saved.public.selection != replay.selection {
+                return Err(Error::NoReplayToResume {
+                    message: format!(
+                        "the unfinished replay selected {:?}, not {:?}; resume it with the same selection, or start a new replay",
+                        saved.public.selection, replay.selection
+                    ),
+                });
+            }
+            Some(saved)
+        } else {
+            None
+        };
+        let (after, range, applied, total, last_event, started) = match resume {
             Some(saved) => (
                 saved.after,
                 saved.range,
@@ -264,6 +323,7 @@ impl<L: EventLog> PgEventStore<L> {
                 true,
             ),
         };
+        let (mut after, mut applied, mut last_event) = (after, applied, last_event);
         let mut range = range;
         let mut total = total;
         let mut commits = 0;
@@ -271,12 +331,10 @@ impl<L: EventLog> PgEventStore<L> {
         let mut routes: Option<RouteTable> = None;
         loop {
             let step = async {
-                let mut tx = self
-                    .pool()
-                    .begin()
+                let mut tx = sqlx::Connection::begin(&mut *conn)
                     .await
                     .map_err(|e| Error::from_sqlx("beginning a replay chunk", e))?;
-                self.lock_log(&mut tx).await?;
+                self.begin_replay(&mut tx).await?;
                 if first {
                     // Fix the upper bound now: events appended between chunks are not part of this replay.
                     range = self.range(&mut tx, &replay.selection, true).await?;
@@ -370,14 +428,39 @@ impl<L: EventLog> PgEventStore<L> {
         }
     }
 
-    /// Blocks appends for the rest of the transaction; waits for in-flight ones.
-    async fn lock_log(&self, conn: &mut PgConnection) -> Result<(), Error> {
-        let sql = format!("LOCK TABLE {} IN SHARE MODE", self.statements().table);
-        sqlx::query(AssertSqlSafe(sql))
-            .execute(conn)
-            .await
-            .map_err(|e| Error::from_sqlx("locking the event table for replay", e))?;
-        Ok(())
+    /// Takes the replay lock for the rest of the transaction (refusing with
+    /// [`Error::ReplayInProgress`] when another replay holds it) and blocks
+    /// appends until then; waits for in-flight ones. Through the owner's
+    /// `<table>_begin_replay()`, so the application role can replay without the
+    /// privileges `LOCK TABLE .. IN SHARE MODE` needs.
+    async fn begin_replay(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let locked: bool =
+            sqlx::query_scalar(AssertSqlSafe(self.statements().begin_replay.clone()))
+                .fetch_one(conn)
+                .await
+                .map_err(|e| Error::from_sqlx("locking the event table for replay", e))?;
+        if locked {
+            Ok(())
+        } else {
+            Err(Error::ReplayInProgress { table: L::TABLE })
+        }
+    }
+
+    /// Refuses when retention gave up replay: the events replay would need are gone.
+    async fn check_horizon(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let row: Option<(DateTime<Utc>, DateTime<Utc>)> =
+            sqlx::query_as(AssertSqlSafe(self.statements().horizon.clone()))
+                .fetch_optional(conn)
+                .await
+                .map_err(|e| Error::from_sqlx("reading the replay horizon", e))?;
+        match row {
+            Some((before, pruned_at)) => Err(Error::ReplayHorizon {
+                table: L::TABLE,
+                before,
+                pruned_at,
+            }),
+            None => Ok(()),
+        }
     }
 
     async fn clear(&self, conn: &mut PgConnection) -> Result<(), Error> {
@@ -405,7 +488,7 @@ impl<L: EventLog> PgEventStore<L> {
             }),
             Selection::All => {
                 let sql = format!(
-                    "SELECT txid::text, id FROM {table} ORDER BY txid DESC, id DESC LIMIT 1"
+                    "SELECT e.txid::text, e.id FROM {table} e ORDER BY e.txid DESC, e.id DESC LIMIT 1"
                 );
                 let row = sqlx::query(AssertSqlSafe(sql))
                     .fetch_optional(conn)
@@ -530,7 +613,7 @@ impl<L: EventLog> PgEventStore<L> {
         last_event: &mut Option<EventId>,
     ) -> Result<u64, Error> {
         let sql = format!(
-            "{}, txid::text FROM {} WHERE {} ORDER BY txid, id LIMIT {}",
+            "{}, e.txid::text FROM {} e WHERE {} ORDER BY e.txid, e.id LIMIT {}",
             self.statements().select_list,
             self.statements().table,
             Self::conditions(range),

@@ -11,7 +11,10 @@ use events_core::{Error, EventLog, Key, KeyType, PrimaryKeyType};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{AssertSqlSafe, Decode, Postgres, Row, Type};
 
-use crate::schema::{checkpoint_table_name, migration_sql, quote_ident};
+use crate::schema::{
+    checkpoint_table_name, horizon_table_name, migration_sql, prune_function_name, quote_ident,
+    quote_qualified, replay_function_name,
+};
 
 /// A query with its arguments bound eagerly, independent of any borrow.
 pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
@@ -20,6 +23,15 @@ pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
 /// two-`int4` key space keeps it apart from the single-key locks actions default to.
 pub(crate) const LOCK_MIGRATION: &str =
     "SELECT pg_advisory_xact_lock(hashtext('events_postgres.migrate'), hashtext($1))";
+
+/// Takes the replay lock of an event log at session level (`$1`: the table name):
+/// the key `<table>_begin_replay()` takes at transaction level, so chunked and
+/// atomic replays exclude each other. Returns false when another session holds it.
+pub(crate) const LOCK_REPLAY: &str =
+    "SELECT pg_try_advisory_lock(hashtext('events_postgres.replay'), hashtext($1))";
+/// Releases [`LOCK_REPLAY`].
+pub(crate) const UNLOCK_REPLAY: &str =
+    "SELECT pg_advisory_unlock(hashtext('events_postgres.replay'), hashtext($1))";
 
 /// Columns every event `SELECT` returns, in this order; the actor columns follow.
 pub(crate) const EVENT_COLUMNS: [&str; 10] = [
@@ -74,11 +86,20 @@ pub(crate) struct Statements {
     pub(crate) table: String,
     /// The quoted replay checkpoint table name.
     pub(crate) checkpoint_table: String,
+    /// Starts a replay: the replay lock (`false` when another replay holds it) and
+    /// the table lock against appends.
+    pub(crate) begin_replay: String,
+    /// The latest replay horizon, if retention ever gave up replay.
+    pub(crate) horizon: String,
+    /// Retention: `$1` period in milliseconds, `$2` give up replay, (`$3` the
+    /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
+    /// (`NULL` for before all time) and the `audit.pruned` entry's id.
+    pub(crate) prune: Arc<str>,
 }
 
 impl Statements {
     pub(crate) fn new<L: EventLog>() -> Self {
-        let table = quote_ident(L::TABLE);
+        let table = quote_qualified(L::TABLE);
         let actors = L::ACTOR_COLUMNS.iter().map(|c| quote_ident(c.name));
 
         let mut insert_columns: Vec<String> = Vec::new();
@@ -146,7 +167,25 @@ impl Statements {
             )
             .into(),
             migration: migration_sql::<L>().into(),
-            checkpoint_table: quote_ident(&checkpoint_table_name(L::TABLE)),
+            checkpoint_table: quote_qualified(&checkpoint_table_name(L::TABLE)),
+            begin_replay: format!(
+                "SELECT {}()",
+                quote_qualified(&replay_function_name(L::TABLE))
+            ),
+            horizon: format!(
+                "SELECT pruned_before, pruned_at FROM {} ORDER BY pruned_before DESC LIMIT 1",
+                quote_qualified(&horizon_table_name(L::TABLE))
+            ),
+            prune: format!(
+                "SELECT out_deleted, out_deleted_actions, out_cutoff, out_entry FROM {}($1, $2{})",
+                quote_qualified(&prune_function_name(L::TABLE)),
+                if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+                    ", $3"
+                } else {
+                    ""
+                },
+            )
+            .into(),
             select_list,
             table,
         }

@@ -329,9 +329,13 @@ pub struct Facets {
 /// What a retention prune did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PruneReport {
-    /// Entries deleted.
+    /// Entries deleted, manual entries and action events.
     pub deleted: u64,
-    /// Entries that occurred before this instant were deleted.
+    /// Of those, events of recorded actions: non-zero only when replay was given
+    /// up (or the log cannot replay), and then the cutoff is the replay horizon.
+    pub deleted_actions: u64,
+    /// Entries that occurred before this instant were deleted
+    /// ([`DateTime::<Utc>::MIN_UTC`] for a period longer than any history).
     pub cutoff: DateTime<Utc>,
     /// The manual entry (`audit.pruned`) recording this prune.
     pub entry: EventId,

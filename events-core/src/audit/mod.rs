@@ -120,7 +120,12 @@ pub fn notify_channel(table: &str) -> String {
     name[..end].to_owned()
 }
 
-/// Quotes an identifier for PostgreSQL.
+/// Quotes a possibly schema-qualified name for PostgreSQL (`audit.trail_changes`
+/// becomes `"audit"."trail_changes"`).
 pub(crate) fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    let quote = |part: &str| format!("\"{}\"", part.replace('"', "\"\""));
+    match name.split_once('.') {
+        Some((schema, rest)) => format!("{}.{}", quote(schema), quote(rest)),
+        None => quote(name),
+    }
 }

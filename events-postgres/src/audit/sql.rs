@@ -16,7 +16,7 @@ use events_core::{Error, EventId, EventLog, Key, KeyType, PrimaryKeyType};
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, AssertSqlSafe, Encode, Postgres, Type};
 
-use crate::schema::quote_ident;
+use crate::schema::{quote_ident, quote_qualified};
 
 /// A query with its arguments bound eagerly.
 pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;
@@ -237,15 +237,13 @@ pub(crate) struct AuditSql {
     actor_facets: Vec<Arc<str>>,
     /// The distinct resources, as a subquery without parameters.
     resources_subquery: String,
-    /// Retention delete: `$1` cutoff; returns the deleted count.
-    pub(crate) prune: Arc<str>,
 }
 
 impl AuditSql {
     pub(crate) fn new<L: EventLog>() -> Self {
-        let table = quote_ident(L::TABLE);
-        let changes = quote_ident(&events_core::audit::changes_table(L::TABLE));
-        let commits = quote_ident(&events_core::audit::commits_table(L::TABLE));
+        let table = quote_qualified(L::TABLE);
+        let changes = quote_qualified(&events_core::audit::changes_table(L::TABLE));
+        let commits = quote_qualified(&events_core::audit::commits_table(L::TABLE));
         let actor_columns: Vec<String> = L::ACTOR_COLUMNS
             .iter()
             .map(|c| quote_ident(c.name))
@@ -325,13 +323,6 @@ impl AuditSql {
             .iter()
             .map(|c| skip_scan(&table, &format!("e.{c}"), None, None, Some("$1")).into())
             .collect();
-        let prune = format!(
-            "WITH gone AS (DELETE FROM {table} WHERE occurred_at < $1 RETURNING id, txid), \
-             gone_changes AS (DELETE FROM {changes} ch USING gone WHERE ch.event_id = gone.id), \
-             gone_commits AS (DELETE FROM {commits} c WHERE c.txid IN (SELECT txid FROM gone) \
-             AND NOT EXISTS (SELECT 1 FROM {table} e WHERE e.txid = c.txid AND e.occurred_at >= $1)) \
-             SELECT count(*) FROM gone"
-        );
         AuditSql {
             search_bounded: skip_scan(&table, ACTION, Some("$1"), Some("$2"), Some("$3")).into(),
             search_open: skip_scan(&table, ACTION, Some("$1"), None, Some("$2")).into(),
@@ -340,7 +331,6 @@ impl AuditSql {
             manual_insert: manual_insert.into(),
             facets,
             actor_facets,
-            prune: prune.into(),
             inner_columns: inner.join(", "),
             outer_columns: outer.join(", "),
             actor_columns,
