@@ -25,9 +25,10 @@
 //! Events are append-only: an `UPDATE`, `DELETE` or `TRUNCATE` of the event table
 //! fails with SQLSTATE [`EV001`](events_core::APPEND_ONLY_SQLSTATE), which
 //! [`Error::from_sqlx`](events_core::Error::from_sqlx) reports as
-//! [`Error::AppendOnly`](events_core::Error::AppendOnly). Only a transaction that
-//! ran `SET LOCAL events.allow_prune = 'on'` (retention pruning, erasure) gets
-//! through; see [`schema`].
+//! [`Error::AppendOnly`](events_core::Error::AppendOnly), for the table's owner
+//! too. Only retention, through the owner's `<table>_prune` function, deletes;
+//! [`schema::grants_sql`] gives the application and retention roles exactly what
+//! they need; see [`schema`].
 //!
 //! ```no_run
 //! # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};

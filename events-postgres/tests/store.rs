@@ -694,6 +694,36 @@ async fn required_actor_column_rejects_a_missing_actor(pool: PgPool) -> TestResu
     Ok(())
 }
 
+/// `allow_nil = false` binds action events only: manual entries (system entries,
+/// retention's own record) need no actor, and retention works on such a log.
+#[sqlx::test(migrations = false)]
+async fn required_actor_log_takes_system_entries_and_prunes(pool: PgPool) -> TestResult {
+    let store = store::<UuidLog>(&pool).await?;
+    append(&store, &Ev::new("Job", 1_i64).actor("service_id", 7_i64)).await?;
+    let audit = store.audit();
+    let entry = audit
+        .track(events_core::audit::ManualEntry::new("system.boot"))
+        .await?
+        .ok_or("tracked")?;
+    assert!(entry.actor.is_none());
+    // UuidLog cannot replay: retention deletes everything old, records the
+    // horizon, and its own entry has no actor.
+    let report = audit.prune(chrono::Duration::zero()).await?;
+    assert_eq!((report.deleted, report.deleted_actions), (2, 1));
+    assert_eq!(
+        count(&pool, "Uuid Events").await?,
+        1,
+        "only audit.pruned is left"
+    );
+    assert!(matches!(
+        store
+            .verify_replayable(&events_core::replay::Selection::All)
+            .await,
+        Err(Error::ReplayHorizon { .. })
+    ));
+    Ok(())
+}
+
 #[sqlx::test(migrations = false)]
 async fn one_prepared_insert_per_connection(pool: PgPool) -> TestResult {
     let store = store::<IntLog>(&pool).await?;
