@@ -269,16 +269,21 @@ async fn committed_after<L: events_core::EventLog>(
 
 // ---- 1. one replay at a time ----------------------------------------------------
 
+/// Options to connect to the test database of `pool` as `role`.
+async fn connect_as(pool: &PgPool, role: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await?;
+    Ok(PgConnectOptions::from_str(&events_tests::database_url())?
+        .database(&db)
+        .username(role))
+}
+
 /// Holds the replay lock of `table` from another session, as a replay running in
 /// another process does.
 async fn hold_replay_lock(pool: &PgPool, table: &str) -> Result<PgConnection, sqlx::Error> {
     use sqlx::Connection as _;
-    let url = events_tests::database_url();
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await?;
-    let options = PgConnectOptions::from_str(&url)?.database(&db);
-    let mut conn = PgConnection::connect_with(&options).await?;
+    let mut conn = PgConnection::connect_with(&connect_as(pool, "postgres").await?).await?;
     let locked: bool = sqlx::query_scalar(
         "SELECT pg_try_advisory_lock(hashtext('events_postgres.replay'), hashtext($1))",
     )
@@ -437,15 +442,9 @@ impl Roles {
     }
 
     async fn pool(&self, pool: &PgPool, role: &str) -> Result<PgPool, sqlx::Error> {
-        let db: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(pool)
-            .await?;
-        let options = PgConnectOptions::from_str(&events_tests::database_url())?
-            .database(&db)
-            .username(role);
         PgPoolOptions::new()
             .max_connections(2)
-            .connect_with(options)
+            .connect_with(connect_as(pool, role).await?)
             .await
     }
 
@@ -469,13 +468,7 @@ async fn first_failure(
     statements: &[&str],
 ) -> Result<Option<sqlx::Error>, sqlx::Error> {
     use sqlx::Connection as _;
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await?;
-    let options = PgConnectOptions::from_str(&events_tests::database_url())?
-        .database(&db)
-        .username(role);
-    let mut conn = PgConnection::connect_with(&options).await?;
+    let mut conn = PgConnection::connect_with(&connect_as(pool, role).await?).await?;
     for statement in statements {
         if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe((*statement).to_owned()))
             .execute(&mut conn)
