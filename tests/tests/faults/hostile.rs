@@ -501,7 +501,7 @@ async fn prune_keeps_entries_exactly_at_the_cutoff(pool: PgPool) -> TestResult {
     let started: DateTime<Utc> = loop {
         let row: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT xact_start FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM%fault_log%'",
+             AND wait_event_type = 'Lock' AND query LIKE '%fault_log_prune%'",
         )
         .fetch_optional(&pool)
         .await?;
