@@ -271,6 +271,19 @@ pub enum Error {
         table: &'static str,
     },
 
+    /// An action ran while a chunked replay of its event log is unfinished: the
+    /// state is half rebuilt, and a write now would be overwritten by a later
+    /// chunk. Nothing was written.
+    #[error(
+        "event log `{table}` has an unfinished chunked replay, so its state is half rebuilt and \
+         actions are refused (nothing was written); retry once the replay has finished, or \
+         finish an interrupted one with resume_replay()"
+    )]
+    ChunkedReplayUnfinished {
+        /// The event table.
+        table: &'static str,
+    },
+
     /// Retention deleted recorded action events that replay needs: the state
     /// before `before` can no longer be rebuilt from the log. Replay and
     /// `verify_replayable` refuse (nothing is changed) rather than rebuild a

@@ -163,6 +163,12 @@ impl Replay {
     /// ([`Error::PartialReplay`](crate::Error::PartialReplay)) says so. A checkpoint
     /// row records where it stopped: the store's `resume_replay` continues from it,
     /// and a new replay starts over and discards it.
+    ///
+    /// While the checkpoint row exists (between chunks, and after a failure until
+    /// the replay is resumed or superseded), actions on the log are refused with
+    /// [`Error::ChunkedReplayUnfinished`](crate::Error::ChunkedReplayUnfinished):
+    /// a write to the half-rebuilt state would be overwritten by a later chunk.
+    /// During each chunk, appends wait, as they do for an atomic replay.
     pub fn in_chunks(mut self, n: u64) -> Self {
         self.chunk_size = Some(n.max(1));
         self

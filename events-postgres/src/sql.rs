@@ -100,6 +100,11 @@ pub(crate) struct Statements {
 impl Statements {
     pub(crate) fn new<L: EventLog>() -> Self {
         let table = quote_qualified(L::TABLE);
+        let checkpoint_table = quote_qualified(&checkpoint_table_name(L::TABLE));
+        // While a chunked replay is unfinished (its checkpoint row exists) the state
+        // is half rebuilt: appends write nothing, and the store reports it. One
+        // scan of a table that is empty otherwise, in the same statement.
+        let no_chunked_replay = format!("NOT EXISTS (SELECT FROM {checkpoint_table})");
         let actors = L::ACTOR_COLUMNS.iter().map(|c| quote_ident(c.name));
 
         let mut insert_columns: Vec<String> = Vec::new();
@@ -117,7 +122,8 @@ impl Statements {
         let n = values.len();
         let insert = |lock: String| -> Arc<str> {
             format!(
-                "WITH lock AS (SELECT {lock}) INSERT INTO {table} ({}) SELECT {} FROM lock RETURNING id, occurred_at",
+                "WITH lock AS (SELECT {lock}) INSERT INTO {table} ({}) SELECT {} FROM lock \
+                 WHERE {no_chunked_replay} RETURNING id, occurred_at",
                 insert_columns.join(", "),
                 values.join(", "),
             )
@@ -130,14 +136,14 @@ impl Statements {
             n + 1
         ));
         let insert_unlocked: Arc<str> = format!(
-            "INSERT INTO {table} ({}) VALUES ({}) RETURNING id, occurred_at",
+            "INSERT INTO {table} ({}) SELECT {} WHERE {no_chunked_replay} RETURNING id, occurred_at",
             insert_columns.join(", "),
             values.join(", "),
         )
         .into();
 
-        let insert_many = insert_many_sql::<L>(&table, true);
-        let insert_many_rows = insert_many_sql::<L>(&table, false);
+        let insert_many = insert_many_sql::<L>(&table, &no_chunked_replay, true);
+        let insert_many_rows = insert_many_sql::<L>(&table, &no_chunked_replay, false);
 
         let select_columns: Vec<String> = EVENT_COLUMNS
             .iter()
@@ -167,7 +173,7 @@ impl Statements {
             )
             .into(),
             migration: migration_sql::<L>().into(),
-            checkpoint_table: quote_qualified(&checkpoint_table_name(L::TABLE)),
+            checkpoint_table,
             begin_replay: format!(
                 "SELECT {}()",
                 quote_qualified(&replay_function_name(L::TABLE))
@@ -221,7 +227,7 @@ pub(crate) fn insert_many_columns<L: EventLog>(shared: bool) -> Vec<(String, Str
 
 /// The text of [`Statements::insert_many`] (`shared`) or
 /// [`Statements::insert_many_rows`].
-fn insert_many_sql<L: EventLog>(table: &str, shared: bool) -> Arc<str> {
+fn insert_many_sql<L: EventLog>(table: &str, guard: &str, shared: bool) -> Arc<str> {
     let columns = insert_many_columns::<L>(shared);
     let mut values = Vec::new();
     let mut arrays = Vec::new();
@@ -251,7 +257,7 @@ fn insert_many_sql<L: EventLog>(table: &str, shared: bool) -> Arc<str> {
          (SELECT DISTINCT a, b FROM unnest(${pair_a}::int4[], ${pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs) \
          INSERT INTO {table} ({}, occurred_at) SELECT {}, lock.at FROM lock, \
          unnest({}) WITH ORDINALITY AS r({}, ord) \
-         ORDER BY r.ord RETURNING id, occurred_at",
+         WHERE {guard} ORDER BY r.ord RETURNING id, occurred_at",
         names.join(", "),
         values.join(", "),
         arrays.join(", "),

@@ -392,7 +392,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         // One round trip: the lock and the insert are one statement.
         let row = self
             .insert_query(lock, event)?
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(|e| {
                 let locked =
@@ -404,7 +404,9 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
                     ),
                     e,
                 )
-            })?;
+            })?
+            // No row: the insert's guard found an unfinished chunked replay.
+            .ok_or(Error::ChunkedReplayUnfinished { table: L::TABLE })?;
         let id = match L::PRIMARY_KEY_TYPE {
             PrimaryKeyType::Integer => EventId::Integer(sql::get(&row, 0, "id")?),
             PrimaryKeyType::UuidV7 => EventId::Uuid(sql::get(&row, 0, "id")?),
@@ -465,7 +467,11 @@ async fn append_many<L: EventLog>(
             PrimaryKeyType::UuidV7 => sql::get(row, 0, "id").map(EventId::Uuid),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if ids.len() != events.len() || rows.is_empty() {
+    if rows.is_empty() {
+        // The insert's guard found an unfinished chunked replay.
+        return Err(Error::ChunkedReplayUnfinished { table: L::TABLE });
+    }
+    if ids.len() != events.len() {
         return Err(Error::MalformedRow {
             column: "id".to_owned(),
             message: format!(
