@@ -74,8 +74,9 @@ mod query;
 
 pub use changes::{Changes, FieldChange, Fields};
 pub use check::{
-    MAX_JSON_LEN, MAX_KEY_LEN, MAX_LIST_LEN, MAX_NAME_LEN, MAX_PAGE_SIZE, MAX_USER_AGENT_LEN,
-    coerce_key, target_text,
+    EARLIEST_TIME, INDEXED_METADATA_KEYS, LATEST_TIME, MAX_JSON_DEPTH, MAX_JSON_LEN, MAX_KEY_LEN,
+    MAX_LIST_LEN, MAX_NAME_LEN, MAX_PAGE_SIZE, MAX_USER_AGENT_LEN, coerce_key, stored_json_problem,
+    stored_metadata_problem, target_text,
 };
 pub use entry::{AuditEntry, AuditPage, Count, EntryActor, EntryKind, Facets, PruneReport, Target};
 pub use manual::{ManualEntry, RequestContext, ValidEntry};
