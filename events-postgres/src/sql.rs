@@ -374,7 +374,10 @@ mod tests {
             let depth = 20_000;
             let text = format!("{}1{}", "[{\"a\":".repeat(depth), "}]".repeat(depth));
             let value = parse_json(text.as_bytes()).map_err(|e| e.to_string());
-            let found = value.as_ref().map(events_core::json::depth).map_err(Clone::clone);
+            let found = value
+                .as_ref()
+                .map(events_core::json::depth)
+                .map_err(Clone::clone);
             events_core::json::with_stack(2 * depth, move || drop(value));
             found
         };

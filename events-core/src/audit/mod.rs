@@ -44,8 +44,18 @@
 //! UUIDs) either match literally or are [`Error::InvalidFilter`](crate::Error::InvalidFilter)
 //! naming the filter: values are always bound parameters, prefix matches are
 //! byte ranges rather than `LIKE` patterns (so nothing needs escaping and the
-//! index serves them with any plan), and lengths, NUL characters and key shapes
-//! are checked before any SQL runs.
+//! index serves them with any plan), and lengths, NUL characters, key shapes and
+//! times (from [`EARLIEST_TIME`], PostgreSQL's earliest) are checked before any
+//! SQL runs.
+//!
+//! # Stored JSON
+//!
+//! One rule for every JSON value the log writes, recorded actions and manual
+//! entries alike: nested at most [`MAX_JSON_DEPTH`] levels, no NUL character
+//! ([`stored_json_problem`]), indexed metadata keys within their indexes' lengths
+//! ([`stored_metadata_problem`]); entries, changes and filters also at most
+//! [`MAX_JSON_LEN`] bytes. The request context is cleaned, never refused
+//! ([`RequestContext::stored_fields`]).
 //!
 //! # Commit time
 //!
