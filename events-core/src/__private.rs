@@ -68,7 +68,10 @@ pub fn replay_ctx<'a, R: Resource>(
         now: event.occurred_at,
         actor,
         tenant: event.tenant.as_deref().map(crate::key::parse_tenant),
-        metadata: event.metadata.clone(),
+        // A row written with raw SQL may nest deeper than the stack allows.
+        metadata: crate::json::with_stack(crate::json::depth(&event.metadata), || {
+            event.metadata.clone()
+        }),
         event_id: Some(event.id),
         replay: true,
     };
@@ -76,20 +79,23 @@ pub fn replay_ctx<'a, R: Resource>(
 }
 
 /// Decodes an event's data into the input type of the action replaying it, naming
-/// the event and the offending field on failure.
+/// the event and the offending field on failure. The stack grows as deeply
+/// nested data needs it.
 pub fn decode_input<I: serde::de::DeserializeOwned>(
     event: &Event,
     target_resource: &str,
     target_action: &str,
 ) -> Result<I, Error> {
-    serde_path_to_error::deserialize(&event.data).map_err(|e| Error::DecodeEvent {
-        event: EventRef::of(event),
-        target: format!("{target_resource}.{target_action}"),
-        field: match e.path().to_string() {
-            root if root == "." => "(top level)".to_owned(),
-            path => path,
-        },
-        source: e.into_inner(),
+    serde_path_to_error::deserialize(serde_stacker::Deserializer::new(&event.data)).map_err(|e| {
+        Error::DecodeEvent {
+            event: EventRef::of(event),
+            target: format!("{target_resource}.{target_action}"),
+            field: match e.path().to_string() {
+                root if root == "." => "(top level)".to_owned(),
+                path => path,
+            },
+            source: e.into_inner(),
+        }
     })
 }
 

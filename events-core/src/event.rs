@@ -143,6 +143,45 @@ pub struct NewEvent<'a> {
     pub tenant: Option<&'a Key>,
 }
 
+impl NewEvent<'_> {
+    /// Checks that the event's data and metadata can be stored and read back:
+    /// [`stored_json_problem`](crate::audit::stored_json_problem) for both (nesting
+    /// up to [`MAX_JSON_DEPTH`](crate::audit::MAX_JSON_DEPTH), no NUL character),
+    /// and short enough text at the indexed metadata keys
+    /// ([`stored_metadata_problem`](crate::audit::stored_metadata_problem)). A
+    /// store calls it before any SQL of the append; a failure is
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) naming the column
+    /// (`data` or `metadata`) and the event's action.
+    ///
+    /// ```
+    /// use events_core::{ActionKind, Error, Key, NewEvent};
+    /// let (record_id, metadata) = (Key::Integer(1), serde_json::json!({}));
+    /// let data = serde_json::json!({"name": "nul \u{0}"});
+    /// let event = NewEvent {
+    ///     resource: "User", record_id: &record_id, action: "create",
+    ///     action_type: ActionKind::Create, actor: None, data: &data,
+    ///     metadata: &metadata, version: 1, tenant: None,
+    /// };
+    /// assert!(matches!(event.check_json(), Err(Error::InvalidValue { ref column, .. }) if column == "data"));
+    /// ```
+    pub fn check_json(&self) -> Result<(), crate::Error> {
+        let refuse = |column: &str, problem: String| crate::Error::InvalidValue {
+            column: column.to_owned(),
+            message: format!(
+                "the {column} of {}.{}: {problem}",
+                self.resource, self.action
+            ),
+        };
+        if let Some(problem) = crate::audit::stored_json_problem(self.data) {
+            return Err(refuse("data", problem));
+        }
+        if let Some(problem) = crate::audit::stored_metadata_problem(self.metadata) {
+            return Err(refuse("metadata", problem));
+        }
+        Ok(())
+    }
+}
+
 /// What the store reports for an appended event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {

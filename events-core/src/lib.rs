@@ -43,6 +43,7 @@ pub mod bulk;
 mod error;
 mod event;
 pub mod info;
+pub mod json;
 mod key;
 mod lock;
 mod log;

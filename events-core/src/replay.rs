@@ -139,8 +139,22 @@ impl Replay {
     }
 
     /// Replays every event that occurred at or before `at`.
+    ///
+    /// A time before [`EARLIEST_TIME`](crate::audit::EARLIEST_TIME), the earliest
+    /// PostgreSQL's `timestamptz` holds, is clamped to it: no event occurred
+    /// before it either, so the replay applies the same events (none) instead of
+    /// failing in SQL. Every later `DateTime<Utc>` fits as it is; "up to the end of
+    /// time" is `DateTime::<Utc>::MAX_UTC`.
+    ///
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use events_core::{audit::EARLIEST_TIME, replay::{Replay, Selection}};
+    /// assert_eq!(Replay::up_to_time(DateTime::<Utc>::MIN_UTC).selection, Selection::UpToTime(EARLIEST_TIME));
+    /// let end = DateTime::<Utc>::MAX_UTC;
+    /// assert_eq!(Replay::up_to_time(end).selection, Selection::UpToTime(end));
+    /// ```
     pub fn up_to_time(at: DateTime<Utc>) -> Self {
-        Self::new(Selection::UpToTime(at))
+        Self::new(Selection::UpToTime(at.max(crate::audit::EARLIEST_TIME)))
     }
 
     /// Reads `n` events per round trip (at least 1).

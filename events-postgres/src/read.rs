@@ -169,8 +169,8 @@ pub(crate) fn decode_event<L: EventLog>(row: &PgRow) -> Result<Event, Error> {
         action: sql::get(row, 3, action)?,
         action_type: ActionKind::from_str(sql::get(row, 4, action_type)?)?,
         actor,
-        data: sql::get(row, 5, data)?,
-        metadata: sql::get(row, 6, metadata)?,
+        data: sql::get_json(row, 5, data)?,
+        metadata: sql::get_json(row, 6, metadata)?,
         version: u32::try_from(stored_version).map_err(|_| Error::MalformedRow {
             column: version.to_owned(),
             message: format!("negative version {stored_version}"),

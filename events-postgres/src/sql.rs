@@ -8,7 +8,11 @@
 use std::sync::Arc;
 
 use events_core::{Error, EventLog, Key, KeyType, PrimaryKeyType};
-use sqlx::postgres::{PgArguments, PgRow};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArguments, PgRow, PgTypeInfo, PgValueFormat, PgValueRef};
+use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Decode, Postgres, Row, Type};
 
 use crate::schema::{
@@ -345,4 +349,88 @@ pub(crate) fn get_key(row: &PgRow, index: usize, column: &str, ty: KeyType) -> R
         column: column.to_owned(),
         message: "unexpected NULL".to_owned(),
     })
+}
+
+/// A `jsonb` (or `json`) column's value, read without serde_json's nesting
+/// limit: every reader of the store decodes JSON columns through it (`data`,
+/// `metadata`, the changes), so whatever PostgreSQL holds can be read back,
+/// also rows written with raw SQL deeper than
+/// [`MAX_JSON_DEPTH`](events_core::audit::MAX_JSON_DEPTH). Read it with
+/// [`get`] as `JsonValue` or `Option<JsonValue>`.
+pub(crate) struct JsonValue(pub(crate) Value);
+
+impl Type<Postgres> for JsonValue {
+    fn type_info() -> PgTypeInfo {
+        <Json<Value> as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <Json<Value> as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for JsonValue {
+    /// As sqlx decodes `Json<T>`: in the binary format, `jsonb` is a version
+    /// byte (1) and the JSON text; `json` and the text format are the text alone.
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let jsonb = value.format() == PgValueFormat::Binary
+            && *sqlx::ValueRef::type_info(&value) == <Json<Value> as Type<Postgres>>::type_info();
+        let mut text = value.as_bytes()?;
+        if jsonb {
+            text = match text.split_first() {
+                Some((1, rest)) => rest,
+                Some((version, _)) => {
+                    return Err(
+                        format!("unsupported jsonb format version {version} (expected 1)").into(),
+                    );
+                }
+                None => return Err("empty jsonb value (expected a version byte)".into()),
+            };
+        }
+        parse_json(text).map(JsonValue).map_err(Into::into)
+    }
+}
+
+/// Parses JSON text at any depth: serde_json's 128-level limit is off, and the
+/// stack grows on the heap (`serde_stacker`) as deep values need it. Floats are
+/// parsed exactly (serde_json's `float_roundtrip`): PostgreSQL prints a stored
+/// `1.7976931348623157e308` as its 309 digits, which the default, faster parser
+/// rounds past the largest `f64`.
+pub(crate) fn parse_json(text: &[u8]) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    de.disable_recursion_limit();
+    let value = Value::deserialize(serde_stacker::Deserializer::new(&mut de))?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Reads JSON column `index` (named `column` in errors) at any depth.
+pub(crate) fn get_json(row: &PgRow, index: usize, column: &str) -> Result<Value, Error> {
+    get::<JsonValue>(row, index, column).map(|json| json.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_past_serde_json_limit_on_a_small_stack() {
+        let run = || {
+            let depth = 20_000;
+            let text = format!("{}1{}", "[{\"a\":".repeat(depth), "}]".repeat(depth));
+            let value = parse_json(text.as_bytes()).map_err(|e| e.to_string());
+            let found = value
+                .as_ref()
+                .map(events_core::json::depth)
+                .map_err(Clone::clone);
+            events_core::json::with_stack(2 * depth, move || drop(value));
+            found
+        };
+        let thread = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(run)
+            .expect("spawning a thread");
+        assert_eq!(thread.join().ok(), Some(Ok(40_000)));
+        assert!(parse_json(b"[1] x").is_err());
+    }
 }

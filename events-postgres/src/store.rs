@@ -193,8 +193,10 @@ impl<L: EventLog> PgEventStore<L> {
     }
 
     /// The lock-and-insert of `event` with every argument bound. Fails on a key
-    /// that does not fit its column, before anything runs.
+    /// that does not fit its column, and on data or metadata the log could not
+    /// read back ([`NewEvent::check_json`]), before anything runs.
     fn insert_query(&self, lock: Option<LockKey>, event: &NewEvent<'_>) -> Result<PgQuery, Error> {
+        event.check_json()?;
         let text = match lock {
             Some(LockKey::Single(_)) => &self.sql.insert_single,
             Some(LockKey::Pair(..)) => &self.sql.insert_pair,
@@ -224,6 +226,7 @@ impl<L: EventLog> PgEventStore<L> {
 
 impl<L: EventLog> PgEventStore<L> {
     /// The lock-and-insert of a bulk call's events with every argument bound.
+    /// Checks every event's data and metadata first ([`NewEvent::check_json`]).
     fn insert_many_query(
         &self,
         locks: &[LockKey],
@@ -235,6 +238,9 @@ impl<L: EventLog> PgEventStore<L> {
                 message: "a bulk append needs at least one event".to_owned(),
             });
         };
+        for event in events {
+            event.check_json()?;
+        }
         // Events alike but for record id and data (a bulk call) bind those columns
         // once; a mix (`each(..)` over calls with their own actors or metadata)
         // binds every column as an array.

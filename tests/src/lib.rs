@@ -7,10 +7,12 @@
 //! - [`alt`]: UUIDv7 event ids, integer record ids, a pair lock key default.
 //! - [`custom_lock`]: a custom advisory lock key generator and string record ids.
 //! - [`legacy`]: an older build of [`app`], writing version-1 events to the same table.
+//! - [`doc`]: actions whose input is any JSON, with commit times: JSON round trips.
 
 pub mod alt;
 pub mod app;
 pub mod custom_lock;
+pub mod doc;
 pub mod legacy;
 
 /// A test database URL: `DATABASE_URL`, else the local server.

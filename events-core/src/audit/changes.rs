@@ -168,6 +168,33 @@ impl Changes {
         })
     }
 
+    /// Checks that every side can be stored and read back: the rule of
+    /// [`stored_json_problem`](super::stored_json_problem) (nesting up to
+    /// [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH), no NUL character) and at most
+    /// [`MAX_JSON_LEN`](super::MAX_JSON_LEN) bytes a side. The constructors check
+    /// it; stores check it again before writing changes built by hand. A failure
+    /// is [`Error::InvalidEntry`] for field `changes`.
+    ///
+    /// ```
+    /// use events_core::audit::Changes;
+    /// let mut changes = Changes::created(&serde_json::json!({"name": "Ada"}))?;
+    /// assert!(changes.check().is_ok());
+    /// changes.new_values.as_mut().unwrap().insert("bio".into(), "nul \u{0}".into());
+    /// assert!(changes.check().is_err());
+    /// # Ok::<(), events_core::Error>(())
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        for side in [&self.old_values, &self.new_values, &self.diff_values]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(problem) = check::fields_problem(side) {
+                return Err(check::entry("changes", problem));
+            }
+        }
+        Ok(())
+    }
+
     /// Drops `fields` from every side (secrets, noisy counters; PhoenixKit's
     /// `skip_fields`). An update whose only changes were in them becomes
     /// `unchanged`.

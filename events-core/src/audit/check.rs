@@ -2,7 +2,8 @@
 //! shapes. Every failure is a typed error naming the field, found before any SQL
 //! runs, so hostile input never reaches the database as a SQL error.
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::{Error, Key, KeyType};
@@ -24,6 +25,44 @@ pub const MAX_LIST_LEN: usize = 100;
 /// Largest JSON document accepted as a metadata filter or as entry data, in bytes
 /// of its serialized form.
 pub const MAX_JSON_LEN: usize = 64 * 1024;
+
+/// The earliest instant PostgreSQL's `timestamptz` holds: 4714-11-24 00:00:00
+/// UTC BC (year -4713 of the proleptic Gregorian calendar chrono uses). An
+/// earlier time in an audit query (a time filter or a cursor) is
+/// [`Error::InvalidFilter`] naming the field, before any SQL runs; replaying up
+/// to an earlier time replays nothing
+/// ([`Replay::up_to_time`](crate::replay::Replay::up_to_time)).
+///
+/// ```
+/// use chrono::{Datelike, Timelike};
+/// let t = events_core::audit::EARLIEST_TIME;
+/// assert_eq!((t.year(), t.month(), t.day(), t.hour()), (-4713, 11, 24, 0));
+/// ```
+pub const EARLIEST_TIME: DateTime<Utc> = match DateTime::from_timestamp_micros(
+    // PostgreSQL's MIN_TIMESTAMP (-211813488000000000 µs from 2000-01-01),
+    // from the Unix epoch.
+    -210_866_803_200_000_000,
+) {
+    Some(at) => at,
+    None => panic!("PostgreSQL's earliest timestamptz is within chrono's range"),
+};
+
+/// The latest instant both chrono and PostgreSQL's `timestamptz` hold: chrono's
+/// [`DateTime::<Utc>::MAX_UTC`] (262143 AD), well before PostgreSQL's own
+/// limit (294276 AD). Every `DateTime<Utc>` is at or before it, so no time is
+/// refused for being too late.
+pub const LATEST_TIME: DateTime<Utc> = DateTime::<Utc>::MAX_UTC;
+
+/// What keeps `at` out of a query, if anything: a time before
+/// [`EARLIEST_TIME`].
+pub(crate) fn time_problem(at: DateTime<Utc>) -> Option<String> {
+    (at < EARLIEST_TIME).then(|| {
+        format!(
+            "{at} is before {EARLIEST_TIME} (4714 BC), the earliest time PostgreSQL's timestamptz \
+             holds; leave the bound out to mean \"from the start\""
+        )
+    })
+}
 
 /// A filter error.
 pub(crate) fn filter(field: &str, message: impl Into<String>) -> Error {
@@ -71,29 +110,151 @@ pub(crate) fn entry_text(field: &str, value: &str, max: usize) -> Result<(), Err
     }
 }
 
-/// What is wrong with a JSON value as something to store or compare, if anything:
-/// too large, or a string or key with a NUL character (`jsonb` rejects `\u0000`).
-pub(crate) fn json_problem(value: &Value) -> Option<String> {
-    fn has_nul(v: &Value) -> bool {
-        match v {
-            Value::String(s) => s.contains('\0'),
-            Value::Array(items) => items.iter().any(has_nul),
-            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-            _ => false,
+/// Deepest nesting of arrays and objects accepted in stored JSON, counted as
+/// [`json::depth`](crate::json::depth) does (`{"a": [1]}` is 2 deep).
+///
+/// One rule for everything the log writes: the data and metadata of actions
+/// (single calls, `#[bulk]` calls and `each(..)`), the data and metadata of
+/// manual entries, and recorded [`Changes`](super::Changes). A deeper value is
+/// refused before any SQL runs: [`Error::InvalidValue`] naming the column for
+/// actions, [`Error::InvalidEntry`] naming the field for entries and changes.
+///
+/// Why 512: PostgreSQL 15 with its default `max_stack_depth` (2 MB) parses
+/// about 13,000 levels of `jsonb` (13,087 nested objects, 14,541 nested arrays,
+/// measured), so every accepted value is stored; serde_json's recursive code
+/// needs up to 2 KiB of stack per level in debug builds, so at 512 levels a
+/// value still fits twice in a 2 MiB tokio worker stack. The store reads any
+/// depth back (rows written with raw SQL may nest deeper; see
+/// [`json`](crate::json)).
+///
+/// ```
+/// use events_core::audit::{MAX_JSON_DEPTH, stored_json_problem};
+/// let mut deep = serde_json::json!(1);
+/// for _ in 1..MAX_JSON_DEPTH {
+///     deep = serde_json::json!([deep]);
+/// }
+/// assert_eq!(stored_json_problem(&serde_json::json!({"ok": deep})), None);
+/// let problem = stored_json_problem(&serde_json::json!({"a": [deep]})).unwrap();
+/// assert!(problem.starts_with("nested 513 levels deep"), "{problem}");
+/// ```
+pub const MAX_JSON_DEPTH: usize = 512;
+
+/// Metadata keys that the event table indexes as text (`metadata ->> key`),
+/// with the longest text each may hold: longer ones would not fit a B-tree
+/// entry. Manual entries set them from their builder; actions from
+/// [`ActionCall::request`](crate::ActionCall::request) or their own metadata.
+pub const INDEXED_METADATA_KEYS: [(&str, usize); 4] = [
+    ("target_id", MAX_KEY_LEN),
+    ("request_id", MAX_NAME_LEN),
+    ("mode", MAX_NAME_LEN),
+    ("module", MAX_NAME_LEN),
+];
+
+/// What keeps `value` from being stored in a `jsonb` column and read back, if
+/// anything: nesting deeper than [`MAX_JSON_DEPTH`], or a string or key holding
+/// a NUL character (`jsonb` rejects `\u0000`). Walks the value with a heap
+/// stack, so a value of any depth is safe to check.
+///
+/// This is the rule for every JSON value the log writes (see
+/// [`MAX_JSON_DEPTH`]); manual entries, changes and filters are also limited in
+/// size ([`MAX_JSON_LEN`]).
+///
+/// ```
+/// use events_core::audit::stored_json_problem;
+/// assert_eq!(stored_json_problem(&serde_json::json!({"a": ["b"]})), None);
+/// assert!(stored_json_problem(&serde_json::json!({"a": "nul \u{0}"})).is_some());
+/// ```
+pub fn stored_json_problem(value: &Value) -> Option<String> {
+    shape_problem(vec![(value, 0)], false)
+}
+
+/// [`stored_json_problem`] of the object holding `fields`.
+pub(crate) fn stored_fields_problem(fields: &Map<String, Value>) -> Option<String> {
+    let nul_key = fields.keys().any(|key| key.contains('\0'));
+    shape_problem(fields.values().map(|value| (value, 1)).collect(), nul_key)
+}
+
+/// The walk of [`stored_json_problem`] from `pending` (values with the number
+/// of levels above them); `nul` when a NUL character was found already.
+fn shape_problem(mut pending: Vec<(&Value, usize)>, mut nul: bool) -> Option<String> {
+    while let Some((value, above)) = pending.pop() {
+        let depth = above + 1;
+        match value {
+            Value::String(s) => nul |= s.contains('\0'),
+            Value::Array(items) if depth <= MAX_JSON_DEPTH => {
+                pending.extend(items.iter().map(|item| (item, depth)));
+            }
+            Value::Object(map) if depth <= MAX_JSON_DEPTH => {
+                for (key, item) in map {
+                    nul |= key.contains('\0');
+                    pending.push((item, depth));
+                }
+            }
+            Value::Array(_) | Value::Object(_) => {
+                let found = crate::json::depth(value).saturating_add(above);
+                return Some(format!(
+                    "nested {found} levels deep (arrays and objects); at most {MAX_JSON_DEPTH} \
+                     are accepted: store deeper structures flattened or as a string"
+                ));
+            }
+            _ => {}
         }
     }
-    if has_nul(value) {
+    if nul {
         return Some(
-            "contains a NUL character (\\u0000), which PostgreSQL jsonb cannot hold".to_owned(),
+            "contains a NUL character (\\u0000), which PostgreSQL jsonb cannot hold; remove it"
+                .to_owned(),
         );
     }
-    let len = serde_json::to_string(value).map_or(usize::MAX, |s| s.len());
-    if len > MAX_JSON_LEN {
-        return Some(format!(
-            "{len} bytes when serialized; at most {MAX_JSON_LEN} are accepted"
-        ));
+    None
+}
+
+/// What keeps `metadata` from being stored as an event's or entry's metadata,
+/// if anything: [`stored_json_problem`], or an indexed key
+/// ([`INDEXED_METADATA_KEYS`]) whose text is too long for its index.
+///
+/// ```
+/// use events_core::audit::stored_metadata_problem;
+/// assert_eq!(stored_metadata_problem(&serde_json::json!({"request_id": "req-7f3a"})), None);
+/// assert!(stored_metadata_problem(&serde_json::json!({"request_id": "x".repeat(300)})).is_some());
+/// ```
+pub fn stored_metadata_problem(metadata: &Value) -> Option<String> {
+    if let Some(problem) = stored_json_problem(metadata) {
+        return Some(problem);
+    }
+    for (key, max) in INDEXED_METADATA_KEYS {
+        // The text `->>` gives: a string as it is; anything else as JSON text,
+        // which PostgreSQL spaces out to at most twice the compact form.
+        let len = match metadata.get(key) {
+            None => continue,
+            Some(Value::String(s)) => s.len(),
+            Some(other) => serde_json::to_string(other).map_or(usize::MAX, |s| s.len() * 2),
+        };
+        if len > max {
+            return Some(format!(
+                "key `{key}` is indexed as text and holds {len} bytes; at most {max} are accepted"
+            ));
+        }
     }
     None
+}
+
+/// What is wrong with a JSON value as something to store or compare, if anything:
+/// [`stored_json_problem`], or too large ([`MAX_JSON_LEN`]).
+pub(crate) fn json_problem(value: &Value) -> Option<String> {
+    stored_json_problem(value).or_else(|| size_problem(value))
+}
+
+/// [`json_problem`] of the object holding `fields`.
+pub(crate) fn fields_problem(fields: &Map<String, Value>) -> Option<String> {
+    stored_fields_problem(fields).or_else(|| size_problem(fields))
+}
+
+/// Too large ([`MAX_JSON_LEN`]) when serialized, if so.
+fn size_problem<T: serde::Serialize + ?Sized>(value: &T) -> Option<String> {
+    let len = serde_json::to_string(value).map_or(usize::MAX, |s| s.len());
+    (len > MAX_JSON_LEN)
+        .then(|| format!("{len} bytes when serialized; at most {MAX_JSON_LEN} are accepted"))
 }
 
 /// `key` in the shape of a column holding `expected` keys, for a filter or entry
@@ -212,6 +373,44 @@ mod tests {
         assert!(json_problem(&serde_json::json!({"a\u{0}": 1})).is_some());
         assert!(json_problem(&serde_json::json!({"k": "x".repeat(MAX_JSON_LEN)})).is_some());
         assert!(json_problem(&serde_json::json!({"k": "ok"})).is_none());
+    }
+
+    #[test]
+    fn the_earliest_time_is_postgres_min_timestamp() {
+        let start = chrono::NaiveDate::from_ymd_opt(-4713, 11, 24)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc());
+        assert_eq!(Some(EARLIEST_TIME), start);
+        assert!(time_problem(EARLIEST_TIME).is_none());
+        assert!(time_problem(LATEST_TIME).is_none());
+        assert!(time_problem(EARLIEST_TIME - chrono::Duration::microseconds(1)).is_some());
+        assert!(time_problem(DateTime::<Utc>::MIN_UTC).is_some());
+    }
+
+    #[test]
+    fn json_rules_walk_any_depth() {
+        let mut deep = serde_json::json!("leaf");
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        let problem = stored_json_problem(&deep).expect("too deep");
+        assert!(
+            problem.starts_with("nested 100000 levels deep"),
+            "{problem}"
+        );
+        crate::json::with_stack(100_000, move || drop(deep));
+        let mut ok = serde_json::json!({"\u{1F600}": ["é", 1e300, -0, ""]});
+        for _ in 1..MAX_JSON_DEPTH - 1 {
+            ok = serde_json::json!({"": ok});
+        }
+        assert_eq!(crate::json::depth(&ok), MAX_JSON_DEPTH);
+        assert_eq!(stored_json_problem(&ok), None);
+        assert!(stored_json_problem(&serde_json::json!([ok])).is_some());
+        assert!(stored_metadata_problem(&serde_json::json!({"mode": "m".repeat(256)})).is_some());
+        assert!(stored_metadata_problem(&serde_json::json!({"mode": "m".repeat(255)})).is_none());
+        assert!(
+            stored_metadata_problem(&serde_json::json!({"target_id": vec!["t"; 300]})).is_some()
+        );
     }
 
     #[test]

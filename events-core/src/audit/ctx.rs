@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Changes, RequestContext, changes_table, check, quote_ident};
+use super::{Changes, RequestContext, changes_table, quote_ident};
 use crate::{ActionCall, ActionCtx, Error, EventId, Resource};
 
 impl<Id: Clone> ActionCtx<'_, Id> {
@@ -108,6 +108,10 @@ pub(crate) async fn insert_changes(
     changes: Vec<Changes>,
     context: impl FnOnce() -> String,
 ) -> Result<(), Error> {
+    // Changes built by hand skipped the constructors' check.
+    for c in &changes {
+        c.check()?;
+    }
     let integer_ids = matches!(event_ids.first(), Some(EventId::Integer(_)));
     let sql = format!(
         "INSERT INTO {} (event_id, old_values, new_values, diff_values, unchanged) \
@@ -185,24 +189,16 @@ impl<R: Resource, I, Ret> crate::BulkCall<R, I, Ret> {
     }
 }
 
-/// Puts the request context into `metadata` (made an object if it is not one).
+/// Puts the request context into `metadata` (made an object if it is not one),
+/// cleaned as [`RequestContext::stored_fields`] says, the same as for manual
+/// entries: a request context never fails the action.
 fn add_request(metadata: &mut Value, request: &RequestContext) {
     if !metadata.is_object() {
         *metadata = Value::Object(Map::new());
     }
     if let Value::Object(map) = metadata {
-        if let Some(ip) = request.ip_address {
-            map.insert("ip_address".into(), Value::String(ip.to_string()));
-        }
-        if let Some(ua) = &request.user_agent {
-            let mut end = ua.len().min(check::MAX_USER_AGENT_LEN);
-            while !ua.is_char_boundary(end) {
-                end -= 1;
-            }
-            map.insert("user_agent".into(), Value::String(ua[..end].to_owned()));
-        }
-        if let Some(id) = &request.request_id {
-            map.insert("request_id".into(), Value::String(id.clone()));
+        for (key, value) in request.stored_fields() {
+            map.insert(key.to_owned(), Value::String(value));
         }
     }
 }

@@ -57,6 +57,50 @@ impl RequestContext {
         self.request_id = Some(request_id.into());
         self
     }
+
+    /// The context as it is stored, as metadata keys and values: `ip_address`,
+    /// `user_agent` and `request_id`, those that are set.
+    ///
+    /// One rule for actions ([`ActionCall::request`](crate::ActionCall::request),
+    /// [`BulkCall::request`](crate::BulkCall::request)) and manual entries, so a
+    /// request context never fails a write: NUL characters (which PostgreSQL
+    /// text cannot hold) are removed, then the user agent is cut to
+    /// [`MAX_USER_AGENT_LEN`](super::MAX_USER_AGENT_LEN) bytes and the request id
+    /// to [`MAX_NAME_LEN`](super::MAX_NAME_LEN) (the request id index's limit),
+    /// each at a character boundary.
+    ///
+    /// ```
+    /// use events_core::audit::{RequestContext, MAX_NAME_LEN};
+    /// let request = RequestContext::new().user_agent("curl\0/8").request_id("é".repeat(200));
+    /// let stored = request.stored_fields();
+    /// assert_eq!(stored[0], ("user_agent", "curl/8".to_owned()));
+    /// assert_eq!(stored[1].1, "é".repeat(MAX_NAME_LEN / 2)); // 254 bytes: 255 would split a character
+    /// ```
+    pub fn stored_fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = Vec::with_capacity(3);
+        if let Some(ip) = self.ip_address {
+            fields.push(("ip_address", ip.to_string()));
+        }
+        if let Some(ua) = &self.user_agent {
+            fields.push(("user_agent", clean_text(ua, check::MAX_USER_AGENT_LEN)));
+        }
+        if let Some(id) = &self.request_id {
+            fields.push(("request_id", clean_text(id, check::MAX_NAME_LEN)));
+        }
+        fields
+    }
+}
+
+/// `text` without NUL characters, cut to at most `max` bytes at a character
+/// boundary.
+fn clean_text(text: &str, max: usize) -> String {
+    let mut clean = text.replace('\0', "");
+    let mut end = clean.len().min(max);
+    while !clean.is_char_boundary(end) {
+        end -= 1;
+    }
+    clean.truncate(end);
+    clean
 }
 
 /// A manual audit entry for event log `L`, built here and stored by the store
@@ -395,7 +439,6 @@ impl<L: EventLog> ManualEntry<L> {
             ("resource", &self.resource),
             ("mode", &self.mode),
             ("module", &self.module),
-            ("request_id", &self.request.request_id),
         ] {
             if let Some(v) = value {
                 entry_text(field, v, MAX_NAME_LEN)?;
@@ -466,35 +509,42 @@ impl<L: EventLog> ManualEntry<L> {
                 Some(text)
             }
         };
-        let user_agent = self.request.user_agent.as_deref().map(|ua| {
-            let mut end = ua.len().min(check::MAX_USER_AGENT_LEN);
-            while !ua.is_char_boundary(end) {
-                end -= 1;
+        // Checked before anything copies them, so no code recurses through a
+        // value deeper than the limit.
+        for (field, value) in [("metadata", &self.metadata), ("data", &self.data)] {
+            if let Some(problem) = check::stored_json_problem(value) {
+                return Err(entry(field, problem));
             }
-            ua[..end].replace('\0', "")
-        });
+        }
+        if let Some(changes) = &self.changes {
+            changes.check()?;
+        }
         let Value::Object(mut metadata) = self.metadata.clone() else {
             return Err(entry("metadata", "must be a JSON object"));
         };
-        let ip_address = self.request.ip_address.map(|ip| ip.to_string());
         let context = [
             (
                 "target_type",
                 target.as_ref().and_then(|(kind, _)| kind.clone()),
             ),
             ("target_id", target.as_ref().map(|(_, id)| id.clone())),
-            ("ip_address", ip_address),
-            ("user_agent", user_agent),
-            ("request_id", self.request.request_id.clone()),
             ("mode", self.mode.clone()),
             ("module", self.module.clone()),
         ];
-        for (key, value) in context {
+        let request = self
+            .request
+            .stored_fields()
+            .into_iter()
+            .map(|(key, value)| (key, Some(value)));
+        for (key, value) in context.into_iter().chain(request) {
             if let Some(value) = value {
                 metadata.insert(key.to_owned(), Value::String(value));
             }
         }
         let metadata = Value::Object(metadata);
+        if let Some(problem) = check::stored_metadata_problem(&metadata) {
+            return Err(entry("metadata", problem));
+        }
         for (field, value) in [("metadata", &metadata), ("data", &self.data)] {
             if let Some(problem) = check::json_problem(value) {
                 return Err(entry(field, problem));

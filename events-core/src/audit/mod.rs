@@ -44,8 +44,18 @@
 //! UUIDs) either match literally or are [`Error::InvalidFilter`](crate::Error::InvalidFilter)
 //! naming the filter: values are always bound parameters, prefix matches are
 //! byte ranges rather than `LIKE` patterns (so nothing needs escaping and the
-//! index serves them with any plan), and lengths, NUL characters and key shapes
-//! are checked before any SQL runs.
+//! index serves them with any plan), and lengths, NUL characters, key shapes and
+//! times (from [`EARLIEST_TIME`], PostgreSQL's earliest) are checked before any
+//! SQL runs.
+//!
+//! # Stored JSON
+//!
+//! One rule for every JSON value the log writes, recorded actions and manual
+//! entries alike: nested at most [`MAX_JSON_DEPTH`] levels, no NUL character
+//! ([`stored_json_problem`]), indexed metadata keys within their indexes' lengths
+//! ([`stored_metadata_problem`]); entries, changes and filters also at most
+//! [`MAX_JSON_LEN`] bytes. The request context is cleaned, never refused
+//! ([`RequestContext::stored_fields`]).
 //!
 //! # Commit time
 //!
@@ -74,8 +84,9 @@ mod query;
 
 pub use changes::{Changes, FieldChange, Fields};
 pub use check::{
-    MAX_JSON_LEN, MAX_KEY_LEN, MAX_LIST_LEN, MAX_NAME_LEN, MAX_PAGE_SIZE, MAX_USER_AGENT_LEN,
-    coerce_key, target_text,
+    EARLIEST_TIME, INDEXED_METADATA_KEYS, LATEST_TIME, MAX_JSON_DEPTH, MAX_JSON_LEN, MAX_KEY_LEN,
+    MAX_LIST_LEN, MAX_NAME_LEN, MAX_PAGE_SIZE, MAX_USER_AGENT_LEN, coerce_key, stored_json_problem,
+    stored_metadata_problem, target_text,
 };
 pub use entry::{AuditEntry, AuditPage, Count, EntryActor, EntryKind, Facets, PruneReport, Target};
 pub use manual::{ManualEntry, RequestContext, ValidEntry};

@@ -212,6 +212,7 @@ impl FromStr for Cursor {
             .parse::<i64>()
             .ok()
             .and_then(DateTime::from_timestamp_micros)
+            .filter(|at| check::time_problem(*at).is_none())
             .ok_or_else(bad)?;
         let id = match id.split_at_checked(1) {
             Some(("i", n)) => EventId::Integer(n.parse().map_err(|_| bad())?),
@@ -731,14 +732,19 @@ impl<L> AuditQuery<L> {
     }
 
     /// Checks what can be checked without the event log's types: lengths, NUL
-    /// characters, list sizes, page bounds, the metadata filter's shape and the
+    /// characters, list sizes, page bounds, the metadata filter's shape, times
+    /// PostgreSQL can hold (from [`EARLIEST_TIME`](super::EARLIEST_TIME); fields
+    /// `since`, `until`, `committed_since`, `committed_until`, `cursor`) and the
     /// cursor's order. Stores call it before building SQL.
     ///
     /// ```
+    /// use chrono::{DateTime, Utc};
     /// use events_core::{Error, audit::AuditQuery};
     /// let err = AuditQuery::<()>::new().action("x".repeat(10_000)).check().unwrap_err();
     /// assert!(matches!(err, Error::InvalidFilter { ref field, .. } if field == "action"));
     /// assert!(AuditQuery::<()>::new().page(0, 50).check().is_err());
+    /// let err = AuditQuery::<()>::new().since(DateTime::<Utc>::MIN_UTC).check().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidFilter { ref field, .. } if field == "since"));
     /// ```
     pub fn check(&self) -> Result<(), Error> {
         use check::{MAX_KEY_LEN, MAX_LIST_LEN, MAX_NAME_LEN, filter, filter_text};
@@ -805,6 +811,24 @@ impl<L> AuditQuery<L> {
                     "transactions",
                     format!("{id} is beyond any transaction id"),
                 ));
+            }
+        }
+        let times = [
+            ("since", self.occurred.from),
+            ("until", self.occurred.to),
+            ("committed_since", self.committed.from),
+            ("committed_until", self.committed.to),
+        ];
+        let cursor = match &self.pagination {
+            Pagination::After {
+                cursor: Some(cursor),
+                ..
+            } => Some(cursor.at),
+            _ => None,
+        };
+        for (field, at) in times.into_iter().chain([("cursor", cursor)]) {
+            if let Some(problem) = at.and_then(check::time_problem) {
+                return Err(filter(field, problem));
             }
         }
         if let Some(metadata) = &self.metadata {

@@ -9,6 +9,8 @@ use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Decode, Postgres, Row, Type};
 
+use crate::sql::JsonValue;
+
 /// Reads column `name` of a row.
 pub(crate) fn get<'r, T>(row: &'r PgRow, name: &str) -> Result<T, Error>
 where
@@ -55,14 +57,24 @@ fn metadata_text(metadata: &Value, key: &str) -> Option<String> {
     }
 }
 
-fn fields(value: Option<Value>, column: &str) -> Result<Option<Fields>, Error> {
-    match value {
+/// Reads JSON column `name` at any depth (see [`JsonValue`]).
+pub(crate) fn get_json(row: &PgRow, name: &str) -> Result<Value, Error> {
+    get::<JsonValue>(row, name).map(|json| json.0)
+}
+
+/// Reads a changes column: a JSON object or `NULL`.
+fn fields(row: &PgRow, column: &str) -> Result<Option<Fields>, Error> {
+    match get::<Option<JsonValue>>(row, column)?.map(|json| json.0) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
-        Some(_) => Err(Error::MalformedRow {
-            column: column.to_owned(),
-            message: "not a JSON object".into(),
-        }),
+        Some(other) => {
+            let depth = events_core::json::depth(&other);
+            events_core::json::with_stack(depth, move || drop(other));
+            Err(Error::MalformedRow {
+                column: column.to_owned(),
+                message: "not a JSON object".into(),
+            })
+        }
     }
 }
 
@@ -85,7 +97,7 @@ pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error
             break;
         }
     }
-    let metadata: Value = get(row, "metadata")?;
+    let metadata = get_json(row, "metadata")?;
     let target = metadata_text(&metadata, "target_id").map(|id| Target {
         kind: metadata_text(&metadata, "target_type"),
         id,
@@ -94,9 +106,9 @@ pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error
     let changes = match unchanged {
         None => None,
         Some(unchanged) => Some(Changes {
-            old_values: fields(get(row, "old_values")?, "old_values")?,
-            new_values: fields(get(row, "new_values")?, "new_values")?,
-            diff_values: fields(get(row, "diff_values")?, "diff_values")?,
+            old_values: fields(row, "old_values")?,
+            new_values: fields(row, "new_values")?,
+            diff_values: fields(row, "diff_values")?,
             unchanged,
         }),
     };
@@ -109,7 +121,7 @@ pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error
         action: get(row, "action")?,
         actor,
         target,
-        data: get(row, "data")?,
+        data: get_json(row, "data")?,
         version: u32::try_from(version).map_err(|_| Error::MalformedRow {
             column: "version".into(),
             message: format!("negative version {version}"),

@@ -1082,10 +1082,7 @@ impl<L: EventLog> AuditLog<L> {
                 }
             }
             CountPlan::Estimate => {
-                let plan: Value = row.try_get(0).map_err(|e| Error::MalformedRow {
-                    column: "QUERY PLAN".into(),
-                    message: e.to_string(),
-                })?;
+                let plan = crate::sql::get_json(&row, 0, "QUERY PLAN")?;
                 let rows = plan
                     .pointer("/0/Plan/Plan Rows")
                     .and_then(Value::as_f64)
