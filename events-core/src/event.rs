@@ -178,6 +178,16 @@ impl NewEvent<'_> {
         if let Some(problem) = crate::audit::stored_metadata_problem(self.metadata) {
             return Err(refuse("metadata", problem));
         }
+        // Text columns cannot hold NUL; keys in text columns are checked where
+        // they are bound.
+        if let Some(tenant) = self.tenant
+            && tenant.to_string().contains('\0')
+        {
+            return Err(refuse(
+                "tenant",
+                "contains a NUL character, which PostgreSQL text cannot hold; remove it".into(),
+            ));
+        }
         Ok(())
     }
 }

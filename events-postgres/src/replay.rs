@@ -513,9 +513,11 @@ impl<L: EventLog> PgEventStore<L> {
                     None => Err(Error::UnknownEvent { id: *id }),
                 }
             }
+            // Nothing occurred before PostgreSQL's earliest time: a cut before it
+            // selects what a cut at it does (no event), without an out-of-range value.
             Selection::UpToTime(t) => Ok(Range {
                 upto: None,
-                time: Some(*t),
+                time: Some((*t).max(events_core::audit::EARLIEST_TIME)),
             }),
         }
     }
@@ -626,7 +628,7 @@ impl<L: EventLog> PgEventStore<L> {
         let txid_index = rows.first().map_or(0, |r| r.len() - 1);
         let mut n = 0;
         for row in &rows {
-            let event = decode_event::<L>(row)?;
+            let event = refuse_too_deep(decode_event::<L>(row)?)?;
             apply_event(conn, routes, &event).await?;
             *after = Cursor {
                 txid: parse_txid(&crate::sql::get::<String>(row, txid_index, "txid")?)?,
@@ -746,6 +748,30 @@ fn position<L: EventLog>(row: &PgRow, first: usize) -> Result<Cursor, Error> {
         PrimaryKeyType::UuidV7 => EventId::Uuid(crate::sql::get(row, first + 1, "id")?),
     };
     Ok(Cursor { txid, id })
+}
+
+/// Refuses an event whose data or metadata nests deeper than the log ever
+/// writes ([`MAX_JSON_DEPTH`](events_core::audit::MAX_JSON_DEPTH)): only raw SQL
+/// can store one, and the bodies' recursive decoding and the replay context would
+/// need more stack than a task has. Readers still return it; replay names it.
+fn refuse_too_deep(event: Event) -> Result<Event, Error> {
+    let deepest =
+        events_core::json::depth(&event.data).max(events_core::json::depth(&event.metadata));
+    if deepest <= events_core::audit::MAX_JSON_DEPTH {
+        return Ok(event);
+    }
+    let error = Error::MalformedRow {
+        column: "data".to_owned(),
+        message: format!(
+            "{} nests {deepest} levels deep, beyond the {} the log writes: it was written \
+             outside the framework, and replay cannot apply it; route or remove it",
+            events_core::EventRef::of(&event),
+            events_core::audit::MAX_JSON_DEPTH
+        ),
+    };
+    // Dropping the value recurses once per level.
+    events_core::json::with_stack(deepest, move || drop(event));
+    Err(error)
 }
 
 /// Applies one event with each of its targets, in order.

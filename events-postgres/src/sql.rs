@@ -286,8 +286,18 @@ pub(crate) fn bind_key(
     match (expected, key) {
         (KeyType::Uuid, Key::Uuid(u)) => Ok(q.bind(*u)),
         (KeyType::Integer, Key::Integer(i)) => Ok(q.bind(*i)),
+        (KeyType::String, Key::String(s)) if s.contains('\0') => Err(nul_key(column)),
         (KeyType::String, Key::String(s)) => Ok(q.bind(s.as_str())),
         _ => Err(key_mismatch(column, expected, key)),
+    }
+}
+
+/// A string key with a NUL character, which a `text` column cannot hold.
+pub(crate) fn nul_key(column: &str) -> Error {
+    Error::InvalidValue {
+        column: column.to_owned(),
+        message: "the key contains a NUL character, which PostgreSQL text cannot hold; remove it"
+            .to_owned(),
     }
 }
 

@@ -370,6 +370,7 @@ fn bind_keys<'k>(
         KeyType::String => q.bind(
             keys.map(|k| match k {
                 None => Ok(None),
+                Some(Key::String(s)) if s.contains('\0') => Err(sql::nul_key(column)),
                 Some(Key::String(s)) => Ok(Some(s.clone())),
                 Some(other) => Err(mismatch(other)),
             })

@@ -14,9 +14,9 @@ use sqlx::PgPool;
 use crate::fixture::{FaultLog, Job, Service, TestResult, input, label, setup, stored, within};
 
 /// NUL characters in an action's input, metadata or actor key cannot be
-/// stored (PostgreSQL `jsonb` and `text` refuse them): each call is a typed
-/// `Error::Database`, and nothing of it stays, not even the event inserted
-/// before the body.
+/// stored (PostgreSQL `jsonb` and `text` refuse them): each call is refused
+/// before any SQL with `Error::InvalidValue` naming the column, and nothing of
+/// it is stored.
 #[sqlx::test(migrations = false)]
 async fn nul_bytes_in_an_action_fail_typed_and_store_nothing(pool: PgPool) -> TestResult {
     let store = setup(&pool).await?;
@@ -59,11 +59,9 @@ async fn nul_bytes_in_an_action_fail_typed_and_store_nothing(pool: PgPool) -> Te
             .await?
             .map_err(|e| format!("{what} panicked: {e}"))?;
         let err = result.expect_err(what);
-        assert!(matches!(err, Error::Database { .. }), "{what}: {err}");
-        assert!(
-            err.to_string().contains("appending an event"),
-            "{what}: refused at the event insert: {err}"
-        );
+        // Refused before any SQL, naming the column.
+        assert!(matches!(err, Error::InvalidValue { .. }), "{what}: {err}");
+        assert!(err.to_string().contains("NUL"), "{what}: {err}");
     }
     assert_eq!(stored(&pool).await?, before, "nothing partial");
     within(
