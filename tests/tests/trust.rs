@@ -322,7 +322,11 @@ async fn a_replay_refuses_while_another_runs(pool: PgPool) -> TestResult {
         .expect_err("another replay runs");
     assert!(matches!(err, Error::ReplayInProgress { .. }), "{err}");
     assert_eq!(notes(&pool).await?, ["a", "b", "c"], "nothing was cleared");
-    drop(other);
+    let mut other = other;
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut other)
+        .await?;
+    sqlx::Connection::close(other).await?;
 
     // Once it is gone, replays run again; two started together never double the
     // state: one runs, the other refuses or runs after it.
