@@ -77,9 +77,8 @@ use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::action::{
-    AfterActionHook, DynStore, Prepared, event_data_and_lock, resolve_record_id, run_after_action,
-};
+use crate::action::{AfterActionHook, DynStore, run_after_action};
+use crate::prepare::{Prepared, event_data_and_lock, resolve_record_id};
 use crate::txn::{self, AfterCommit, Work};
 use crate::{
     ActionInfo, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore,

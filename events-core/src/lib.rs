@@ -46,6 +46,7 @@ pub mod info;
 mod key;
 mod lock;
 mod log;
+mod prepare;
 pub mod replay;
 mod resource;
 mod store;

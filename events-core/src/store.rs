@@ -52,9 +52,11 @@ pub trait EventStore: Send + Sync {
     /// Opens a call's transaction on `conn`, telling the database to end it when
     /// one statement runs, or the transaction sits idle, longer than `deadline`
     /// (cancelling the statement aborts the transaction): a client that
-    /// vanished mid-call then holds its advisory locks for at most one
+    /// vanished mid-call then holds its advisory locks for at most about one
     /// deadline after its last statement finished, two if it vanished
-    /// mid-statement. One round trip.
+    /// mid-statement. One round trip. The database should get a little more
+    /// than `deadline`, so that a client still listening hears its own timeout
+    /// first (`PgEventStore` adds `min(deadline, 1 s)`).
     fn begin_action<'c>(
         &'c self,
         conn: &'c mut PgConnection,

@@ -21,8 +21,10 @@
 //! transaction idle for longer than the deadline is ended with its session,
 //! and a statement that runs longer than the deadline is cancelled, which
 //! aborts the transaction and frees its locks at once. So a vanished client's
-//! lock is free at most one deadline after its last statement finished, two if
-//! the partition struck mid-statement, without relying on TCP keepalives
+//! lock is free about one deadline after its last statement finished, two if
+//! the partition struck mid-statement (the database's timeouts are a little
+//! longer than the client's, so that a client still listening hears its own
+//! deadline first), without relying on TCP keepalives
 //! (sqlx 0.9 sets none on its sockets). After a cancel PostgreSQL reverts the
 //! transaction's `SET LOCAL` settings, so that session itself lingers, idle in
 //! its aborted transaction and holding no lock, until TCP notices the peer is

@@ -35,8 +35,11 @@ use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 /// ends the session of a transaction idle longer: either frees the call's
 /// advisory locks even when the client is cut off by a partition that neither
 /// side notices, at most one deadline after its last statement finished (two
-/// if it was cut off mid-statement). Both settings are transaction-local:
-/// connections return to the pool with the server's defaults.
+/// if it was cut off mid-statement). The database's timeouts get a grace of
+/// `min(deadline, 1 s)` on top, so that a client still listening always hears
+/// its own deadline first (an [`Error::Timeout`] with `after` set) rather than
+/// the database's. Both settings are transaction-local: connections return to
+/// the pool with the server's defaults.
 ///
 /// sqlx 0.9 sets no TCP keepalives on its sockets, and the deadline does not
 /// need them. They still help the server drop the connection slot of a session
@@ -489,13 +492,21 @@ fn bind_keys<'k>(
     })
 }
 
+/// What the database's timeouts get on top of a call's deadline, at most: the
+/// client's own timer must fire first, even on a loaded machine whose runtime
+/// polls it late, or the caller would see the database's cancellation (a
+/// [`Error::Timeout`] without `after`) instead.
+const SERVER_GRACE: Duration = Duration::from_secs(1);
+
 /// The `BEGIN` of a call with `deadline`: one simple query, so one round trip
 /// (the protocol answers a multi-statement query with one `ReadyForQuery`),
 /// telling the database to cancel a statement, or end the session idle in the
-/// transaction, past the deadline. Milliseconds rounded up, at least 1 (0
-/// would turn the timeouts off), at most PostgreSQL's maximum.
+/// transaction, past the deadline plus `min(deadline, SERVER_GRACE)`.
+/// Milliseconds rounded up, at least 1 (0 would turn the timeouts off), at most
+/// PostgreSQL's maximum.
 fn begin_statement(deadline: Duration) -> AssertSqlSafe<String> {
     let ms = deadline
+        .saturating_add(deadline.min(SERVER_GRACE))
         .as_nanos()
         .div_ceil(1_000_000)
         .clamp(1, i32::MAX as u128);
