@@ -8,7 +8,7 @@
 //! 2. for a recorded action: `pg_advisory_xact_lock(key)` as the first statement, then
 //!    the event insert (so the event's id orders before any event the body causes),
 //!    both in one statement; under the `record` scope a create of a generated record
-//!    id skips the lock (see [`LockScope::Record`]);
+//!    id skips the lock (see [`LockScope::Record`](crate::LockScope::Record));
 //! 3. the body, with an [`ActionCtx`] on the same connection;
 //! 4. the `after_action` hooks the body registered;
 //! 5. `COMMIT`, then the `after_commit` hooks.
@@ -16,21 +16,32 @@
 //! Any error before the commit rolls everything back: an event is stored if and only
 //! if its action's state change committed. Ignored actions skip step 2.
 //!
+//! Before step 1 the call checks what it can without the database (record id,
+//! event data, lock key, an actor where the log requires one) and fails without
+//! taking a connection. Steps 1 to 5 run within the call's **deadline**
+//! ([`ActionCall::deadline`], else the store's, [`crate::DEFAULT_DEADLINE`] unless
+//! configured): past it, `run` returns [`Error::Timeout`] and closes the
+//! connection, and the database, told the deadline in the `BEGIN` round trip,
+//! ends the transaction on its side too, which frees its advisory lock even when
+//! the client is cut off (see [`EventStore::deadline`]).
+//!
 //! A body can call another action with [`run_in`](ActionCall::run_in): it runs in
 //! the same transaction under a savepoint and records its own event after the
 //! caller's; on replay it is skipped (its own event replays it).
 
 use std::any::TypeId;
+use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::txn::{self, Work};
 use crate::{
-    ActionInfo, ActionKind, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore, Key,
-    KeyValue, LockKeyInput, LockScope, NewEvent, PersistsActor, RecordIdOf, Resource,
+    ActionInfo, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore, Key, NewEvent,
+    PersistsActor, RecordIdOf, Resource,
 };
 
 pub(crate) type AfterActionHook =
@@ -263,6 +274,7 @@ pub struct ActionCall<R: Resource, I, Ret> {
     pub(crate) metadata: serde_json::Value,
     pub(crate) tenant: Option<Key>,
     pub(crate) body: BodyFn<RecordIdOf<R>, I, Ret>,
+    pub(crate) deadline: Option<Duration>,
 }
 
 impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
@@ -281,6 +293,7 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
             metadata: serde_json::Value::Object(serde_json::Map::new()),
             tenant: None,
             body,
+            deadline: None,
         }
     }
 
@@ -322,10 +335,46 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
         self
     }
 
+    /// Bounds this call by `deadline` instead of the store's
+    /// ([`EventStore::deadline`], [`crate::DEFAULT_DEADLINE`] unless the store
+    /// sets another): from asking the pool for a connection to the commit,
+    /// waiting for the advisory lock included. Past it, [`run`](Self::run)
+    /// returns [`Error::Timeout`], and the database ends the transaction on its
+    /// side too (a statement running, or the transaction idle, longer than
+    /// `deadline`), which frees the lock when the client is cut off. Deadlines
+    /// under a millisecond count as one.
+    ///
+    /// Ignored by [`run_in`](Self::run_in) (the caller's deadline bounds a
+    /// nested action) and by [`each`](crate::each) (set it on the
+    /// [`EachCall`](crate::EachCall)).
+    ///
+    /// ```no_run
+    /// # use events_core::{ActionCtx, Error, EventStore, event_log, events};
+    /// # #[event_log] pub struct AppLog;
+    /// # pub struct Report;
+    /// # #[events(event_log = AppLog)]
+    /// # impl Report {
+    /// #     #[update]
+    /// #     async fn rebuild(ctx: &mut ActionCtx<'_>, _input: ()) -> Result<(), Error> { Ok(()) }
+    /// # }
+    /// # async fn run<S: EventStore<Log = AppLog>>(store: &S, id: uuid::Uuid) -> Result<(), Error> {
+    /// use std::time::Duration;
+    ///
+    /// // A rebuild that legitimately takes minutes, on a store with the default 30 s.
+    /// Report::rebuild(id, ()).deadline(Duration::from_secs(600)).run(store).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// Runs the action in its own transaction and records its event.
     ///
     /// Returns the body's value, or its error; framework errors (database, lock key,
-    /// serialization) arrive in the body's error type through `From<events_core::Error>`.
+    /// serialization, [`Error::Timeout`] past the [deadline](Self::deadline),
+    /// [`Error::MissingActor`] on a log that requires an actor) arrive in the
+    /// body's error type through `From<events_core::Error>`.
     pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
     where
         S: EventStore<Log = R::Log>,
@@ -335,15 +384,11 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
     {
         let span = self.span();
         async move {
-            let mut tx = store.begin().await?;
-            let result = self
-                .execute(&mut tx, store)
-                .await
-                .map(|(output, hooks, event_id)| {
-                    tracing::debug!(event_id = ?event_id, "committing action");
-                    (output, hooks)
-                });
-            finish(tx, result).await
+            let deadline = self.deadline;
+            let name = self.action.name;
+            let call = self.prepare()?;
+            let what = move || format!("action `{}.{name}`", R::NAME);
+            txn::run(store, deadline, what, call).await
         }
         .instrument(span)
         .await
@@ -413,11 +458,12 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
         }
         let span = self.span();
         async move {
+            let call = self.prepare()?;
             let mut savepoint = sqlx::Connection::begin(&mut *ctx.conn)
                 .await
                 .map_err(|e| Error::from_sqlx("opening a savepoint for a nested action", e))?;
-            match self.execute(&mut savepoint, store).await {
-                Ok((output, after_commit, _)) => {
+            match call.execute(&mut savepoint, store).await {
+                Ok((output, after_commit)) => {
                     savepoint
                         .commit()
                         .await
@@ -446,122 +492,6 @@ impl<R: Resource, I, Ret> ActionCall<R, I, Ret> {
             recorded = self.action.recorded,
         )
     }
-
-    /// Everything between the transaction's start and its commit: lock and event
-    /// (for a recorded action), the body, the after-action hooks. Returns the body's
-    /// value, the after-commit hooks and the event id.
-    async fn execute(
-        self,
-        conn: &mut PgConnection,
-        store: &dyn DynStore,
-    ) -> Result<(Ret::Ok, Vec<BoxFuture<'static, ()>>, Option<EventId>), Ret::Err>
-    where
-        I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
-    {
-        let ActionCall {
-            action,
-            input,
-            record_id,
-            actor,
-            metadata,
-            tenant,
-            body,
-        } = self;
-        let (record_id, generated) = resolve_record_id::<R>(record_id, &action)?;
-
-        let (event_id, now) = if action.recorded {
-            let key = record_id.clone().into_key();
-            let (data, lock) =
-                event_data_and_lock::<R, I>(&action, &key, &input, tenant.as_ref(), generated)?;
-            let event = NewEvent {
-                resource: R::NAME,
-                record_id: &key,
-                action: action.name,
-                action_type: action.kind,
-                actor: actor.as_ref(),
-                data: &data,
-                metadata: &metadata,
-                version: action.version,
-                tenant: tenant.as_ref(),
-            };
-            let appended = store.append_dyn(&mut *conn, lock, &event).await?;
-            (Some(appended.id), appended.occurred_at)
-        } else {
-            (None, Utc::now().trunc_subsecs(6))
-        };
-
-        let parts = CtxParts {
-            resource: R::NAME,
-            action,
-            record_id,
-            now,
-            actor,
-            tenant,
-            metadata,
-            event_id,
-            replay: false,
-        };
-        let mut ctx = ActionCtx::new(&mut *conn, parts);
-        ctx.store = Some(store);
-        let output = (body)(&mut ctx, input).await.into_result()?;
-        let after_action = std::mem::take(&mut ctx.after_action);
-        let after_commit = std::mem::take(&mut ctx.after_commit);
-        drop(ctx);
-        run_after_action(conn, after_action, R::NAME, action.name).await?;
-        Ok((output, after_commit, event_id))
-    }
-}
-
-/// The record id of a call: the given one, else one generated here (a UUIDv7 for
-/// `uuid` record ids); and whether it was generated.
-pub(crate) fn resolve_record_id<R: Resource>(
-    given: Option<RecordIdOf<R>>,
-    action: &ActionInfo,
-) -> Result<(RecordIdOf<R>, bool), Error> {
-    match given {
-        Some(id) => Ok((id, false)),
-        None => RecordIdOf::<R>::generate()
-            .map(|id| (id, true))
-            .ok_or(Error::MissingRecordId {
-                resource: R::NAME,
-                action: action.name,
-                record_id_type: <R::Log as EventLog>::RECORD_ID_TYPE,
-            }),
-    }
-}
-
-/// The event data of one recorded call and the advisory lock it takes. Under
-/// the record scope, a create of a record id generated here takes none: no
-/// other action can name that record before the call commits (see
-/// [`LockScope::Record`]). Shared by single, bulk and `each` calls.
-pub(crate) fn event_data_and_lock<R: Resource, I: Serialize>(
-    action: &ActionInfo,
-    key: &Key,
-    input: &I,
-    tenant: Option<&Key>,
-    generated: bool,
-) -> Result<(serde_json::Value, Option<crate::LockKey>), Error> {
-    let data = serde_json::to_value(input).map_err(|source| Error::SerializeInput {
-        resource: R::NAME,
-        action: action.name,
-        source,
-    })?;
-    let fresh_record = generated
-        && action.kind == ActionKind::Create
-        && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
-    let lock = if fresh_record {
-        None
-    } else {
-        Some(R::advisory_lock_key(&LockKeyInput {
-            resource: R::NAME,
-            action: action.name,
-            record_id: key,
-            tenant,
-        })?)
-    };
-    Ok((data, lock))
 }
 
 /// Runs a body's `after_action` hooks in order, in its transaction; the first
@@ -580,33 +510,6 @@ pub(crate) async fn run_after_action(
         })?;
     }
     Ok(())
-}
-
-/// Commits `tx` and runs the after-commit hooks when the action succeeded; rolls
-/// back and returns the action's error otherwise.
-pub(crate) async fn finish<T, E: From<Error>>(
-    tx: sqlx::Transaction<'static, sqlx::Postgres>,
-    result: Result<(T, Vec<BoxFuture<'static, ()>>), E>,
-) -> Result<T, E> {
-    match result {
-        Ok((output, after_commit)) => {
-            tx.commit()
-                .await
-                .map_err(|e| Error::from_sqlx("committing an action", e))?;
-            for hook in after_commit {
-                hook.await;
-            }
-            Ok(output)
-        }
-        Err(e) => {
-            // Dropping the transaction would roll back too; doing it here returns
-            // the connection clean and surfaces nothing over the action's error.
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(error = %rollback, "rollback after a failed action failed");
-            }
-            Err(e)
-        }
-    }
 }
 
 /// The object-safe part of [`EventStore`] that nested actions append through.

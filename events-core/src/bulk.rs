@@ -15,7 +15,9 @@
 //! 3. the bulk body, once, with every input;
 //! 4. the `after_action` hooks; `COMMIT`; the `after_commit` hooks.
 //!
-//! Either every event and the whole state change commit, or nothing does.
+//! Either every event and the whole state change commit, or nothing does. Like a
+//! single call, it checks its inputs before it takes a connection, and steps 1
+//! to 4 run within its deadline ([`BulkCall::deadline`], else the store's).
 //!
 //! **Replay** applies those events one at a time through `action` (or its
 //! `replay_override` route), like any other event: the bulk body must leave the
@@ -67,18 +69,20 @@
 //! # Ok(()) }
 //! ```
 
+use std::time::Duration;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::action::{
-    AfterActionHook, DynStore, event_data_and_lock, finish, resolve_record_id, run_after_action,
-};
+use crate::action::{AfterActionHook, DynStore, run_after_action};
+use crate::prepare::{Prepared, event_data_and_lock, resolve_record_id};
+use crate::txn::{self, AfterCommit, Work};
 use crate::{
     ActionInfo, ActionOutput, Actor, ActorRef, BoxFuture, Error, EventId, EventLog, EventStore,
-    Key, KeyValue, NewEvent, PersistsActor, RecordIdOf, Resource,
+    Key, KeyValue, LockKey, NewEvent, PersistsActor, RecordIdOf, Resource,
 };
 
 /// What a bulk body sees: the transaction's connection, the record id and event
@@ -265,6 +269,7 @@ pub struct BulkCall<R: Resource, I, Ret> {
     metadata: serde_json::Value,
     tenant: Option<Key>,
     body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+    deadline: Option<Duration>,
 }
 
 impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
@@ -283,6 +288,7 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             metadata: serde_json::Value::Object(serde_json::Map::new()),
             tenant: None,
             body,
+            deadline: None,
         }
     }
 
@@ -323,6 +329,33 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
         self
     }
 
+    /// Bounds this call by `deadline` instead of the store's, as
+    /// [`ActionCall::deadline`](crate::ActionCall::deadline) does for a single
+    /// action: give a large import the time it needs without raising every
+    /// action's deadline.
+    ///
+    /// ```no_run
+    /// # use events_core::{ActionCtx, BulkCtx, Error, EventStore, event_log, events};
+    /// # #[event_log] pub struct AppLog;
+    /// # pub struct Item;
+    /// # #[events(event_log = AppLog)]
+    /// # impl Item {
+    /// #     #[create]
+    /// #     async fn create(ctx: &mut ActionCtx<'_>, value: i64) -> Result<(), Error> { Ok(()) }
+    /// #     #[bulk(create)]
+    /// #     async fn create_many(ctx: &mut BulkCtx<'_>, values: Vec<i64>) -> Result<(), Error> { Ok(()) }
+    /// # }
+    /// # async fn run<S: EventStore<Log = AppLog>>(store: &S) -> Result<(), Error> {
+    /// use std::time::Duration;
+    ///
+    /// Item::create_many(0..1_000_000).deadline(Duration::from_secs(300)).run(store).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// The number of inputs.
     pub fn len(&self) -> usize {
         self.inputs.len()
@@ -347,8 +380,9 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
     /// the framework generates takes no lock at all, since no other action can
     /// name those records before the call commits; imports of any size fit.
     ///
-    /// Returns the bulk body's value, or its error; framework errors arrive in
-    /// the body's error type through `From<events_core::Error>`.
+    /// Returns the bulk body's value, or its error; framework errors
+    /// ([`Error::Timeout`] past the [deadline](Self::deadline) among them) arrive
+    /// in the body's error type through `From<events_core::Error>`.
     pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
     where
         S: EventStore<Log = R::Log>,
@@ -365,25 +399,21 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             inputs = self.inputs.len(),
         );
         async move {
-            let mut tx = store.begin().await?;
-            let result = self.execute(&mut tx, store).await;
-            finish(tx, result).await
+            let deadline = self.deadline;
+            let (name, inputs) = (self.action.name, self.inputs.len());
+            let call = self.prepare()?;
+            let what = move || format!("bulk call of `{}.{name}` ({inputs} inputs)", R::NAME);
+            txn::run(store, deadline, what, call).await
         }
         .instrument(span)
         .await
     }
 
-    /// Locks, events, body and after-action hooks; returns the body's value and
-    /// the after-commit hooks.
-    async fn execute(
-        self,
-        conn: &mut PgConnection,
-        store: &dyn DynStore,
-    ) -> Result<(Ret::Ok, Vec<BoxFuture<'static, ()>>), Ret::Err>
+    /// Settles what needs no database: the record ids, and for a recorded
+    /// action every input's event data and lock, and the actor.
+    fn prepare(self) -> Result<PreparedBulk<R, I, Ret>, Error>
     where
-        I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
+        I: Serialize,
     {
         let BulkCall {
             action,
@@ -393,6 +423,7 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
             metadata,
             tenant,
             body,
+            deadline: _,
         } = self;
         let generated = record_ids.is_none();
         let record_ids = match record_ids {
@@ -402,8 +433,7 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
                     action: action.name,
                     inputs: inputs.len(),
                     record_ids: ids.len(),
-                }
-                .into());
+                });
             }
             Some(ids) => ids,
             None => inputs
@@ -411,19 +441,83 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
                 .map(|_| resolve_record_id::<R>(None, &action).map(|(id, _)| id))
                 .collect::<Result<Vec<_>, _>>()?,
         };
-
-        let (event_ids, now) = if action.recorded && !inputs.is_empty() {
-            let mut rows = Vec::with_capacity(inputs.len());
-            let mut locks = Vec::with_capacity(inputs.len());
+        let mut rows = Vec::new();
+        let mut locks = Vec::new();
+        if action.recorded {
+            rows.reserve(inputs.len());
             for (id, input) in record_ids.iter().zip(&inputs) {
                 let key = id.clone().into_key();
-                let (data, lock) =
-                    event_data_and_lock::<R, I>(&action, &key, input, tenant.as_ref(), generated)?;
+                let (data, lock) = event_data_and_lock::<R, I>(
+                    &action,
+                    &key,
+                    input,
+                    tenant.as_ref(),
+                    actor.as_ref(),
+                    generated,
+                )?;
                 locks.extend(lock);
                 rows.push((key, data));
             }
             locks.sort_unstable();
             locks.dedup();
+        }
+        Ok(PreparedBulk {
+            action,
+            inputs,
+            record_ids,
+            actor,
+            metadata,
+            tenant,
+            body,
+            rows,
+            locks,
+        })
+    }
+}
+
+/// A bulk call whose record ids, event data and locks are settled.
+struct PreparedBulk<R: Resource, I, Ret> {
+    action: ActionInfo,
+    inputs: Vec<I>,
+    record_ids: Vec<RecordIdOf<R>>,
+    actor: Option<ActorRef>,
+    metadata: serde_json::Value,
+    tenant: Option<Key>,
+    body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+    /// Record key and event data of each input; empty for an ignored action.
+    rows: Vec<(Key, serde_json::Value)>,
+    /// Every distinct lock, ascending.
+    locks: Vec<LockKey>,
+}
+
+/// A bulk call: locks and events (one statement), the bulk body, its hooks.
+impl<R: Resource, I, Ret> Work for PreparedBulk<R, I, Ret>
+where
+    Ret: ActionOutput,
+    Ret::Err: From<Error>,
+{
+    type Ok = Ret::Ok;
+    type Err = Ret::Err;
+
+    async fn execute(
+        self,
+        conn: &mut PgConnection,
+        store: &dyn DynStore,
+    ) -> Result<(Ret::Ok, AfterCommit), Ret::Err> {
+        let PreparedBulk {
+            action,
+            inputs,
+            record_ids,
+            actor,
+            metadata,
+            tenant,
+            body,
+            rows,
+            locks,
+        } = self;
+        let (event_ids, now) = if rows.is_empty() {
+            (Vec::new(), Utc::now().trunc_subsecs(6))
+        } else {
             let events: Vec<NewEvent<'_>> = rows
                 .iter()
                 .map(|(key, data)| NewEvent {
@@ -445,8 +539,6 @@ impl<R: Resource, I, Ret> BulkCall<R, I, Ret> {
                 "bulk events appended"
             );
             (appended.ids, appended.occurred_at)
-        } else {
-            (Vec::new(), Utc::now().trunc_subsecs(6))
         };
 
         let mut ctx = BulkCtx {
@@ -509,6 +601,7 @@ pub fn each<R: Resource, I, Ret>(
 ) -> EachCall<R, I, Ret> {
     EachCall {
         calls: calls.into_iter().collect(),
+        deadline: None,
     }
 }
 
@@ -516,16 +609,35 @@ pub fn each<R: Resource, I, Ret>(
 #[must_use = "`each(..)` does nothing until `.run(&store)` is awaited"]
 pub struct EachCall<R: Resource, I, Ret> {
     calls: Vec<crate::ActionCall<R, I, Ret>>,
-}
-
-/// One call of an [`EachCall`], ready to run: its event is written.
-struct Prepared<R: Resource, I, Ret> {
-    call: crate::ActionCall<R, I, Ret>,
-    record_id: RecordIdOf<R>,
-    event_id: Option<EventId>,
+    deadline: Option<Duration>,
 }
 
 impl<R: Resource, I, Ret> EachCall<R, I, Ret> {
+    /// Bounds the whole transaction by `deadline` instead of the store's, as
+    /// [`ActionCall::deadline`](crate::ActionCall::deadline) does for one call;
+    /// the deadlines of the gathered calls are ignored.
+    ///
+    /// ```no_run
+    /// # use events_core::{ActionCtx, Error, EventStore, event_log, events};
+    /// # #[event_log] pub struct AppLog;
+    /// # pub struct Tag;
+    /// # #[events(event_log = AppLog)]
+    /// # impl Tag {
+    /// #     #[update]
+    /// #     async fn rename(ctx: &mut ActionCtx<'_>, name: String) -> Result<(), Error> { Ok(()) }
+    /// # }
+    /// # async fn run<S: EventStore<Log = AppLog>>(store: &S, renames: Vec<(uuid::Uuid, String)>) -> Result<(), Error> {
+    /// use std::time::Duration;
+    ///
+    /// let calls = renames.into_iter().map(|(id, name)| Tag::rename(id, name));
+    /// events_core::each(calls).deadline(Duration::from_secs(120)).run(store).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// The number of calls.
     pub fn len(&self) -> usize {
         self.calls.len()
@@ -550,116 +662,74 @@ impl<R: Resource, I, Ret> EachCall<R, I, Ret> {
         }
         let span = tracing::info_span!("events.each", resource = R::NAME, calls = self.calls.len());
         async move {
-            let mut tx = store.begin().await?;
-            let result = self.execute(&mut tx, store).await;
-            finish(tx, result).await
+            let calls = self.calls.len();
+            let prepared = self
+                .calls
+                .into_iter()
+                .map(crate::ActionCall::prepare)
+                .collect::<Result<Vec<_>, _>>()?;
+            let what = move || format!("each(..) over {calls} calls of `{}`", R::NAME);
+            txn::run(store, self.deadline, what, PreparedEach(prepared)).await
         }
         .instrument(span)
         .await
     }
+}
+
+/// The calls of an [`EachCall`], their record ids, event data and locks settled.
+struct PreparedEach<R: Resource, I, Ret>(Vec<Prepared<R, I, Ret>>);
+
+/// `each(..)`: every call's lock and event (one statement), then each body in
+/// order.
+impl<R: Resource, I, Ret> Work for PreparedEach<R, I, Ret>
+where
+    Ret: ActionOutput,
+    Ret::Err: From<Error>,
+{
+    type Ok = Vec<Ret::Ok>;
+    type Err = Ret::Err;
 
     async fn execute(
         self,
         conn: &mut PgConnection,
         store: &dyn DynStore,
-    ) -> Result<(Vec<Ret::Ok>, Vec<BoxFuture<'static, ()>>), Ret::Err>
-    where
-        I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
-    {
-        // Record ids, event data and locks of every call, before anything runs.
-        let mut prepared = Vec::with_capacity(self.calls.len());
-        let mut rows: Vec<(usize, Key, serde_json::Value)> = Vec::new();
-        let mut locks = Vec::new();
-        for (index, mut call) in self.calls.into_iter().enumerate() {
-            let action = call.action;
-            let (record_id, generated) = resolve_record_id::<R>(call.record_id.take(), &action)?;
-            if action.recorded {
-                let key = record_id.clone().into_key();
-                let (data, lock) = event_data_and_lock::<R, I>(
-                    &action,
-                    &key,
-                    &call.input,
-                    call.tenant.as_ref(),
-                    generated,
-                )?;
-                locks.extend(lock);
-                rows.push((index, key, data));
+    ) -> Result<(Vec<Ret::Ok>, AfterCommit), Ret::Err> {
+        let prepared = self.0;
+        let mut event_ids: Vec<Option<EventId>> = vec![None; prepared.len()];
+        let mut now = Utc::now().trunc_subsecs(6);
+        {
+            let mut recorded = Vec::new();
+            let mut events = Vec::new();
+            let mut locks = Vec::new();
+            for (index, call) in prepared.iter().enumerate() {
+                if let Some((event, lock)) = call.new_event() {
+                    recorded.push(index);
+                    events.push(event);
+                    locks.extend(lock);
+                }
             }
-            prepared.push(Prepared {
-                call,
-                record_id,
-                event_id: None,
-            });
+            if !events.is_empty() {
+                locks.sort_unstable();
+                locks.dedup();
+                let appended = store.append_many_dyn(&mut *conn, &locks, &events).await?;
+                for (index, id) in recorded.into_iter().zip(&appended.ids) {
+                    event_ids[index] = Some(*id);
+                }
+                tracing::debug!(
+                    events = appended.ids.len(),
+                    locks = locks.len(),
+                    "events of each(..) appended"
+                );
+                now = appended.occurred_at;
+            }
         }
-        locks.sort_unstable();
-        locks.dedup();
-
-        let now = if rows.is_empty() {
-            Utc::now().trunc_subsecs(6)
-        } else {
-            let events: Vec<NewEvent<'_>> = rows
-                .iter()
-                .map(|(index, key, data)| {
-                    let call = &prepared[*index].call;
-                    NewEvent {
-                        resource: R::NAME,
-                        record_id: key,
-                        action: call.action.name,
-                        action_type: call.action.kind,
-                        actor: call.actor.as_ref(),
-                        data,
-                        metadata: &call.metadata,
-                        version: call.action.version,
-                        tenant: call.tenant.as_ref(),
-                    }
-                })
-                .collect();
-            let appended = store.append_many_dyn(&mut *conn, &locks, &events).await?;
-            for ((index, _, _), id) in rows.iter().zip(&appended.ids) {
-                prepared[*index].event_id = Some(*id);
-            }
-            tracing::debug!(
-                events = appended.ids.len(),
-                locks = locks.len(),
-                "events of each(..) appended"
-            );
-            appended.occurred_at
-        };
 
         let mut outputs = Vec::with_capacity(prepared.len());
         let mut after_commit = Vec::new();
-        for p in prepared {
-            let crate::ActionCall {
-                action,
-                input,
-                actor,
-                metadata,
-                tenant,
-                body,
-                ..
-            } = p.call;
-            let parts = crate::action::CtxParts {
-                resource: R::NAME,
-                action,
-                record_id: p.record_id,
-                now,
-                actor,
-                tenant,
-                metadata,
-                event_id: p.event_id,
-                replay: false,
-            };
-            let mut ctx = crate::ActionCtx::new(&mut *conn, parts);
-            ctx.store = Some(store);
-            ctx.in_each = true;
-            let output = (body)(&mut ctx, input).await.into_result()?;
-            let hooks = std::mem::take(&mut ctx.after_action);
-            after_commit.append(&mut ctx.after_commit);
-            drop(ctx);
-            run_after_action(conn, hooks, R::NAME, action.name).await?;
+        for (call, event_id) in prepared.into_iter().zip(event_ids) {
+            let (output, mut hooks) = call.run_body(conn, store, event_id, now, true).await?;
             outputs.push(output);
+            after_commit.append(&mut hooks);
         }
         Ok((outputs, after_commit))
     }

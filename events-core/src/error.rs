@@ -12,6 +12,29 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// SQLSTATE raised by the event table's append-only trigger.
 pub const APPEND_ONLY_SQLSTATE: &str = "EV001";
 
+/// SQLSTATE of a statement cancelled by `statement_timeout` or a cancel request.
+const QUERY_CANCELED_SQLSTATE: &str = "57014";
+
+/// SQLSTATE of a session ended by `idle_in_transaction_session_timeout`.
+const IDLE_IN_TRANSACTION_TIMEOUT_SQLSTATE: &str = "25P03";
+
+/// The second half of [`Error::Timeout`]'s message: who ended the work, and
+/// what to do.
+fn timeout_advice(after: &Option<std::time::Duration>) -> String {
+    match after {
+        Some(deadline) => format!(
+            "did not finish within its deadline of {deadline:?}: the database is unreachable or \
+             overloaded, or a lock is held too long; raise the deadline (`with_deadline(..)` on \
+             the store, `.deadline(..)` on the call) if the work is legitimately slow"
+        ),
+        None => "was ended by the database: a statement ran longer than `statement_timeout` or \
+                 was cancelled, or the transaction sat idle longer than \
+                 `idle_in_transaction_session_timeout`; find the slow statement or the lock it \
+                 waited for, or raise those settings"
+            .to_owned(),
+    }
+}
+
 /// Names a stored event in errors: `event 42 (User.create v2)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRef {
@@ -318,18 +341,20 @@ pub enum Error {
         column: &'static str,
     },
 
-    /// An operation did not finish within its deadline; its transaction was rolled
-    /// back (nothing of it is stored) and its connection closed.
-    #[error(
-        "{context} did not finish within {after:?}; nothing of it was stored; the database may \
-         be unreachable or overloaded, or a lock is held too long: raise the deadline with \
-         `with_deadline(..)` if the work is legitimately slow"
-    )]
+    /// A call did not finish within its deadline (see
+    /// [`EventStore::deadline`](crate::EventStore::deadline)): its connection was
+    /// closed, and `context` says whether anything of it may be stored. Or the
+    /// database ended a statement or transaction on a timeout of its own
+    /// (`after` is `None`).
+    #[error("{context} {}", timeout_advice(.after))]
     Timeout {
-        /// What was being done.
+        /// What was being done and, for a call, what became of it: rolled back,
+        /// or its `COMMIT` in flight (then it may have been applied).
         context: Cow<'static, str>,
-        /// The deadline that passed.
-        after: std::time::Duration,
+        /// The deadline that passed; `None` when the database ended the work
+        /// itself: `statement_timeout` or a cancel request (SQLSTATE `57014`),
+        /// `idle_in_transaction_session_timeout` (`25P03`).
+        after: Option<std::time::Duration>,
     },
 
     /// A stored row could not be read back into the event model.
@@ -398,16 +423,35 @@ pub enum Error {
 }
 
 impl Error {
-    /// Wraps a driver error with what the framework was doing, classifying
-    /// the append-only trigger's SQLSTATE as [`Error::AppendOnly`].
+    /// Wraps a driver error with what the framework was doing, classifying by
+    /// SQLSTATE: the append-only trigger's (`EV001`) is [`Error::AppendOnly`];
+    /// a cancelled statement (`57014`: `statement_timeout`, or a cancel request)
+    /// and a terminated idle transaction (`25P03`:
+    /// `idle_in_transaction_session_timeout`) are [`Error::Timeout`].
+    ///
+    /// ```
+    /// use events_core::Error;
+    ///
+    /// let e = Error::from_sqlx("appending an event", sqlx::Error::PoolTimedOut);
+    /// assert!(matches!(e, Error::Database { .. }));
+    /// ```
     pub fn from_sqlx(context: impl Into<Cow<'static, str>>, source: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &source
-            && db.code().as_deref() == Some(APPEND_ONLY_SQLSTATE)
-        {
-            return Error::AppendOnly {
-                message: db.message().to_owned(),
-                table: db.table().map(str::to_owned),
-            };
+        if let sqlx::Error::Database(db) = &source {
+            match db.code().as_deref() {
+                Some(APPEND_ONLY_SQLSTATE) => {
+                    return Error::AppendOnly {
+                        message: db.message().to_owned(),
+                        table: db.table().map(str::to_owned),
+                    };
+                }
+                Some(QUERY_CANCELED_SQLSTATE | IDLE_IN_TRANSACTION_TIMEOUT_SQLSTATE) => {
+                    return Error::Timeout {
+                        context: context.into(),
+                        after: None,
+                    };
+                }
+                _ => {}
+            }
         }
         Error::Database {
             context: context.into(),

@@ -47,9 +47,11 @@ pub mod json;
 mod key;
 mod lock;
 mod log;
+mod prepare;
 pub mod replay;
 mod resource;
 mod store;
+mod txn;
 
 use std::pin::Pin;
 
@@ -65,7 +67,7 @@ pub use lock::{
 };
 pub use log::{ActorColumn, ClearRecords, EventLog, ReplayFn, ReplayOverride, Route};
 pub use resource::{ActionInfo, RecordIdOf, Resource};
-pub use store::EventStore;
+pub use store::{DEFAULT_DEADLINE, EventStore};
 
 #[cfg(feature = "macros")]
 pub use events_macros::{event_log, events};

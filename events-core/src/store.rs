@@ -3,17 +3,65 @@
 //! `events-postgres` provides the implementation; the trait keeps generated code
 //! independent of it.
 
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::{Appended, AppendedMany, Error, EventLog, LockKey, NewEvent};
 
+/// How long a call (an action, a bulk call, `each(..)`) may take when neither
+/// its store nor the call sets a deadline: 30 seconds.
+///
+/// Long enough for any action that should hold an advisory lock at all (the
+/// usual action takes milliseconds; a 10,000-row bulk call well under a second),
+/// and short enough that a partitioned or frozen client holds its lock, and
+/// keeps every writer of the same records waiting, for at most half a minute
+/// instead of until TCP gives up (minutes to hours). It also matches sqlx's
+/// default pool `acquire_timeout`.
+///
+/// ```
+/// assert_eq!(events_core::DEFAULT_DEADLINE, std::time::Duration::from_secs(30));
+/// ```
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Where events of one event log are stored.
+///
+/// The action runner ([`ActionCall::run`](crate::ActionCall::run),
+/// [`BulkCall::run`](crate::BulkCall::run), [`EachCall::run`](crate::EachCall::run))
+/// takes a connection with [`acquire`](Self::acquire), opens the call's
+/// transaction on it with [`begin_action`](Self::begin_action), appends through
+/// [`append`](Self::append) or [`append_many`](Self::append_many), and commits,
+/// all within the call's deadline. It owns the connection so that, when the
+/// deadline passes, it can close it rather than hand a connection stuck
+/// mid-transaction back to the pool.
 pub trait EventStore: Send + Sync {
     /// The event log whose events this store holds.
     type Log: EventLog;
 
-    /// Opens the transaction an action runs in.
-    fn begin(&self) -> impl Future<Output = Result<Transaction<'static, Postgres>, Error>> + Send;
+    /// How long a call on this store may take, from asking for a connection to
+    /// its commit, when the call sets no deadline of its own. The default is
+    /// [`DEFAULT_DEADLINE`].
+    fn deadline(&self) -> Duration {
+        DEFAULT_DEADLINE
+    }
+
+    /// Takes a connection for one call's transaction.
+    fn acquire(&self) -> impl Future<Output = Result<PoolConnection<Postgres>, Error>> + Send;
+
+    /// Opens a call's transaction on `conn`, telling the database to end it when
+    /// one statement runs, or the transaction sits idle, longer than `deadline`
+    /// (cancelling the statement aborts the transaction): a client that
+    /// vanished mid-call then holds its advisory locks for at most about one
+    /// deadline after its last statement finished, two if it vanished
+    /// mid-statement. One round trip. The database should get a little more
+    /// than `deadline`, so that a client still listening hears its own timeout
+    /// first (`PgEventStore` adds `min(deadline, 1 s)`).
+    fn begin_action<'c>(
+        &'c self,
+        conn: &'c mut PgConnection,
+        deadline: Duration,
+    ) -> impl Future<Output = Result<Transaction<'c, Postgres>, Error>> + Send + 'c;
 
     /// Takes the transaction-scoped advisory lock `lock`, then inserts `event` with
     /// `occurred_at` read from the database clock after the lock was granted; the

@@ -4,12 +4,14 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use events_core::{
-    ActorRef, Appended, AppendedMany, Error, EventId, EventLog, EventStore, Key, KeyType, LockKey,
-    NewEvent, PrimaryKeyType,
+    ActorRef, Appended, AppendedMany, DEFAULT_DEADLINE, Error, EventId, EventLog, EventStore, Key,
+    KeyType, LockKey, NewEvent, PrimaryKeyType,
 };
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
@@ -20,6 +22,31 @@ use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 /// once, in [`new`](Self::new), from `L`'s table name, primary key type, record id
 /// type and actor columns; every statement text is fixed, so each connection
 /// prepares it once.
+///
+/// **Deadline.** Every call run on the store (an action, a bulk call,
+/// `each(..)`) must finish within [`DEFAULT_DEADLINE`] (30 s), or the one set
+/// with [`with_deadline`](Self::with_deadline), or the call's own
+/// (`.deadline(..)`). Both sides enforce it. The client stops waiting, returns
+/// [`Error::Timeout`] and closes the connection rather than return it to the
+/// pool. The database gets the deadline in the call's `BEGIN` (one simple query,
+/// so no extra round trip:
+/// `BEGIN; SET LOCAL statement_timeout = ..; SET LOCAL idle_in_transaction_session_timeout = ..`)
+/// and cancels a statement that runs longer (which aborts the transaction) or
+/// ends the session of a transaction idle longer: either frees the call's
+/// advisory locks even when the client is cut off by a partition that neither
+/// side notices, at most one deadline after its last statement finished (two
+/// if it was cut off mid-statement). The database's timeouts get a grace of
+/// `min(deadline, 1 s)` on top, so that a client still listening always hears
+/// its own deadline first (an [`Error::Timeout`] with `after` set) rather than
+/// the database's. Both settings are transaction-local: connections return to
+/// the pool with the server's defaults.
+///
+/// sqlx 0.9 sets no TCP keepalives on its sockets, and the deadline does not
+/// need them. They still help the server drop the connection slot of a session
+/// whose statement was cancelled (PostgreSQL reverts `SET LOCAL` settings on
+/// abort, so that session idles, holding no lock, until TCP notices): ask for
+/// server-side keepalives per connection with
+/// `PgConnectOptions::options([("tcp_keepalives_idle", "60")])`.
 ///
 /// ```no_run
 /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
@@ -50,6 +77,7 @@ use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 pub struct PgEventStore<L: EventLog> {
     pool: PgPool,
     sql: Arc<Statements>,
+    deadline: Duration,
     _log: PhantomData<fn() -> L>,
 }
 
@@ -81,8 +109,100 @@ impl<L: EventLog> PgEventStore<L> {
         PgEventStore {
             pool,
             sql: Arc::new(Statements::new::<L>()),
+            deadline: DEFAULT_DEADLINE,
             _log: PhantomData,
         }
+    }
+
+    /// The same store with every call bounded by `deadline` instead of
+    /// [`DEFAULT_DEADLINE`] (30 s); a call's own `.deadline(..)` still wins. See
+    /// the [type docs](Self) for what each side enforces. Deadlines under a
+    /// millisecond count as one.
+    ///
+    /// Choose it above the slowest legitimate call, waiting for contended locks
+    /// included: the deadline is also how long a cut-off client can keep other
+    /// writers of its records waiting.
+    ///
+    /// ```no_run
+    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+    /// # pub struct AppLog;
+    /// # impl EventLog for AppLog {
+    /// #     type RecordId = uuid::Uuid;
+    /// #     const TABLE: &'static str = "events";
+    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
+    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    /// #     }
+    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+    /// # }
+    /// # fn run(pool: sqlx::PgPool) {
+    /// use std::time::Duration;
+    /// use events_core::EventStore as _;
+    ///
+    /// let store = events_postgres::PgEventStore::<AppLog>::new(pool).with_deadline(Duration::from_secs(5));
+    /// assert_eq!(store.deadline(), Duration::from_secs(5));
+    /// # }
+    /// ```
+    #[must_use = "`with_deadline` returns the configured store"]
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Opens a transaction on a connection of the pool, with the store's
+    /// deadline told to the database as for a call (see the [type docs](Self)),
+    /// for appending events by hand with [`EventStore::append`]: tools, tests,
+    /// imports. Actions do not use it; they open theirs with
+    /// [`EventStore::begin_action`] on a connection they own.
+    ///
+    /// ```no_run
+    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
+    /// # pub struct AppLog;
+    /// # impl EventLog for AppLog {
+    /// #     type RecordId = uuid::Uuid;
+    /// #     const TABLE: &'static str = "events";
+    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
+    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
+    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
+    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
+    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
+    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
+    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
+    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    /// #     }
+    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
+    /// # }
+    /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Error> {
+    /// use events_core::{ActionKind, EventStore as _, Key, NewEvent};
+    ///
+    /// let (data, metadata) = (serde_json::json!({"imported": true}), serde_json::json!({}));
+    /// let mut tx = store.begin().await?;
+    /// store
+    ///     .append(&mut tx, LockKey::DEFAULT, &NewEvent {
+    ///         resource: "User",
+    ///         record_id: &Key::Uuid(uuid::Uuid::now_v7()),
+    ///         action: "import",
+    ///         action_type: ActionKind::Create,
+    ///         actor: None,
+    ///         data: &data,
+    ///         metadata: &metadata,
+    ///         version: 1,
+    ///         tenant: None,
+    ///     })
+    ///     .await?;
+    /// tx.commit().await.map_err(|e| Error::from_sqlx("committing the import", e))?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
+        self.pool
+            .begin_with(begin_statement(self.deadline))
+            .await
+            .map_err(|e| Error::from_sqlx("beginning a transaction", e))
     }
 
     /// The pool the store runs on.
@@ -379,12 +499,49 @@ fn bind_keys<'k>(
     })
 }
 
+/// What the database's timeouts get on top of a call's deadline, at most: the
+/// client's own timer must fire first, even on a loaded machine whose runtime
+/// polls it late, or the caller would see the database's cancellation (a
+/// [`Error::Timeout`] without `after`) instead.
+const SERVER_GRACE: Duration = Duration::from_secs(1);
+
+/// The `BEGIN` of a call with `deadline`: one simple query, so one round trip
+/// (the protocol answers a multi-statement query with one `ReadyForQuery`),
+/// telling the database to cancel a statement, or end the session idle in the
+/// transaction, past the deadline plus `min(deadline, SERVER_GRACE)`.
+/// Milliseconds rounded up, at least 1 (0 would turn the timeouts off), at most
+/// PostgreSQL's maximum.
+fn begin_statement(deadline: Duration) -> AssertSqlSafe<String> {
+    let ms = deadline
+        .saturating_add(deadline.min(SERVER_GRACE))
+        .as_nanos()
+        .div_ceil(1_000_000)
+        .clamp(1, i32::MAX as u128);
+    AssertSqlSafe(format!(
+        "BEGIN; SET LOCAL statement_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = {ms}"
+    ))
+}
+
 impl<L: EventLog> EventStore for PgEventStore<L> {
     type Log = L;
 
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
+    fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<Postgres>, Error> {
         self.pool
-            .begin()
+            .acquire()
+            .await
+            .map_err(|e| Error::from_sqlx("taking a connection for an action", e))
+    }
+
+    async fn begin_action<'c>(
+        &'c self,
+        conn: &'c mut PgConnection,
+        deadline: Duration,
+    ) -> Result<Transaction<'c, Postgres>, Error> {
+        conn.begin_with(begin_statement(deadline))
             .await
             .map_err(|e| Error::from_sqlx("beginning an action transaction", e))
     }
@@ -402,15 +559,14 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
             .fetch_optional(&mut *conn)
             .await
             .map_err(|e| {
-                let locked =
-                    lock.map_or_else(|| "without a lock".to_owned(), |l| format!("locking {l}"));
-                Error::from_sqlx(
-                    format!(
-                        "{locked} and appending an event of {}.{}",
-                        event.resource, event.action
+                let (resource, action) = (event.resource, event.action);
+                let context = match lock {
+                    Some(lock) => format!(
+                        "taking advisory lock {lock} and appending an event of {resource}.{action}"
                     ),
-                    e,
-                )
+                    None => format!("appending an event of {resource}.{action} (no lock)"),
+                };
+                Error::from_sqlx(context, e)
             })?
             // No row: the insert's guard found an unfinished chunked replay.
             .ok_or(Error::ChunkedReplayUnfinished { table: L::TABLE })?;
@@ -455,7 +611,7 @@ async fn append_many<L: EventLog>(
     };
     let context = || {
         format!(
-            "locking {} keys and appending {} events, the first of {}.{}",
+            "taking {} advisory locks and appending {} events, the first of {}.{}",
             locks.len(),
             events.len(),
             first.resource,
@@ -551,6 +707,7 @@ impl<L: EventLog> Clone for PgEventStore<L> {
         PgEventStore {
             pool: self.pool.clone(),
             sql: Arc::clone(&self.sql),
+            deadline: self.deadline,
             _log: PhantomData,
         }
     }
@@ -561,6 +718,7 @@ impl<L: EventLog> fmt::Debug for PgEventStore<L> {
         f.debug_struct("PgEventStore")
             .field("log", &std::any::type_name::<L>())
             .field("table", &L::TABLE)
+            .field("deadline", &self.deadline)
             .field("pool", &self.pool)
             .finish()
     }

@@ -8,12 +8,14 @@
 //! - [`custom_lock`]: a custom advisory lock key generator and string record ids.
 //! - [`legacy`]: an older build of [`app`], writing version-1 events to the same table.
 //! - [`doc`]: actions whose input is any JSON, with commit times: JSON round trips.
+//! - [`strict_actor`]: a single actor column with `allow_nil = false`.
 
 pub mod alt;
 pub mod app;
 pub mod custom_lock;
 pub mod doc;
 pub mod legacy;
+pub mod strict_actor;
 
 /// A test database URL: `DATABASE_URL`, else the local server.
 pub fn database_url() -> String {
