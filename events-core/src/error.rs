@@ -355,6 +355,9 @@ pub enum Error {
         /// itself: `statement_timeout` or a cancel request (SQLSTATE `57014`),
         /// `idle_in_transaction_session_timeout` (`25P03`).
         after: Option<std::time::Duration>,
+        /// The database's error, when it ended the work itself.
+        #[source]
+        source: Option<sqlx::Error>,
     },
 
     /// A stored row could not be read back into the event model.
@@ -448,6 +451,7 @@ impl Error {
                     return Error::Timeout {
                         context: context.into(),
                         after: None,
+                        source: Some(source),
                     };
                 }
                 _ => {}
@@ -462,6 +466,29 @@ impl Error {
     /// True when this is the append-only guard rejecting a change.
     pub fn is_append_only(&self) -> bool {
         matches!(self, Error::AppendOnly { .. })
+    }
+
+    /// The SQLSTATE of the database error behind this one, if there is one:
+    /// a [`Database`](Error::Database) error, a [`Timeout`](Error::Timeout) the
+    /// database ended (`57014`, `25P03`), or the append-only guard (`EV001`).
+    ///
+    /// ```
+    /// let err = events_core::Error::AppendOnly { message: "DELETE rejected".into(), table: None };
+    /// assert_eq!(err.sqlstate().as_deref(), Some(events_core::APPEND_ONLY_SQLSTATE));
+    /// ```
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            Error::Database { source, .. }
+            | Error::Timeout {
+                source: Some(source),
+                ..
+            } => source
+                .as_database_error()
+                .and_then(|db| db.code())
+                .map(|code| code.into_owned()),
+            Error::AppendOnly { .. } => Some(APPEND_ONLY_SQLSTATE.to_owned()),
+            _ => None,
+        }
     }
 }
 

@@ -121,6 +121,7 @@ where
             Err(Error::Timeout {
                 context: format!("{} ({outcome})", what()).into(),
                 after: Some(deadline),
+                source: None,
             }
             .into())
         }

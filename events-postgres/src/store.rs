@@ -29,9 +29,10 @@ use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 /// (`.deadline(..)`). Both sides enforce it. The client stops waiting, returns
 /// [`Error::Timeout`] and closes the connection rather than return it to the
 /// pool. The database gets the deadline in the call's `BEGIN` (one simple query,
-/// so no extra round trip:
-/// `BEGIN; SET LOCAL statement_timeout = ..; SET LOCAL idle_in_transaction_session_timeout = ..`)
-/// and cancels a statement that runs longer (which aborts the transaction) or
+/// so no extra round trip: `BEGIN; SELECT set_config('statement_timeout', ..,
+/// true), ..` for `statement_timeout` and `idle_in_transaction_session_timeout`,
+/// each lowered to the deadline, never raised: a shorter timeout of the session,
+/// role or database stays) and cancels a statement that runs longer (which aborts the transaction) or
 /// ends the session of a transaction idle longer: either frees the call's
 /// advisory locks even when the client is cut off by a partition that neither
 /// side notices, at most one deadline after its last statement finished (two
@@ -258,6 +259,21 @@ impl<L: EventLog> PgEventStore<L> {
     /// ```
     pub fn migration_sql(&self) -> &str {
         &self.sql.migration
+    }
+
+    /// The least-privilege grants for an `application` role and a `retention`
+    /// role, the same text as
+    /// [`schema::grants_sql::<L>()`](crate::schema::grants_sql), which says what
+    /// each role can and cannot do. Run it as the tables' owner after
+    /// [`migrate`](Self::migrate).
+    ///
+    /// ```no_run
+    /// # async fn run<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) -> Result<(), sqlx::Error> {
+    /// sqlx::raw_sql(sqlx::AssertSqlSafe(store.grants_sql("app", "ops"))).execute(store.pool()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn grants_sql(&self, application: &str, retention: &str) -> String {
+        crate::schema::grants_sql::<L>(application, retention)
     }
 
     /// Creates the event table, its indexes and its append-only guard if they are
@@ -510,7 +526,8 @@ const SERVER_GRACE: Duration = Duration::from_secs(1);
 /// telling the database to cancel a statement, or end the session idle in the
 /// transaction, past the deadline plus `min(deadline, SERVER_GRACE)`.
 /// Milliseconds rounded up, at least 1 (0 would turn the timeouts off), at most
-/// PostgreSQL's maximum.
+/// PostgreSQL's maximum. Only ever tightens: a session (or role, or database)
+/// whose own timeout is shorter keeps it.
 fn begin_statement(deadline: Duration) -> AssertSqlSafe<String> {
     let ms = deadline
         .saturating_add(deadline.min(SERVER_GRACE))
@@ -518,7 +535,10 @@ fn begin_statement(deadline: Duration) -> AssertSqlSafe<String> {
         .div_ceil(1_000_000)
         .clamp(1, i32::MAX as u128);
     AssertSqlSafe(format!(
-        "BEGIN; SET LOCAL statement_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = {ms}"
+        "BEGIN; SELECT pg_catalog.set_config(t.name, CASE WHEN x.ms = 0 OR x.ms > {ms} \
+         THEN '{ms}' ELSE pg_catalog.current_setting(t.name) END, true) \
+         FROM (VALUES ('statement_timeout'), ('idle_in_transaction_session_timeout')) AS t(name), \
+         LATERAL (SELECT extract(epoch FROM pg_catalog.current_setting(t.name)::interval) * 1000 AS ms) AS x"
     ))
 }
 

@@ -266,6 +266,7 @@ fn assert_timeout<T: std::fmt::Debug>(result: Result<T, Error>, after: Duration,
         Err(Error::Timeout {
             context,
             after: Some(passed),
+            ..
         }) => {
             assert_eq!(passed, after);
             assert!(context.contains(what), "{context}");
@@ -621,7 +622,11 @@ async fn database_timeouts_are_timeout_errors(pool: PgPool) -> TestResult {
             Error::Timeout {
                 context,
                 after: None,
-            } => assert_eq!(context, "sleeping"),
+                source,
+            } => {
+                assert_eq!(context, "sleeping");
+                assert!(source.is_some(), "the database's error is kept");
+            }
             other => panic!("expected a database timeout, got {other:?}"),
         }
         conn.close().await?;

@@ -459,13 +459,7 @@ pub fn closed_port() -> Result<u16, std::io::Error> {
 
 /// The SQLSTATE of a database error, if `err` is one.
 pub fn sqlstate(err: &Error) -> Option<String> {
-    match err {
-        Error::Database {
-            source: sqlx::Error::Database(db),
-            ..
-        } => db.code().map(|c| c.into_owned()),
-        _ => None,
-    }
+    err.sqlstate()
 }
 
 /// A tiny deterministic generator (no dependency): the next value of an LCG.
