@@ -241,7 +241,8 @@ pub fn migration_sql<L: EventLog>() -> String {
                      IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {table_literal}::regclass\n                   \
                                     AND conname = {constraint_literal}) THEN\n        \
                          ALTER TABLE {table} ADD CONSTRAINT {constraint_ident}\n            \
-                             CHECK (action_type = 'manual' OR {column} IS NOT NULL);\n    \
+                             CHECK (action_type = 'manual' OR {column} IS NOT NULL) NOT VALID;\n        \
+                         ALTER TABLE {table} VALIDATE CONSTRAINT {constraint_ident};\n    \
                      END IF;\n\
                  END\n\
                  $events_actor_required$;\n",
