@@ -518,14 +518,16 @@ pub(crate) trait DynStore: Send + Sync {
     fn log_type(&self) -> TypeId;
     /// The event log's table name ([`EventLog::TABLE`]).
     fn table(&self) -> &'static str;
-    /// [`EventStore::append`], boxed.
+    /// [`EventStore::append`], or [`EventStore::append_within`] with a deadline,
+    /// boxed.
     fn append_dyn<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         lock: Option<crate::LockKey>,
         event: &'a NewEvent<'a>,
     ) -> BoxFuture<'a, Result<crate::Appended, Error>>;
-    /// [`EventStore::append_many`], boxed.
+    /// [`EventStore::append_many`], or [`EventStore::append_many_within`] with a
+    /// deadline, boxed.
     fn append_many_dyn<'a>(
         &'a self,
         conn: &'a mut PgConnection,
@@ -559,5 +561,44 @@ impl<S: EventStore> DynStore for S {
         events: &'a [NewEvent<'a>],
     ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>> {
         Box::pin(self.append_many(conn, locks, events))
+    }
+}
+
+/// A store whose appends carry a call's deadline to the database
+/// ([`EventStore::append_within`]): what a call's bodies, and the actions they
+/// nest, append through.
+pub(crate) struct WithDeadline<'s, S> {
+    pub(crate) store: &'s S,
+    pub(crate) deadline: std::time::Duration,
+}
+
+impl<S: EventStore> DynStore for WithDeadline<'_, S> {
+    fn log_type(&self) -> TypeId {
+        TypeId::of::<S::Log>()
+    }
+
+    fn table(&self) -> &'static str {
+        <S::Log as EventLog>::TABLE
+    }
+
+    fn append_dyn<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        lock: Option<crate::LockKey>,
+        event: &'a NewEvent<'a>,
+    ) -> BoxFuture<'a, Result<crate::Appended, Error>> {
+        Box::pin(self.store.append_within(conn, lock, event, self.deadline))
+    }
+
+    fn append_many_dyn<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        locks: &'a [crate::LockKey],
+        events: &'a [NewEvent<'a>],
+    ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>> {
+        Box::pin(
+            self.store
+                .append_many_within(conn, locks, events, self.deadline),
+        )
     }
 }

@@ -499,6 +499,10 @@ where
     type Ok = Ret::Ok;
     type Err = Ret::Err;
 
+    fn appends_first(&self) -> bool {
+        !self.rows.is_empty()
+    }
+
     async fn execute(
         self,
         conn: &mut PgConnection,
@@ -688,6 +692,10 @@ where
 {
     type Ok = Vec<Ret::Ok>;
     type Err = Ret::Err;
+
+    fn appends_first(&self) -> bool {
+        self.0.iter().any(|call| call.new_event().is_some())
+    }
 
     async fn execute(
         self,

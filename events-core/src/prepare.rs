@@ -159,6 +159,10 @@ where
     type Ok = Ret::Ok;
     type Err = Ret::Err;
 
+    fn appends_first(&self) -> bool {
+        self.event.is_some()
+    }
+
     async fn execute(
         self,
         conn: &mut PgConnection,

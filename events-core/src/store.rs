@@ -49,18 +49,22 @@ pub trait EventStore: Send + Sync {
     /// Takes a connection for one call's transaction.
     fn acquire(&self) -> impl Future<Output = Result<PoolConnection<Postgres>, Error>> + Send;
 
-    /// Opens a call's transaction on `conn`, telling the database to end it when
-    /// one statement runs, or the transaction sits idle, longer than `deadline`
-    /// (cancelling the statement aborts the transaction): a client that
-    /// vanished mid-call then holds its advisory locks for at most about one
-    /// deadline after its last statement finished, two if it vanished
-    /// mid-statement. One round trip. The database should get a little more
-    /// than `deadline`, so that a client still listening hears its own timeout
-    /// first (`PgEventStore` adds `min(deadline, 1 s)`).
+    /// Opens a call's transaction on `conn`. With `Some(deadline)`, also tells
+    /// the database to end the transaction when one statement runs, or the
+    /// transaction sits idle, longer than `deadline` (cancelling the statement
+    /// aborts the transaction): a client that vanished mid-call then holds its
+    /// advisory locks for at most about one deadline after its last statement
+    /// finished, two if it vanished mid-statement. With `None`, a plain `BEGIN`:
+    /// the call's first statement is an append that carries the deadline itself
+    /// ([`append_within`](Self::append_within)), which costs no extra statement.
+    /// One round trip either way. The database should get a little more than
+    /// `deadline`, so that a client still listening hears its own timeout first
+    /// (`PgEventStore` adds `min(deadline, 1 s)`), and a shorter timeout the
+    /// session already has should stay.
     fn begin_action<'c>(
         &'c self,
         conn: &'c mut PgConnection,
-        deadline: Duration,
+        deadline: Option<Duration>,
     ) -> impl Future<Output = Result<Transaction<'c, Postgres>, Error>> + Send + 'c;
 
     /// Takes the transaction-scoped advisory lock `lock`, then inserts `event` with
@@ -85,4 +89,32 @@ pub trait EventStore: Send + Sync {
         locks: &[LockKey],
         events: &[NewEvent<'_>],
     ) -> impl Future<Output = Result<AppendedMany, Error>> + Send;
+
+    /// [`append`](Self::append) as the first statement of a call whose
+    /// transaction was opened with `begin_action(conn, None)`: the same
+    /// statement also tells the database the call's `deadline` (see
+    /// [`begin_action`](Self::begin_action)). The default ignores the deadline.
+    fn append_within(
+        &self,
+        conn: &mut PgConnection,
+        lock: Option<LockKey>,
+        event: &NewEvent<'_>,
+        deadline: Duration,
+    ) -> impl Future<Output = Result<Appended, Error>> + Send {
+        let _ = deadline;
+        self.append(conn, lock, event)
+    }
+
+    /// [`append_many`](Self::append_many) carrying the call's `deadline`, as
+    /// [`append_within`](Self::append_within) does. The default ignores it.
+    fn append_many_within(
+        &self,
+        conn: &mut PgConnection,
+        locks: &[LockKey],
+        events: &[NewEvent<'_>],
+        deadline: Duration,
+    ) -> impl Future<Output = Result<AppendedMany, Error>> + Send {
+        let _ = deadline;
+        self.append_many(conn, locks, events)
+    }
 }

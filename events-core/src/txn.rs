@@ -35,7 +35,7 @@ use std::time::Duration;
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::action::DynStore;
+use crate::action::{DynStore, WithDeadline};
 use crate::{BoxFuture, Error, EventStore};
 
 /// The `after_commit` hooks a call's bodies registered.
@@ -55,6 +55,11 @@ pub(crate) trait Work {
     type Ok;
     /// The call's error type (the body's), which framework errors convert into.
     type Err: From<Error>;
+
+    /// True when the work's first statement is an append (a recorded action, a
+    /// bulk call or `each(..)` with events): that statement then carries the
+    /// deadline to the database, and the `BEGIN` stays plain.
+    fn appends_first(&self) -> bool;
 
     /// Lock and events, bodies, `after_action` hooks, on `conn`, in the open
     /// transaction; returns the value and the `after_commit` hooks.
@@ -85,8 +90,10 @@ where
     let mut committing = false;
     let attempt = tokio::time::timeout(deadline, async {
         let conn = conn.insert(store.acquire().await?);
-        let mut tx = store.begin_action(conn, deadline).await?;
-        let result = work.execute(&mut tx, store).await;
+        let in_begin = (!work.appends_first()).then_some(deadline);
+        let mut tx = store.begin_action(conn, in_begin).await?;
+        let scoped = WithDeadline { store, deadline };
+        let result = work.execute(&mut tx, &scoped).await;
         finish(tx, result, &mut committing).await
     })
     .await;

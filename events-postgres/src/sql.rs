@@ -124,23 +124,27 @@ impl Statements {
         insert_columns.push("occurred_at".to_owned());
         values.push("clock_timestamp()".to_owned());
         let n = values.len();
-        let insert = |lock: String| -> Arc<str> {
+        // The deadline (last parameter) is set first; the lock is taken by
+        // scanning `lock`, which reads `cfg`.
+        let insert = |lock: String, deadline: usize| -> Arc<str> {
             format!(
-                "WITH lock AS (SELECT {lock}) INSERT INTO {table} ({}) SELECT {} FROM lock \
+                "WITH {}, lock AS (SELECT {lock} FROM cfg) INSERT INTO {table} ({}) SELECT {} FROM lock \
                  WHERE {no_chunked_replay} RETURNING id, occurred_at",
+                deadline_cte(deadline),
                 insert_columns.join(", "),
                 values.join(", "),
             )
             .into()
         };
-        let insert_single = insert(format!("pg_advisory_xact_lock(${}::int8)", n));
-        let insert_pair = insert(format!(
-            "pg_advisory_xact_lock(${}::int4, ${}::int4)",
-            n,
-            n + 1
-        ));
+        let insert_single = insert(format!("pg_advisory_xact_lock(${}::int8)", n), n + 1);
+        let insert_pair = insert(
+            format!("pg_advisory_xact_lock(${}::int4, ${}::int4)", n, n + 1),
+            n + 2,
+        );
         let insert_unlocked: Arc<str> = format!(
-            "INSERT INTO {table} ({}) SELECT {} WHERE {no_chunked_replay} RETURNING id, occurred_at",
+            "WITH {} INSERT INTO {table} ({}) SELECT {} FROM cfg WHERE {no_chunked_replay} \
+             RETURNING id, occurred_at",
+            deadline_cte(n),
             insert_columns.join(", "),
             values.join(", "),
         )
@@ -229,6 +233,34 @@ pub(crate) fn insert_many_columns<L: EventLog>(shared: bool) -> Vec<(String, Str
     columns
 }
 
+/// A CTE `cfg` (one row) that tells the database a call's deadline, parameter
+/// `$n` in milliseconds (`NULL`: nothing): `statement_timeout` and
+/// `idle_in_transaction_session_timeout` for the rest of the transaction, each
+/// lowered to it, never raised (a shorter timeout of the session stays). Set in
+/// the call's first statement, so it costs no statement of its own: it applies
+/// from the next statement on, the body's.
+fn deadline_cte(n: usize) -> String {
+    let set = |name: &str| {
+        format!(
+            "pg_catalog.set_config('{name}', CASE WHEN ${n}::int8 IS NULL \
+             OR (t.{name} > 0 AND t.{name} <= ${n}::int8) \
+             THEN pg_catalog.current_setting('{name}') ELSE (${n}::int8)::text END, true)"
+        )
+    };
+    let ms = |name: &str| {
+        format!(
+            "extract(epoch FROM pg_catalog.current_setting('{name}')::interval) * 1000 AS {name}"
+        )
+    };
+    format!(
+        "cfg AS (SELECT {} AS st, {} AS it FROM (SELECT {}, {}) AS t)",
+        set("statement_timeout"),
+        set("idle_in_transaction_session_timeout"),
+        ms("statement_timeout"),
+        ms("idle_in_transaction_session_timeout"),
+    )
+}
+
 /// The text of [`Statements::insert_many`] (`shared`) or
 /// [`Statements::insert_many_rows`].
 fn insert_many_sql<L: EventLog>(table: &str, guard: &str, shared: bool) -> Arc<str> {
@@ -249,12 +281,13 @@ fn insert_many_sql<L: EventLog>(table: &str, guard: &str, shared: bool) -> Arc<s
     let names: Vec<&str> = columns.iter().map(|(c, _, _)| c.as_str()).collect();
     let n = columns.len();
     let (singles, pair_a, pair_b) = (n + 1, n + 2, n + 3);
+    let cfg = deadline_cte(n + 4);
     // Each lock aggregate reads a sorted, distinct subquery, so the locks are
     // taken in key order; `clock_timestamp()` is read once both are done, and the
     // insert scans `lock` before writing a row.
     format!(
-        "WITH lock AS (\
-         SELECT clock_timestamp() AS at FROM \
+        "WITH {cfg}, lock AS (\
+         SELECT clock_timestamp() AS at FROM cfg, \
          (SELECT count(pg_advisory_xact_lock(k)) FROM \
          (SELECT DISTINCT k FROM unnest(${singles}::int8[]) AS u(k) ORDER BY k) s) singles, \
          (SELECT count(pg_advisory_xact_lock(a, b)) FROM \

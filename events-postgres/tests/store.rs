@@ -743,7 +743,7 @@ async fn one_prepared_insert_per_connection(pool: PgPool) -> TestResult {
 
     let inserts: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_prepared_statements \
-         WHERE statement LIKE 'WITH lock AS (SELECT pg_advisory_xact_lock(%)) INSERT INTO%'",
+         WHERE statement LIKE 'WITH cfg AS (%), lock AS (SELECT pg_advisory_xact_lock(%) FROM cfg) INSERT INTO%'",
     )
     .fetch_one(&mut *conn)
     .await?;
