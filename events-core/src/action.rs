@@ -518,16 +518,14 @@ pub(crate) trait DynStore: Send + Sync {
     fn log_type(&self) -> TypeId;
     /// The event log's table name ([`EventLog::TABLE`]).
     fn table(&self) -> &'static str;
-    /// [`EventStore::append`], or [`EventStore::append_within`] with a deadline,
-    /// boxed.
+    /// [`EventStore::append_within`], boxed.
     fn append_dyn<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         lock: Option<crate::LockKey>,
         event: &'a NewEvent<'a>,
     ) -> BoxFuture<'a, Result<crate::Appended, Error>>;
-    /// [`EventStore::append_many`], or [`EventStore::append_many_within`] with a
-    /// deadline, boxed.
+    /// [`EventStore::append_many_within`], boxed.
     fn append_many_dyn<'a>(
         &'a self,
         conn: &'a mut PgConnection,
@@ -536,35 +534,7 @@ pub(crate) trait DynStore: Send + Sync {
     ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>>;
 }
 
-impl<S: EventStore> DynStore for S {
-    fn log_type(&self) -> TypeId {
-        TypeId::of::<S::Log>()
-    }
-
-    fn table(&self) -> &'static str {
-        <S::Log as EventLog>::TABLE
-    }
-
-    fn append_dyn<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        lock: Option<crate::LockKey>,
-        event: &'a NewEvent<'a>,
-    ) -> BoxFuture<'a, Result<crate::Appended, Error>> {
-        Box::pin(self.append(conn, lock, event))
-    }
-
-    fn append_many_dyn<'a>(
-        &'a self,
-        conn: &'a mut PgConnection,
-        locks: &'a [crate::LockKey],
-        events: &'a [NewEvent<'a>],
-    ) -> BoxFuture<'a, Result<crate::AppendedMany, Error>> {
-        Box::pin(self.append_many(conn, locks, events))
-    }
-}
-
-/// A store whose appends carry a call's deadline to the database
+/// A store with a call's deadline, which its appends carry to the database
 /// ([`EventStore::append_within`]): what a call's bodies, and the actions they
 /// nest, append through.
 pub(crate) struct WithDeadline<'s, S> {
