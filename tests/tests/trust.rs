@@ -452,6 +452,16 @@ impl Roles {
             .await
     }
 
+    /// Runs the generated least-privilege grants of [`EventLog`] for the
+    /// application and retention roles.
+    async fn grant(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let grants = events_postgres::schema::grants_sql::<EventLog>(&self.app, &self.ops);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(grants))
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
     async fn drop(self, pool: &PgPool) -> Result<(), sqlx::Error> {
         for role in [&self.app, &self.ops, &self.hostile] {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -495,11 +505,7 @@ async fn the_application_role_cannot_change_stored_rows(pool: PgPool) -> TestRes
     let owner = app::store(&pool).await?;
     let roles = Roles::create(&pool).await?;
     let result = async {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(events_postgres::schema::grants_sql::<
-            EventLog,
-        >(&roles.app, &roles.ops)))
-        .execute(&pool)
-        .await?;
+        roles.grant(&pool).await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "GRANT ALL ON users, posts, audit_side_effects TO {}",
             roles.app
@@ -665,11 +671,7 @@ async fn a_forged_transaction_id_is_replaced(pool: PgPool) -> TestResult {
     let caught_up = store.read_committed(None, 100).await?.cursor;
     let roles = Roles::create(&pool).await?;
     let result = async {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(events_postgres::schema::grants_sql::<
-            EventLog,
-        >(&roles.app, &roles.ops)))
-        .execute(&pool)
-        .await?;
+        roles.grant(&pool).await?;
         let app_pool = roles.pool(&pool, &roles.app).await?;
         let forged: (String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
             "INSERT INTO events (resource, record_id, action, action_type, version, occurred_at, \
