@@ -16,12 +16,13 @@
 //! before an event's is still open (in any database of the cluster), that event is
 //! held back. Keep transactions short.
 
-use events_core::{Error, Event, EventId, EventLog, PrimaryKeyType};
+use events_core::{Error, Event, EventId, EventLog};
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use crate::PgEventStore;
 use crate::read::decode_event;
+use crate::sql::{self, Sql, bind};
 
 /// A position in the log's commit-safe order: after the event `id` of transaction
 /// `txid`. Serializable, so a follower can store where it is.
@@ -75,40 +76,24 @@ impl<L: EventLog> PgEventStore<L> {
                 cursor: after,
             });
         }
-        let sql = self.statements();
-        let columns = &sql.select_list;
+        let statements = self.statements();
         // Manual audit entries are not events: nothing to follow or replay.
         // Ordered and compared by the `xid8` column itself (qualified: the text copy
         // selected for decoding would sort '1000' before '999').
-        let safe = "e.txid < pg_snapshot_xmin(pg_current_snapshot()) AND e.action_type <> 'manual'";
-        let text = match after {
-            None => format!(
-                "{columns}, e.txid::text FROM {} e WHERE {safe} ORDER BY e.txid, e.id LIMIT $1",
-                sql.table
-            ),
-            Some(_) => format!(
-                "{columns}, e.txid::text FROM {} e WHERE (e.txid, e.id) > ($2::text::xid8, $3) \
-                 AND {safe} ORDER BY e.txid, e.id LIMIT $1",
-                sql.table
-            ),
-        };
-        let mut q = sqlx::query(AssertSqlSafe(text)).bind(limit);
-        if let Some(c) = after {
-            q = q.bind(c.txid.to_string());
-            q = match (c.id, L::PRIMARY_KEY_TYPE) {
-                (EventId::Integer(i), PrimaryKeyType::Integer) => q.bind(i),
-                (EventId::Uuid(u), PrimaryKeyType::UuidV7) => q.bind(u),
-                (other, expected) => {
-                    return Err(Error::InvalidValue {
-                        column: "id".to_owned(),
-                        message: format!(
-                            "cursor `{other}` is not an id of this log, whose primary_key_type is {}",
-                            expected.as_str()
-                        ),
-                    });
-                }
-            };
+        let mut s = Sql::new(statements.select_list.as_str());
+        s.push(", e.txid::text FROM ")
+            .push(&statements.names.table)
+            .push(" e WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot()) AND e.action_type <> 'manual'");
+        if let Some(c) = &after {
+            s.push(" AND (e.txid, e.id) > (")
+                .bind("txid", c.txid.to_string())?
+                .push("::text::xid8, ")
+                .bind("id", bind::event_id::<L>("id", c.id)?)?
+                .push(")");
         }
+        s.push(" ORDER BY e.txid, e.id LIMIT ")
+            .bind("limit", limit)?;
+        let q = s.query();
         let rows = q
             .fetch_all(self.pool())
             .await
@@ -117,18 +102,10 @@ impl<L: EventLog> PgEventStore<L> {
         let mut cursor = after;
         for row in &rows {
             let event = decode_event::<L>(row)?;
-            let txid = parse_txid(&crate::sql::get::<String>(row, row.len() - 1, "txid")?)?;
+            let txid = sql::get_txid(row, (row.len() - 1, "txid"))?;
             cursor = Some(Cursor { txid, id: event.id });
             events.push(event);
         }
         Ok(Committed { events, cursor })
     }
-}
-
-/// Reads a transaction id (`xid8`, selected as text).
-pub(crate) fn parse_txid(text: &str) -> Result<u64, Error> {
-    text.parse().map_err(|e| Error::MalformedRow {
-        column: "txid".to_owned(),
-        message: format!("`{text}`: {e}"),
-    })
 }

@@ -65,6 +65,7 @@
 //! # Ok(()) }
 //! ```
 
+mod append;
 pub mod audit;
 pub mod follow;
 mod read;

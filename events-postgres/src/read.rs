@@ -7,11 +7,11 @@
 
 use std::str::FromStr;
 
-use events_core::{ActionKind, Error, Event, EventId, EventLog, Key, PrimaryKeyType};
+use events_core::{ActionKind, Error, Event, EventId, EventLog, Key};
 use sqlx::postgres::PgRow;
 
 use crate::PgEventStore;
-use crate::sql::{self, EVENT_COLUMNS};
+use crate::sql::{self, EVENT_COLUMNS, bind};
 
 impl<L: EventLog> PgEventStore<L> {
     /// Up to `limit` events with ids after `after` (from the start with `None`), in
@@ -63,23 +63,9 @@ impl<L: EventLog> PgEventStore<L> {
             return Ok(Vec::new());
         }
         let sql = self.statements();
-        let q = match (after, L::PRIMARY_KEY_TYPE) {
-            (None, _) => sql::query(&sql.list_first),
-            (Some(EventId::Integer(id)), PrimaryKeyType::Integer) => {
-                sql::query(&sql.list_after).bind(id)
-            }
-            (Some(EventId::Uuid(id)), PrimaryKeyType::UuidV7) => {
-                sql::query(&sql.list_after).bind(id)
-            }
-            (Some(other), expected) => {
-                return Err(Error::InvalidValue {
-                    column: "id".to_owned(),
-                    message: format!(
-                        "cursor `{other}` is not an id of this log, whose primary_key_type is {}",
-                        expected.as_str()
-                    ),
-                });
-            }
+        let q = match after {
+            None => sql::query(&sql.list_first),
+            Some(id) => sql::query(&sql.list_after).bind(bind::event_id::<L>("id", id)?),
         };
         let rows = q
             .bind(limit)
@@ -124,11 +110,14 @@ impl<L: EventLog> PgEventStore<L> {
     ) -> impl Future<Output = Result<Vec<Event>, Error>> + Send + 'a {
         let record_id = record_id.into();
         async move {
-            let q = sql::query(&self.statements().for_record).bind(resource);
-            let q = sql::bind_key(q, "record_id", L::RECORD_ID_TYPE, &record_id)?;
-            let rows = q.fetch_all(self.pool()).await.map_err(|e| {
-                Error::from_sqlx(format!("reading the events of {resource} {record_id}"), e)
-            })?;
+            let rows = sql::query(&self.statements().for_record)
+                .bind(resource)
+                .bind(bind::key("record_id", L::RECORD_ID_TYPE, &record_id)?)
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| {
+                    Error::from_sqlx(format!("reading the events of {resource} {record_id}"), e)
+                })?;
             rows.iter().map(decode_event::<L>).collect()
         }
     }
@@ -149,33 +138,30 @@ pub(crate) fn decode_event<L: EventLog>(row: &PgRow) -> Result<Event, Error> {
         tenant,
         occurred_at,
     ] = EVENT_COLUMNS;
-    let event_id = match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => EventId::Integer(sql::get(row, 0, id)?),
-        PrimaryKeyType::UuidV7 => EventId::Uuid(sql::get(row, 0, id)?),
-    };
-    let stored_version: i32 = sql::get(row, 7, version)?;
+    let event_id = sql::get_id::<L>(row, (0, id))?;
+    let stored_version: i32 = sql::get(row, (7, version))?;
     let mut actor = None;
     for (i, column) in L::ACTOR_COLUMNS.iter().enumerate() {
         let index = EVENT_COLUMNS.len() + i;
-        if let Some(key) = sql::get_opt_key(row, index, column.name, column.attribute_type)? {
+        if let Some(key) = sql::get_opt_key(row, (index, column.name), column.attribute_type)? {
             actor = Some((column.name.to_owned(), key));
             break;
         }
     }
     Ok(Event {
         id: event_id,
-        resource: sql::get(row, 1, resource)?,
-        record_id: sql::get_key(row, 2, record_id, L::RECORD_ID_TYPE)?,
-        action: sql::get(row, 3, action)?,
-        action_type: ActionKind::from_str(sql::get(row, 4, action_type)?)?,
+        resource: sql::get(row, (1, resource))?,
+        record_id: sql::get_key(row, (2, record_id), L::RECORD_ID_TYPE)?,
+        action: sql::get(row, (3, action))?,
+        action_type: ActionKind::from_str(sql::get(row, (4, action_type))?)?,
         actor,
-        data: sql::get_json(row, 5, data)?,
-        metadata: sql::get_json(row, 6, metadata)?,
+        data: sql::get_json(row, (5, data))?,
+        metadata: sql::get_json(row, (6, metadata))?,
         version: u32::try_from(stored_version).map_err(|_| Error::MalformedRow {
             column: version.to_owned(),
             message: format!("negative version {stored_version}"),
         })?,
-        tenant: sql::get(row, 8, tenant)?,
-        occurred_at: sql::get(row, 9, occurred_at)?,
+        tenant: sql::get(row, (8, tenant))?,
+        occurred_at: sql::get(row, (9, occurred_at))?,
     })
 }

@@ -25,13 +25,14 @@ use events_core::replay::{
     MissingRoute, Replay, ReplayProgress, ReplayReport, RouteTable, Selection,
 };
 use events_core::{Error, Event, EventId, EventLog, PrimaryKeyType};
+use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, Row};
 use uuid::Uuid;
 
 use crate::PgEventStore;
-use crate::follow::{Cursor, parse_txid};
+use crate::follow::Cursor;
 use crate::read::decode_event;
+use crate::sql::{self, Sql, bind};
 
 /// Before every event (replay positions are the follower's cursors: both walk
 /// `(txid, id)` order).
@@ -71,30 +72,6 @@ struct Saved {
     public: Checkpoint,
     after: Cursor,
     range: Range,
-}
-
-fn bind_id(q: crate::sql::PgQuery, id: &EventId) -> crate::sql::PgQuery {
-    match id {
-        EventId::Integer(i) => q.bind(*i),
-        EventId::Uuid(u) => q.bind(*u),
-    }
-}
-
-fn parse_id<L: EventLog>(text: &str) -> Result<EventId, Error> {
-    let bad = |message: String| Error::MalformedRow {
-        column: "last_id".into(),
-        message,
-    };
-    match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => text
-            .parse()
-            .map(EventId::Integer)
-            .map_err(|e| bad(format!("`{text}`: {e}"))),
-        PrimaryKeyType::UuidV7 => text
-            .parse()
-            .map(EventId::Uuid)
-            .map_err(|e| bad(format!("`{text}`: {e}"))),
-    }
 }
 
 impl<L: EventLog> PgEventStore<L> {
@@ -434,12 +411,11 @@ impl<L: EventLog> PgEventStore<L> {
     /// `<table>_begin_replay()`, so the application role can replay without the
     /// privileges `LOCK TABLE .. IN SHARE MODE` needs.
     async fn begin_replay(&self, conn: &mut PgConnection) -> Result<(), Error> {
-        let locked: bool =
-            sqlx::query_scalar(AssertSqlSafe(self.statements().begin_replay.clone()))
-                .fetch_one(conn)
-                .await
-                .map_err(|e| Error::from_sqlx("locking the event table for replay", e))?;
-        if locked {
+        let row = sql::query(&self.statements().begin_replay)
+            .fetch_one(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("locking the event table for replay", e))?;
+        if sql::get::<bool>(&row, (0, "locked"))? {
             Ok(())
         } else {
             Err(Error::ReplayInProgress { table: L::TABLE })
@@ -448,16 +424,15 @@ impl<L: EventLog> PgEventStore<L> {
 
     /// Refuses when retention gave up replay: the events replay would need are gone.
     async fn check_horizon(&self, conn: &mut PgConnection) -> Result<(), Error> {
-        let row: Option<(DateTime<Utc>, DateTime<Utc>)> =
-            sqlx::query_as(AssertSqlSafe(self.statements().horizon.clone()))
-                .fetch_optional(conn)
-                .await
-                .map_err(|e| Error::from_sqlx("reading the replay horizon", e))?;
+        let row = sql::query(&self.statements().horizon)
+            .fetch_optional(conn)
+            .await
+            .map_err(|e| Error::from_sqlx("reading the replay horizon", e))?;
         match row {
-            Some((before, pruned_at)) => Err(Error::ReplayHorizon {
+            Some(row) => Err(Error::ReplayHorizon {
                 table: L::TABLE,
-                before,
-                pruned_at,
+                before: sql::get(&row, (0, "pruned_before"))?,
+                pruned_at: sql::get(&row, (1, "pruned_at"))?,
             }),
             None => Ok(()),
         }
@@ -480,34 +455,30 @@ impl<L: EventLog> PgEventStore<L> {
         selection: &Selection,
         fix_all: bool,
     ) -> Result<Range, Error> {
-        let table = &self.statements().table;
         match selection {
             Selection::All if !fix_all => Ok(Range {
                 upto: None,
                 time: None,
             }),
             Selection::All => {
-                let sql = format!(
-                    "SELECT e.txid::text, e.id FROM {table} e ORDER BY e.txid DESC, e.id DESC LIMIT 1"
-                );
-                let row = sqlx::query(AssertSqlSafe(sql))
+                let row = sql::query(&self.statements().last_position)
                     .fetch_optional(conn)
                     .await
                     .map_err(|e| Error::from_sqlx("finding the last event", e))?;
                 Ok(Range {
-                    upto: row.map(|r| position::<L>(&r, 0)).transpose()?,
+                    upto: row.map(|r| position::<L>(&r)).transpose()?,
                     time: None,
                 })
             }
             Selection::UpToEvent(id) => {
-                let sql = format!("SELECT txid::text, id FROM {table} WHERE id = $1");
-                let row = bind_id(sqlx::query(AssertSqlSafe(sql)), id)
+                let row = sql::query(&self.statements().position_of)
+                    .bind(bind::event_id::<L>("up_to_event", *id)?)
                     .fetch_optional(conn)
                     .await
                     .map_err(|e| Error::from_sqlx(format!("finding event {id}"), e))?;
                 match row {
                     Some(r) => Ok(Range {
-                        upto: Some(position::<L>(&r, 0)?),
+                        upto: Some(position::<L>(&r)?),
                         time: None,
                     }),
                     None => Err(Error::UnknownEvent { id: *id }),
@@ -522,35 +493,21 @@ impl<L: EventLog> PgEventStore<L> {
         }
     }
 
-    /// `WHERE` conditions of a range strictly after `after` ($1, $2), with their
-    /// arguments from $3 on. Manual audit entries (`action_type = 'manual'`) are
-    /// never replayed: they record what application code said happened, not an
-    /// action with a body to run.
-    fn conditions(range: &Range) -> String {
-        let mut conds = vec![
-            "(txid, id) > ($1::text::xid8, $2)".to_owned(),
-            "action_type <> 'manual'".to_owned(),
-        ];
-        let mut n = 3;
-        if range.upto.is_some() {
-            conds.push(format!("(txid, id) <= (${}::text::xid8, ${})", n, n + 1));
-            n += 2;
-        }
-        if range.time.is_some() {
-            conds.push(format!("occurred_at <= ${n}"));
-        }
-        conds.join(" AND ")
-    }
-
-    fn bind_range(q: crate::sql::PgQuery, after: &Cursor, range: &Range) -> crate::sql::PgQuery {
-        let mut q = bind_id(q.bind(after.txid.to_string()), &after.id);
+    /// Appends the `WHERE` conditions of the events of `range` strictly after
+    /// `after`, in replay order. Manual audit entries (`action_type = 'manual'`)
+    /// are never replayed: they record what application code said happened, not
+    /// an action with a body to run.
+    fn select_range(s: &mut Sql, after: &Cursor, range: &Range) -> Result<(), Error> {
+        s.push(" WHERE e.action_type <> 'manual' AND ");
+        compare_position::<L>(s, ">", after)?;
         if let Some(upto) = &range.upto {
-            q = bind_id(q.bind(upto.txid.to_string()), &upto.id);
+            s.push(" AND ");
+            compare_position::<L>(s, "<=", upto)?;
         }
         if let Some(t) = range.time {
-            q = q.bind(t);
+            s.push(" AND e.occurred_at <= ").bind("up_to_time", t)?;
         }
-        q
+        Ok(())
     }
 
     /// The distinct (resource, action, version) of the range, with event counts.
@@ -560,23 +517,23 @@ impl<L: EventLog> PgEventStore<L> {
         after: &Cursor,
         range: &Range,
     ) -> Result<BTreeMap<(String, String, u32), u64>, Error> {
-        let sql = format!(
-            "SELECT resource, action, version, count(*) FROM {} WHERE {} GROUP BY 1, 2, 3",
-            self.statements().table,
-            Self::conditions(range)
-        );
-        let rows = Self::bind_range(sqlx::query(AssertSqlSafe(sql)), after, range)
+        let mut s = Sql::new("SELECT e.resource, e.action, e.version, count(*) FROM ");
+        s.push(&self.statements().names.table).push(" e");
+        Self::select_range(&mut s, after, range)?;
+        s.push(" GROUP BY 1, 2, 3");
+        let rows = s
+            .query()
             .fetch_all(conn)
             .await
             .map_err(|e| Error::from_sqlx("listing the replayed actions", e))?;
         let mut out = BTreeMap::new();
         for row in rows {
-            let version: i32 = crate::sql::get(&row, 2, "version")?;
-            let count: i64 = crate::sql::get(&row, 3, "count")?;
+            let version: i32 = sql::get(&row, (2, "version"))?;
+            let count: i64 = sql::get(&row, (3, "count"))?;
             out.insert(
                 (
-                    crate::sql::get(&row, 0, "resource")?,
-                    crate::sql::get(&row, 1, "action")?,
+                    sql::get(&row, (0, "resource"))?,
+                    sql::get(&row, (1, "action"))?,
                     version.unsigned_abs(),
                 ),
                 count.unsigned_abs(),
@@ -585,22 +542,23 @@ impl<L: EventLog> PgEventStore<L> {
         Ok(out)
     }
 
+    /// Whether any event of the range is left after `after` (0 or 1).
     async fn remaining(
         &self,
         conn: &mut PgConnection,
         after: &Cursor,
         range: &Range,
     ) -> Result<u64, Error> {
-        let sql = format!(
-            "SELECT count(*) FROM (SELECT 1 FROM {} WHERE {} LIMIT 1) AS next",
-            self.statements().table,
-            Self::conditions(range)
-        );
-        let row = Self::bind_range(sqlx::query(AssertSqlSafe(sql)), after, range)
+        let mut s = Sql::new("SELECT count(*) FROM (SELECT 1 FROM ");
+        s.push(&self.statements().names.table).push(" e");
+        Self::select_range(&mut s, after, range)?;
+        s.push(" LIMIT 1) AS next");
+        let row = s
+            .query()
             .fetch_one(conn)
             .await
             .map_err(|e| Error::from_sqlx("looking for events left to replay", e))?;
-        let n: i64 = crate::sql::get(&row, 0, "count")?;
+        let n: i64 = sql::get(&row, (0, "count"))?;
         Ok(n.unsigned_abs())
     }
 
@@ -614,24 +572,25 @@ impl<L: EventLog> PgEventStore<L> {
         limit: usize,
         last_event: &mut Option<EventId>,
     ) -> Result<u64, Error> {
-        let sql = format!(
-            "{}, e.txid::text FROM {} e WHERE {} ORDER BY e.txid, e.id LIMIT {}",
-            self.statements().select_list,
-            self.statements().table,
-            Self::conditions(range),
-            limit
-        );
-        let rows = Self::bind_range(sqlx::query(AssertSqlSafe(sql)), after, range)
+        let statements = self.statements();
+        let mut s = Sql::new(statements.select_list.as_str());
+        s.push(", e.txid::text FROM ")
+            .push(&statements.names.table)
+            .push(" e");
+        Self::select_range(&mut s, after, range)?;
+        s.push(" ORDER BY e.txid, e.id LIMIT ")
+            .bind("limit", i64::try_from(limit).unwrap_or(i64::MAX))?;
+        let rows = s
+            .query()
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| Error::from_sqlx("reading events to replay", e))?;
-        let txid_index = rows.first().map_or(0, |r| r.len() - 1);
         let mut n = 0;
         for row in &rows {
             let event = refuse_too_deep(decode_event::<L>(row)?)?;
             apply_event(conn, routes, &event).await?;
             *after = Cursor {
-                txid: parse_txid(&crate::sql::get::<String>(row, txid_index, "txid")?)?,
+                txid: sql::get_txid(row, (sqlx::Row::len(row) - 1, "txid"))?,
                 id: event.id,
             };
             *last_event = Some(event.id);
@@ -641,56 +600,40 @@ impl<L: EventLog> PgEventStore<L> {
     }
 
     async fn load_checkpoint(&self, conn: &mut PgConnection) -> Result<Option<Saved>, Error> {
-        let sql = format!(
-            "SELECT selection, last_txid::text, last_id, bound_txid::text, bound_id, applied, total, started_at FROM {}",
-            self.statements().checkpoint_table
-        );
-        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+        let Some(row) = sql::query(&self.statements().load_checkpoint)
             .fetch_optional(conn)
             .await
             .map_err(|e| Error::from_sqlx("reading the replay checkpoint", e))?
         else {
             return Ok(None);
         };
-        let selection: serde_json::Value = crate::sql::get(&row, 0, "selection")?;
-        let selection: Selection =
-            serde_json::from_value(selection).map_err(|e| Error::MalformedRow {
-                column: "selection".into(),
-                message: e.to_string(),
-            })?;
-        let last = match (
-            crate::sql::get::<Option<String>>(&row, 1, "last_txid")?,
-            crate::sql::get::<Option<String>>(&row, 2, "last_id")?,
+        let selection: Selection = serde_json::from_value(sql::get(&row, (0, "selection"))?)
+            .map_err(|e| sql::malformed("selection", e.to_string()))?;
+        let stored_position = |txid: (usize, &'static str), id: (usize, &'static str)| match (
+            sql::get::<Option<String>>(&row, txid)?,
+            sql::get::<Option<String>>(&row, id)?,
         ) {
-            (Some(txid), Some(id)) => Some(Cursor {
-                txid: parse_txid(&txid)?,
-                id: parse_id::<L>(&id)?,
-            }),
-            _ => None,
+            (Some(t), Some(i)) => Ok(Some(Cursor {
+                txid: sql::parse_txid(txid.1, &t)?,
+                id: sql::parse_id::<L>(id.1, &i)?,
+            })),
+            _ => Ok::<_, Error>(None),
         };
-        let upto = match (
-            crate::sql::get::<Option<String>>(&row, 3, "bound_txid")?,
-            crate::sql::get::<Option<String>>(&row, 4, "bound_id")?,
-        ) {
-            (Some(txid), Some(id)) => Some(Cursor {
-                txid: parse_txid(&txid)?,
-                id: parse_id::<L>(&id)?,
-            }),
-            _ => None,
-        };
+        let last = stored_position((1, "last_txid"), (2, "last_id"))?;
+        let upto = stored_position((3, "bound_txid"), (4, "bound_id"))?;
         let time = match &selection {
             Selection::UpToTime(t) => Some(*t),
             _ => None,
         };
-        let applied: i64 = crate::sql::get(&row, 5, "applied")?;
-        let total: i64 = crate::sql::get(&row, 6, "total")?;
+        let applied: i64 = sql::get(&row, (5, "applied"))?;
+        let total: i64 = sql::get(&row, (6, "total"))?;
         Ok(Some(Saved {
             public: Checkpoint {
                 selection,
                 applied: applied.unsigned_abs(),
                 total: total.unsigned_abs(),
                 last_event: last.as_ref().map(|p| p.id),
-                started_at: crate::sql::get(&row, 7, "started_at")?,
+                started_at: sql::get(&row, (7, "started_at"))?,
             },
             after: last.unwrap_or_else(start::<L>),
             range: Range { upto, time },
@@ -706,18 +649,9 @@ impl<L: EventLog> PgEventStore<L> {
         applied: u64,
         total: u64,
     ) -> Result<(), Error> {
-        let sql = format!(
-            "INSERT INTO {} (selection, last_txid, last_id, bound_txid, bound_id, applied, total) \
-             VALUES ($1, $2::text::xid8, $3, $4::text::xid8, $5, $6, $7) \
-             ON CONFLICT (singleton) DO UPDATE SET last_txid = EXCLUDED.last_txid, last_id = EXCLUDED.last_id, \
-             applied = EXCLUDED.applied, updated_at = now()",
-            self.statements().checkpoint_table
-        );
-        let selection = serde_json::to_value(selection).map_err(|e| Error::MalformedRow {
-            column: "selection".into(),
-            message: e.to_string(),
-        })?;
-        sqlx::query(AssertSqlSafe(sql))
+        let selection = serde_json::to_value(selection)
+            .map_err(|e| sql::malformed("selection", e.to_string()))?;
+        sql::query(&self.statements().save_checkpoint)
             .bind(selection)
             .bind(after.txid.to_string())
             .bind(after.id.to_string())
@@ -732,8 +666,7 @@ impl<L: EventLog> PgEventStore<L> {
     }
 
     async fn delete_checkpoint(&self, conn: &mut PgConnection) -> Result<(), Error> {
-        let sql = format!("DELETE FROM {}", self.statements().checkpoint_table);
-        sqlx::query(AssertSqlSafe(sql))
+        sql::query(&self.statements().delete_checkpoint)
             .execute(conn)
             .await
             .map_err(|e| Error::from_sqlx("clearing the replay checkpoint", e))?;
@@ -741,15 +674,22 @@ impl<L: EventLog> PgEventStore<L> {
     }
 }
 
-fn position<L: EventLog>(row: &PgRow, first: usize) -> Result<Cursor, Error> {
-    let txid = parse_txid(&crate::sql::get::<String>(row, first, "txid")?)?;
-    let id = match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => EventId::Integer(crate::sql::get(row, first + 1, "id")?),
-        PrimaryKeyType::UuidV7 => EventId::Uuid(crate::sql::get(row, first + 1, "id")?),
-    };
-    Ok(Cursor { txid, id })
+/// Appends `(e.txid, e.id) <op> (<at>)`, comparing positions in replay order by
+/// the `xid8` column itself.
+fn compare_position<L: EventLog>(s: &mut Sql, op: &str, at: &Cursor) -> Result<(), Error> {
+    s.push("(e.txid, e.id) ").push(op).push(" (");
+    s.bind("txid", at.txid.to_string())?.push("::text::xid8, ");
+    s.bind("id", bind::event_id::<L>("id", at.id)?)?.push(")");
+    Ok(())
 }
 
+/// A position selected as (`txid` as text, `id`).
+fn position<L: EventLog>(row: &PgRow) -> Result<Cursor, Error> {
+    Ok(Cursor {
+        txid: sql::get_txid(row, (0, "txid"))?,
+        id: sql::get_id::<L>(row, (1, "id"))?,
+    })
+}
 /// Refuses an event whose data or metadata nests deeper than the log ever
 /// writes ([`MAX_JSON_DEPTH`](events_core::audit::MAX_JSON_DEPTH)): only raw SQL
 /// can store one, and the bodies' recursive decoding and the replay context would

@@ -163,6 +163,11 @@
 
 use events_core::{EventLog, PrimaryKeyType};
 
+// `quote_ident` and `quote_qualified` are also reachable here for the audit
+// module, which predates `crate::sql::names`.
+use crate::sql::names::{Names, base_name, horizon_table_name, quote_literal, truncate_ident};
+pub(crate) use crate::sql::names::{quote_ident, quote_qualified};
+
 /// The SQL that creates the event table of `L`, its indexes and its append-only
 /// guard. Idempotent; see the [module docs](crate::schema) for what each part is for.
 ///
@@ -197,7 +202,7 @@ pub fn migration_sql<L: EventLog>() -> String {
     let table_literal = quote_literal(&table);
     let guard = quote_qualified(&format!("{name}_append_only"));
     let row_trigger = quote_ident(&format!("{base}_append_only_row"));
-    let checkpoint = quote_qualified(&checkpoint_table_name(name));
+    let checkpoint = Names::of(name).checkpoint;
     let truncate_trigger = quote_ident(&format!("{base}_append_only_truncate"));
     let stamp = quote_qualified(&format!("{name}_stamp"));
     let stamp_trigger = quote_ident(&format!("{base}_stamp"));
@@ -380,8 +385,11 @@ fn audit_migration_sql<L: EventLog>() -> String {
     let commit_fn = quote_qualified(&format!("{name}_record_commit"));
     let commit_trigger = quote_ident(&format!("{base}_commit_time"));
     let first_fn = quote_qualified(&format!("{name}_first_in_transaction"));
-    let prune_fn = quote_qualified(&prune_function_name(name));
-    let replay_fn = quote_qualified(&replay_function_name(name));
+    let Names {
+        prune_fn,
+        replay_fn,
+        ..
+    } = Names::of(name);
     // A transaction-local setting per event table, named from a hash of the table
     // name so that any table name makes a valid setting name.
     let queued_setting = quote_literal(&format!("events.commit_queued_{:016x}", fnv1a(name)));
@@ -771,13 +779,15 @@ REVOKE ALL ON FUNCTION {replay_fn}() FROM PUBLIC;
 /// ```
 pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
     let name = L::TABLE;
-    let table = quote_qualified(name);
-    let changes = quote_qualified(&events_core::audit::changes_table(name));
-    let commits = quote_qualified(&events_core::audit::commits_table(name));
-    let horizon = quote_qualified(&horizon_table_name(name));
-    let checkpoint = quote_qualified(&checkpoint_table_name(name));
-    let prune_fn = quote_qualified(&prune_function_name(name));
-    let replay_fn = quote_qualified(&replay_function_name(name));
+    let Names {
+        table,
+        changes,
+        commits,
+        checkpoint,
+        horizon,
+        prune_fn,
+        replay_fn,
+    } = Names::of(name);
     let prune_args = match L::PRIMARY_KEY_TYPE {
         PrimaryKeyType::Integer => "bigint, boolean",
         PrimaryKeyType::UuidV7 => "bigint, boolean, uuid",
@@ -806,67 +816,11 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
     )
 }
 
-/// The table recording where retention gave up replay (see [`retention_sql`]).
-pub(crate) fn horizon_table_name(table: &str) -> String {
-    format!("{table}_replay_horizon")
-}
-
-/// The owner's retention function of `table`.
-pub(crate) fn prune_function_name(table: &str) -> String {
-    format!("{table}_prune")
-}
-
-/// The function that starts a replay of `table` (lock, exclusion).
-pub(crate) fn replay_function_name(table: &str) -> String {
-    format!("{table}_begin_replay")
-}
-
-/// The table holding the checkpoint of a chunked replay of `table`.
-pub(crate) fn checkpoint_table_name(table: &str) -> String {
-    format!("{table}_replay_checkpoint")
-}
-
 /// 64-bit FNV-1a of `s`: a stable, short tag for names derived from a table name.
 fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
-}
-
-/// Quotes an identifier for PostgreSQL: `events` becomes `"events"`, embedded
-/// double quotes are doubled.
-pub(crate) fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes a possibly schema-qualified name: `audit.trail` becomes
-/// `"audit"."trail"`, `events` becomes `"events"`. Names derived from a table name
-/// by appending a suffix (`audit.trail_changes`) stay in the table's schema.
-pub(crate) fn quote_qualified(name: &str) -> String {
-    match name.split_once('.') {
-        Some((schema, rest)) => format!("{}.{}", quote_ident(schema), quote_ident(rest)),
-        None => quote_ident(name),
-    }
-}
-
-/// The table's name without its schema: what indexes, triggers and constraints,
-/// which live in the table's schema, are named after.
-pub(crate) fn base_name(name: &str) -> &str {
-    name.split_once('.').map_or(name, |(_, rest)| rest)
-}
-
-/// Quotes a string literal for PostgreSQL: embedded single quotes are doubled.
-pub(crate) fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// An identifier as PostgreSQL stores it: cut to 63 bytes, at a character boundary.
-pub(crate) fn truncate_ident(name: &str) -> String {
-    let mut end = name.len().min(63);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].to_owned()
 }
 
 #[cfg(test)]

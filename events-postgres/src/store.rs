@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use events_core::{
-    ActorRef, Appended, AppendedMany, DEFAULT_DEADLINE, Error, EventId, EventLog, EventStore, Key,
-    KeyType, LockKey, NewEvent, PrimaryKeyType,
+    Appended, AppendedMany, DEFAULT_DEADLINE, Error, EventLog, EventStore, LockKey, NewEvent,
 };
 use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
-use uuid::Uuid;
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
-use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
+use crate::sql::{self, LOCK_MIGRATION, Statements};
 
 /// The PostgreSQL store of event log `L`: appends its events and reads them back.
 ///
@@ -201,7 +199,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// ```
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
         self.pool
-            .begin_with(begin_statement(self.deadline))
+            .begin_with(crate::append::begin_statement(self.deadline))
             .await
             .map_err(|e| Error::from_sqlx("beginning a transaction", e))
     }
@@ -313,7 +311,7 @@ impl<L: EventLog> PgEventStore<L> {
             .execute(&mut *tx)
             .await
             .map_err(|e| Error::from_sqlx("locking the event table migration", e))?;
-        sqlx::raw_sql(AssertSqlSafe(Arc::clone(&self.sql.migration)))
+        sql::script(&self.sql.migration)
             .execute(&mut *tx)
             .await
             .map_err(|e| Error::from_sqlx("running the event table migration", e))?;
@@ -327,238 +325,6 @@ impl<L: EventLog> PgEventStore<L> {
     pub(crate) fn statements(&self) -> &Statements {
         &self.sql
     }
-
-    /// The lock-and-insert of `event` with every argument bound. Fails on a key
-    /// that does not fit its column, and on data or metadata the log could not
-    /// read back ([`NewEvent::check_json`]), before anything runs.
-    fn insert_query(
-        &self,
-        lock: Option<LockKey>,
-        event: &NewEvent<'_>,
-        deadline: Option<Duration>,
-    ) -> Result<PgQuery, Error> {
-        event.check_json()?;
-        let text = match lock {
-            Some(LockKey::Single(_)) => &self.sql.insert_single,
-            Some(LockKey::Pair(..)) => &self.sql.insert_pair,
-            None => &self.sql.insert_unlocked,
-        };
-        let mut q = sql::query(text);
-        if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
-            q = q.bind(Uuid::now_v7());
-        }
-        q = q.bind(event.resource);
-        q = sql::bind_key(q, "record_id", L::RECORD_ID_TYPE, event.record_id)?;
-        q = q
-            .bind(event.action)
-            .bind(event.action_type.as_str())
-            .bind(event.data)
-            .bind(event.metadata)
-            .bind(version(event.version)?)
-            .bind(event.tenant.map(Key::to_string));
-        q = bind_actor::<L>(q, event.actor)?;
-        let q = match lock {
-            Some(LockKey::Single(key)) => q.bind(key),
-            Some(LockKey::Pair(a, b)) => q.bind(a).bind(b),
-            None => q,
-        };
-        Ok(q.bind(deadline.map(server_timeout_ms)))
-    }
-}
-
-impl<L: EventLog> PgEventStore<L> {
-    /// The lock-and-insert of a bulk call's events with every argument bound.
-    /// Checks every event's data and metadata first ([`NewEvent::check_json`]).
-    fn insert_many_query(
-        &self,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-        deadline: Option<Duration>,
-    ) -> Result<PgQuery, Error> {
-        let Some(first) = events.first() else {
-            return Err(Error::InvalidValue {
-                column: "data".to_owned(),
-                message: "a bulk append needs at least one event".to_owned(),
-            });
-        };
-        for event in events {
-            event.check_json()?;
-        }
-        // Events alike but for record id and data (a bulk call) bind those columns
-        // once; a mix (`each(..)` over calls with their own actors or metadata)
-        // binds every column as an array.
-        let uniform = events.iter().all(|e| {
-            e.resource == first.resource
-                && e.action == first.action
-                && e.action_type == first.action_type
-                && e.version == first.version
-                && e.tenant == first.tenant
-                && e.actor == first.actor
-                && (std::ptr::eq(e.metadata, first.metadata) || e.metadata == first.metadata)
-        });
-        let mut q = sql::query(if uniform {
-            &self.sql.insert_many
-        } else {
-            &self.sql.insert_many_rows
-        });
-        if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
-            // Ascending, so that ids follow input order like sequence values do.
-            let mut ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
-            ids.sort_unstable();
-            q = q.bind(ids);
-        }
-        let each = |f: fn(&NewEvent<'_>) -> &'static str| events.iter().map(f).collect::<Vec<_>>();
-        q = if uniform {
-            q.bind(first.resource)
-        } else {
-            q.bind(each(|e| e.resource))
-        };
-        q = bind_keys(
-            q,
-            "record_id",
-            L::RECORD_ID_TYPE,
-            events.iter().map(|e| Some(e.record_id)),
-        )?;
-        q = if uniform {
-            q.bind(first.action).bind(first.action_type.as_str())
-        } else {
-            q.bind(each(|e| e.action))
-                .bind(each(|e| e.action_type.as_str()))
-        };
-        q = q.bind(
-            events
-                .iter()
-                .map(|e| sqlx::types::Json(e.data))
-                .collect::<Vec<_>>(),
-        );
-        q = if uniform {
-            q.bind(first.metadata)
-                .bind(version(first.version)?)
-                .bind(first.tenant.map(Key::to_string))
-        } else {
-            q.bind(
-                events
-                    .iter()
-                    .map(|e| sqlx::types::Json(e.metadata))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                events
-                    .iter()
-                    .map(|e| version(e.version))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-            .bind(
-                events
-                    .iter()
-                    .map(|e| e.tenant.map(Key::to_string))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        if uniform {
-            q = bind_actor::<L>(q, first.actor)?;
-        } else {
-            for event in events {
-                known_actor::<L>(event.actor)?;
-            }
-            for column in L::ACTOR_COLUMNS {
-                let keys = events.iter().map(|e| {
-                    e.actor
-                        .filter(|actor| actor.column == column.name)
-                        .map(|actor| &actor.key)
-                });
-                q = bind_keys(q, column.name, column.attribute_type, keys)?;
-            }
-        }
-        let (mut singles, mut pair_a, mut pair_b) = (Vec::new(), Vec::new(), Vec::new());
-        for lock in locks {
-            match *lock {
-                LockKey::Single(k) => singles.push(k),
-                LockKey::Pair(a, b) => {
-                    pair_a.push(a);
-                    pair_b.push(b);
-                }
-            }
-        }
-        Ok(q.bind(singles)
-            .bind(pair_a)
-            .bind(pair_b)
-            .bind(deadline.map(server_timeout_ms)))
-    }
-}
-
-/// Binds one array of keys (`NULL` for `None`) as the SQL type of an `expected`
-/// column; a key of another shape is an error naming `column`.
-fn bind_keys<'k>(
-    q: PgQuery,
-    column: &str,
-    expected: KeyType,
-    keys: impl Iterator<Item = Option<&'k Key>>,
-) -> Result<PgQuery, Error> {
-    let mismatch = |key: &Key| sql::key_mismatch(column, expected, key);
-    Ok(match expected {
-        KeyType::Uuid => q.bind(
-            keys.map(|k| match k {
-                None => Ok(None),
-                Some(Key::Uuid(u)) => Ok(Some(*u)),
-                Some(other) => Err(mismatch(other)),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        ),
-        KeyType::Integer => q.bind(
-            keys.map(|k| match k {
-                None => Ok(None),
-                Some(Key::Integer(i)) => Ok(Some(*i)),
-                Some(other) => Err(mismatch(other)),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        ),
-        KeyType::String => q.bind(
-            keys.map(|k| match k {
-                None => Ok(None),
-                Some(Key::String(s)) if s.contains('\0') => Err(sql::nul_key(column)),
-                Some(Key::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(mismatch(other)),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        ),
-    })
-}
-
-/// What the database's timeouts get on top of a call's deadline, at most: the
-/// client's own timer must fire first, even on a loaded machine whose runtime
-/// polls it late, or the caller would see the database's cancellation (a
-/// [`Error::Timeout`] without `after`) instead.
-const SERVER_GRACE: Duration = Duration::from_secs(1);
-
-/// The database's timeouts for a call with `deadline`: the deadline plus
-/// `min(deadline, SERVER_GRACE)`, in milliseconds rounded up, at least 1 (0
-/// would turn the timeouts off), at most PostgreSQL's maximum.
-fn server_timeout_ms(deadline: Duration) -> i64 {
-    let ms = deadline
-        .saturating_add(deadline.min(SERVER_GRACE))
-        .as_nanos()
-        .div_ceil(1_000_000)
-        .clamp(1, i32::MAX as u128);
-    i64::try_from(ms).unwrap_or(i64::from(i32::MAX))
-}
-
-/// The `BEGIN` of a call with `deadline` whose first statement is not an
-/// append (an ignored action): one simple query, so one round trip (the
-/// protocol answers a multi-statement query with one `ReadyForQuery`), setting
-/// `statement_timeout` and `idle_in_transaction_session_timeout` for the
-/// transaction, each lowered to the deadline, never raised. A call that starts
-/// with an append sends a plain `BEGIN` and sets them in the append statement
-/// (measured: the multi-statement `BEGIN` costs about 0.1 ms an action here,
-/// the same settings inside the append about 0.01 ms).
-fn begin_statement(deadline: Duration) -> AssertSqlSafe<String> {
-    let ms = server_timeout_ms(deadline);
-    AssertSqlSafe(format!(
-        "BEGIN; SELECT pg_catalog.set_config(t.name, CASE WHEN x.ms = 0 OR x.ms > {ms} \
-         THEN '{ms}' ELSE pg_catalog.current_setting(t.name) END, true) \
-         FROM (VALUES ('statement_timeout'), ('idle_in_transaction_session_timeout')) AS t(name), \
-         LATERAL (SELECT extract(epoch FROM pg_catalog.current_setting(t.name)::interval) * 1000 AS ms) AS x"
-    ))
 }
 
 impl<L: EventLog> EventStore for PgEventStore<L> {
@@ -581,7 +347,10 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         deadline: Option<Duration>,
     ) -> Result<Transaction<'c, Postgres>, Error> {
         match deadline {
-            Some(deadline) => conn.begin_with(begin_statement(deadline)).await,
+            Some(deadline) => {
+                conn.begin_with(crate::append::begin_statement(deadline))
+                    .await
+            }
             // The call's first statement, an append, carries the deadline.
             None => conn.begin().await,
         }
@@ -594,7 +363,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         lock: impl Into<Option<LockKey>> + Send,
         event: &NewEvent<'_>,
     ) -> Result<Appended, Error> {
-        append_one(self, conn, lock.into(), event, None).await
+        crate::append::append_one(self, conn, lock.into(), event, None).await
     }
 
     async fn append_within(
@@ -604,7 +373,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         event: &NewEvent<'_>,
         deadline: Duration,
     ) -> Result<Appended, Error> {
-        append_one(self, conn, lock, event, Some(deadline)).await
+        crate::append::append_one(self, conn, lock, event, Some(deadline)).await
     }
 
     async fn append_many(
@@ -613,7 +382,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         locks: &[LockKey],
         events: &[NewEvent<'_>],
     ) -> Result<AppendedMany, Error> {
-        append_many(self, conn, locks, events, None).await
+        crate::append::append_many(self, conn, locks, events, None).await
     }
 
     async fn append_many_within(
@@ -623,156 +392,7 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         events: &[NewEvent<'_>],
         deadline: Duration,
     ) -> Result<AppendedMany, Error> {
-        append_many(self, conn, locks, events, Some(deadline)).await
-    }
-}
-
-/// What [`EventStore::append`] does for a PostgreSQL store: one statement, one
-/// round trip, carrying the call's deadline when given.
-async fn append_one<L: EventLog>(
-    store: &PgEventStore<L>,
-    conn: &mut PgConnection,
-    lock: Option<LockKey>,
-    event: &NewEvent<'_>,
-    deadline: Option<Duration>,
-) -> Result<Appended, Error> {
-    // One round trip: the lock and the insert are one statement.
-    let row = store
-        .insert_query(lock, event, deadline)?
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| {
-            let (resource, action) = (event.resource, event.action);
-            let context = match lock {
-                Some(lock) => format!(
-                    "taking advisory lock {lock} and appending an event of {resource}.{action}"
-                ),
-                None => format!("appending an event of {resource}.{action} (no lock)"),
-            };
-            Error::from_sqlx(context, e)
-        })?
-        // No row: the insert's guard found an unfinished chunked replay.
-        .ok_or(Error::ChunkedReplayUnfinished { table: L::TABLE })?;
-    let id = match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => EventId::Integer(sql::get(&row, 0, "id")?),
-        PrimaryKeyType::UuidV7 => EventId::Uuid(sql::get(&row, 0, "id")?),
-    };
-    let occurred_at = sql::get(&row, 1, "occurred_at")?;
-    tracing::debug!(
-        event_id = %id,
-        resource = event.resource,
-        action = event.action,
-        lock = ?lock,
-        "event appended"
-    );
-    Ok(Appended { id, occurred_at })
-}
-
-/// What [`EventStore::append_many`] does for a PostgreSQL store: one statement,
-/// whatever the number of events.
-async fn append_many<L: EventLog>(
-    store: &PgEventStore<L>,
-    conn: &mut PgConnection,
-    locks: &[LockKey],
-    events: &[NewEvent<'_>],
-    deadline: Option<Duration>,
-) -> Result<AppendedMany, Error> {
-    let Some(first) = events.first() else {
-        return Err(Error::InvalidValue {
-            column: "data".to_owned(),
-            message: "a bulk append needs at least one event".to_owned(),
-        });
-    };
-    let context = || {
-        format!(
-            "taking {} advisory locks and appending {} events, the first of {}.{}",
-            locks.len(),
-            events.len(),
-            first.resource,
-            first.action
-        )
-    };
-    let rows = store
-        .insert_many_query(locks, events, deadline)?
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Error::from_sqlx(context(), e))?;
-    let mut ids = rows
-        .iter()
-        .map(|row| match L::PRIMARY_KEY_TYPE {
-            PrimaryKeyType::Integer => sql::get(row, 0, "id").map(EventId::Integer),
-            PrimaryKeyType::UuidV7 => sql::get(row, 0, "id").map(EventId::Uuid),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if rows.is_empty() {
-        // The insert's guard found an unfinished chunked replay.
-        return Err(Error::ChunkedReplayUnfinished { table: L::TABLE });
-    }
-    if ids.len() != events.len() {
-        return Err(Error::MalformedRow {
-            column: "id".to_owned(),
-            message: format!(
-                "{}: expected {} new events, the insert returned {}",
-                context(),
-                events.len(),
-                ids.len()
-            ),
-        });
-    }
-    // Ids are assigned in insertion order, which is input order (`ORDER BY ord`).
-    ids.sort_unstable();
-    // One timestamp for the statement, the same on every row.
-    let occurred_at = sql::get(&rows[0], 1, "occurred_at")?;
-    Ok(AppendedMany { ids, occurred_at })
-}
-
-/// Binds every actor column of `L`, in order: `actor`'s key in its column, `NULL`
-/// in the others. An actor column `L` does not have is an error.
-fn bind_actor<L: EventLog>(mut q: PgQuery, actor: Option<&ActorRef>) -> Result<PgQuery, Error> {
-    known_actor::<L>(actor)?;
-    for column in L::ACTOR_COLUMNS {
-        let key = actor
-            .filter(|actor| actor.column == column.name)
-            .map(|actor| &actor.key);
-        q = sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
-    }
-    Ok(q)
-}
-
-/// Refuses an actor recorded in a column `L` does not have.
-fn known_actor<L: EventLog>(actor: Option<&ActorRef>) -> Result<(), Error> {
-    match actor {
-        Some(actor) if !L::ACTOR_COLUMNS.iter().any(|c| c.name == actor.column) => {
-            Err(unknown_actor_column::<L>(actor.column))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The `integer` column's value of an action version.
-fn version(version: u32) -> Result<i32, Error> {
-    match i32::try_from(version) {
-        Ok(v) if v > 0 => Ok(v),
-        _ => Err(Error::InvalidValue {
-            column: "version".to_owned(),
-            message: format!("action version {version} is outside 1..={}", i32::MAX),
-        }),
-    }
-}
-
-fn unknown_actor_column<L: EventLog>(column: &str) -> Error {
-    let known: Vec<&str> = L::ACTOR_COLUMNS.iter().map(|c| c.name).collect();
-    Error::InvalidValue {
-        column: column.to_owned(),
-        message: format!(
-            "not an actor column of event table `{}`; its actor columns: {}",
-            L::TABLE,
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        ),
+        crate::append::append_many(self, conn, locks, events, Some(deadline)).await
     }
 }
 

@@ -270,7 +270,11 @@ impl<L: EventLog> AuditLog<L> {
             q = q.bind(uuid::Uuid::now_v7());
         }
         q = q.bind(valid.resource.clone());
-        q = crate::sql::bind_opt_key(q, "record_id", L::RECORD_ID_TYPE, valid.record_id.as_ref())?;
+        q = q.bind(crate::sql::bind::opt_key(
+            "record_id",
+            L::RECORD_ID_TYPE,
+            valid.record_id.as_ref(),
+        )?);
         q = q
             .bind(valid.action.clone())
             .bind(valid.data.clone())
@@ -282,7 +286,11 @@ impl<L: EventLog> AuditLog<L> {
                 .as_ref()
                 .filter(|(name, _)| *name == column.name)
                 .map(|(_, key)| key);
-            q = crate::sql::bind_opt_key(q, column.name, column.attribute_type, key)?;
+            q = q.bind(crate::sql::bind::opt_key(
+                column.name,
+                column.attribute_type,
+                key,
+            )?);
         }
         let changes = valid.changes.clone();
         let object = |fields: Option<events_core::audit::Fields>| fields.map(Value::Object);
@@ -1082,7 +1090,7 @@ impl<L: EventLog> AuditLog<L> {
                 }
             }
             CountPlan::Estimate => {
-                let plan = crate::sql::get_json(&row, 0, "QUERY PLAN")?;
+                let plan = crate::sql::get_json(&row, (0, "QUERY PLAN"))?;
                 let rows = plan
                     .pointer("/0/Plan/Plan Rows")
                     .and_then(Value::as_f64)

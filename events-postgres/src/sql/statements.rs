@@ -1,0 +1,277 @@
+//! The fixed texts of one event log's store, built once when the store is
+//! created: the appends, the readers, retention and replay's entry points.
+//!
+//! Every text is fixed for a given event log: actor columns are always all bound
+//! (`NULL` for the unused ones), so sqlx prepares each statement once per
+//! connection and reuses it from its statement cache.
+
+use std::sync::Arc;
+
+use events_core::{EventLog, PrimaryKeyType};
+
+use super::columns::{Column, columns};
+use super::names::{Names, quote_ident};
+use crate::schema::migration_sql;
+
+/// Columns every event `SELECT` returns, in this order; the actor columns follow.
+pub(crate) const EVENT_COLUMNS: [&str; 10] = [
+    "id",
+    "resource",
+    "record_id",
+    "action",
+    "action_type",
+    "data",
+    "metadata",
+    "version",
+    "tenant",
+    "occurred_at",
+];
+
+/// The SQL of one event log, built once when its store is created.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    /// The append, one statement and one round trip: the advisory lock in a CTE,
+    /// then `INSERT ... SELECT ... FROM lock RETURNING id, occurred_at`. Parameters:
+    /// (`id` for `uuid_v7`), resource, record_id, action, action_type, data,
+    /// metadata, version, tenant, every actor column, then the lock key (one
+    /// `int8`). The row is produced by scanning the lock, so the lock is granted
+    /// before the insert and before `occurred_at = clock_timestamp()` is read.
+    pub(crate) insert_single: Arc<str>,
+    /// The same with a two-`int4` lock key (the last two parameters).
+    pub(crate) insert_pair: Arc<str>,
+    /// The insert without a lock (no lock parameter).
+    pub(crate) insert_unlocked: Arc<str>,
+    /// The append of many events alike but for their record ids and data, one
+    /// statement: every lock (ascending, distinct), then one event per element of
+    /// the `unnest`ed arrays, in array order, with one `occurred_at` read after the
+    /// last lock. Parameters in [`Statements::columns`] order (`shared` ones a
+    /// value, the others an array), then the single lock keys (`int8[]`) and the
+    /// two halves of the pair keys (`int4[]`, `int4[]`). Returns the ids and the
+    /// shared `occurred_at`.
+    pub(crate) insert_many: Arc<str>,
+    /// The same with every column an array: events of different actions, actors,
+    /// metadata or tenants.
+    pub(crate) insert_many_rows: Arc<str>,
+    /// First page of the log: `$1` limit.
+    pub(crate) list_first: Arc<str>,
+    /// Page after a cursor: `$1` cursor id, `$2` limit.
+    pub(crate) list_after: Arc<str>,
+    /// One record's events: `$1` resource, `$2` record id.
+    pub(crate) for_record: Arc<str>,
+    /// The schema script of [`migration_sql`].
+    pub(crate) migration: Arc<str>,
+    /// `SELECT <event columns>`, for queries that add columns before `FROM`.
+    pub(crate) select_list: String,
+    /// The names of the log's objects, quoted.
+    pub(crate) names: Names,
+    /// The columns the appends write, in parameter order: the texts above were
+    /// built from it, and the binders read it.
+    pub(crate) columns: Vec<Column>,
+    /// Starts a replay: the replay lock (`false` when another replay holds it) and
+    /// the table lock against appends.
+    pub(crate) begin_replay: Arc<str>,
+    /// The latest replay horizon, if retention ever gave up replay.
+    pub(crate) horizon: Arc<str>,
+    /// The position (`txid` as text, `id`) of the last event in replay order.
+    pub(crate) last_position: Arc<str>,
+    /// The position of event `$1`.
+    pub(crate) position_of: Arc<str>,
+    /// The chunked replay's checkpoint row, if one exists.
+    pub(crate) load_checkpoint: Arc<str>,
+    /// Writes the checkpoint row: `$1` selection, `$2`/`$3` last position, `$4`/`$5`
+    /// the fixed upper bound, `$6` applied, `$7` total.
+    pub(crate) save_checkpoint: Arc<str>,
+    /// Removes the checkpoint row.
+    pub(crate) delete_checkpoint: Arc<str>,
+    /// Retention: `$1` period in milliseconds, `$2` give up replay, (`$3` the
+    /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
+    /// (`NULL` for before all time) and the `audit.pruned` entry's id.
+    pub(crate) prune: Arc<str>,
+}
+
+impl Statements {
+    pub(crate) fn new<L: EventLog>() -> Self {
+        let names = Names::of(L::TABLE);
+        let table = names.table.clone();
+        let checkpoint_table = &names.checkpoint;
+        // While a chunked replay is unfinished (its checkpoint row exists) the state
+        // is half rebuilt: appends write nothing, and the store reports it. One
+        // scan of a table that is empty otherwise, in the same statement.
+        let no_chunked_replay = format!("NOT EXISTS (SELECT FROM {checkpoint_table})");
+        let actors = L::ACTOR_COLUMNS.iter().map(|c| quote_ident(c.name));
+        let columns = columns::<L>();
+
+        // Every column but `occurred_at`, which is the database clock at insert time.
+        let mut insert_columns: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        let mut values: Vec<String> = (1..=insert_columns.len())
+            .map(|i| format!("${i}"))
+            .collect();
+        insert_columns.push("occurred_at".to_owned());
+        values.push("clock_timestamp()".to_owned());
+        let n = values.len();
+        // The deadline (last parameter) is set first; the lock is taken by
+        // scanning `lock`, which reads `cfg`.
+        let insert = |lock: String, deadline: usize| -> Arc<str> {
+            format!(
+                "WITH {}, lock AS (SELECT {lock} FROM cfg) INSERT INTO {table} ({}) SELECT {} FROM lock \
+                 WHERE {no_chunked_replay} RETURNING id, occurred_at",
+                deadline_cte(deadline),
+                insert_columns.join(", "),
+                values.join(", "),
+            )
+            .into()
+        };
+        let insert_single = insert(format!("pg_advisory_xact_lock(${}::int8)", n), n + 1);
+        let insert_pair = insert(
+            format!("pg_advisory_xact_lock(${}::int4, ${}::int4)", n, n + 1),
+            n + 2,
+        );
+        let insert_unlocked: Arc<str> = format!(
+            "WITH {} INSERT INTO {table} ({}) SELECT {} FROM cfg WHERE {no_chunked_replay} \
+             RETURNING id, occurred_at",
+            deadline_cte(n),
+            insert_columns.join(", "),
+            values.join(", "),
+        )
+        .into();
+
+        let insert_many = insert_many_sql(&columns, &table, &no_chunked_replay, true);
+        let insert_many_rows = insert_many_sql(&columns, &table, &no_chunked_replay, false);
+
+        let select_columns: Vec<String> = EVENT_COLUMNS
+            .iter()
+            .map(|c| (*c).to_owned())
+            .chain(actors)
+            .collect();
+        let select_list = format!("SELECT {}", select_columns.join(", "));
+        let select = format!("{select_list} FROM {table}");
+
+        Statements {
+            insert_single,
+            insert_pair,
+            insert_unlocked,
+            insert_many,
+            insert_many_rows,
+            // Manual audit entries are not events: they have no action to replay and
+            // do not fit `Event` (see `crate::audit`).
+            list_first: format!("{select} WHERE action_type <> 'manual' ORDER BY id LIMIT $1")
+                .into(),
+            list_after: format!(
+                "{select} WHERE id > $1 AND action_type <> 'manual' ORDER BY id LIMIT $2"
+            )
+            .into(),
+            for_record: format!(
+                "{select} WHERE resource = $1 AND record_id = $2 AND action_type <> 'manual' \
+                 ORDER BY id"
+            )
+            .into(),
+            migration: migration_sql::<L>().into(),
+            begin_replay: format!("SELECT {}()", names.replay_fn).into(),
+            horizon: format!(
+                "SELECT pruned_before, pruned_at FROM {} ORDER BY pruned_before DESC LIMIT 1",
+                names.horizon
+            )
+            .into(),
+            prune: format!(
+                "SELECT out_deleted, out_deleted_actions, out_cutoff, out_entry FROM {}($1, $2{})",
+                names.prune_fn,
+                if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+                    ", $3"
+                } else {
+                    ""
+                },
+            )
+            .into(),
+            last_position: format!(
+                "SELECT e.txid::text, e.id FROM {table} e ORDER BY e.txid DESC, e.id DESC LIMIT 1"
+            )
+            .into(),
+            position_of: format!("SELECT txid::text, id FROM {table} WHERE id = $1").into(),
+            load_checkpoint: format!(
+                "SELECT selection, last_txid::text, last_id, bound_txid::text, bound_id, applied, \
+                 total, started_at FROM {checkpoint_table}"
+            )
+            .into(),
+            save_checkpoint: format!(
+                "INSERT INTO {checkpoint_table} (selection, last_txid, last_id, bound_txid, bound_id, \
+                 applied, total) VALUES ($1, $2::text::xid8, $3, $4::text::xid8, $5, $6, $7) \
+                 ON CONFLICT (singleton) DO UPDATE SET last_txid = EXCLUDED.last_txid, \
+                 last_id = EXCLUDED.last_id, applied = EXCLUDED.applied, updated_at = now()"
+            )
+            .into(),
+            delete_checkpoint: format!("DELETE FROM {checkpoint_table}").into(),
+            select_list,
+            names,
+            columns,
+        }
+    }
+}
+
+/// A CTE `cfg` (one row) that tells the database a call's deadline, parameter
+/// `$n` in milliseconds (`NULL`: nothing): `statement_timeout` and
+/// `idle_in_transaction_session_timeout` for the rest of the transaction, each
+/// lowered to it, never raised (a shorter timeout of the session stays). Set in
+/// the call's first statement, so it costs no statement of its own: it applies
+/// from the next statement on, the body's.
+fn deadline_cte(n: usize) -> String {
+    let set = |name: &str| {
+        format!(
+            "pg_catalog.set_config('{name}', CASE WHEN ${n}::int8 IS NULL \
+             OR (t.{name} > 0 AND t.{name} <= ${n}::int8) \
+             THEN pg_catalog.current_setting('{name}') ELSE (${n}::int8)::text END, true)"
+        )
+    };
+    let ms = |name: &str| {
+        format!(
+            "extract(epoch FROM pg_catalog.current_setting('{name}')::interval) * 1000 AS {name}"
+        )
+    };
+    format!(
+        "cfg AS (SELECT {} AS st, {} AS it FROM (SELECT {}, {}) AS t)",
+        set("statement_timeout"),
+        set("idle_in_transaction_session_timeout"),
+        ms("statement_timeout"),
+        ms("idle_in_transaction_session_timeout"),
+    )
+}
+
+/// The text of [`Statements::insert_many`] (`shared`) or
+/// [`Statements::insert_many_rows`].
+fn insert_many_sql(columns: &[Column], table: &str, guard: &str, shared: bool) -> Arc<str> {
+    let mut values = Vec::new();
+    let mut arrays = Vec::new();
+    let mut row_columns = Vec::new();
+    for (i, column) in columns.iter().enumerate() {
+        let (param, ty) = (i + 1, column.sql_type);
+        if shared && !column.per_event() {
+            values.push(format!("${param}::{ty}"));
+        } else {
+            arrays.push(format!("${param}::{ty}[]"));
+            row_columns.push(format!("c{i}"));
+            values.push(format!("r.c{i}"));
+        }
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let n = columns.len();
+    let (singles, pair_a, pair_b) = (n + 1, n + 2, n + 3);
+    let cfg = deadline_cte(n + 4);
+    // Each lock aggregate reads a sorted, distinct subquery, so the locks are
+    // taken in key order; `clock_timestamp()` is read once both are done, and the
+    // insert scans `lock` before writing a row.
+    format!(
+        "WITH {cfg}, lock AS (\
+         SELECT clock_timestamp() AS at FROM cfg, \
+         (SELECT count(pg_advisory_xact_lock(k)) FROM \
+         (SELECT DISTINCT k FROM unnest(${singles}::int8[]) AS u(k) ORDER BY k) s) singles, \
+         (SELECT count(pg_advisory_xact_lock(a, b)) FROM \
+         (SELECT DISTINCT a, b FROM unnest(${pair_a}::int4[], ${pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs) \
+         INSERT INTO {table} ({}, occurred_at) SELECT {}, lock.at FROM lock, \
+         unnest({}) WITH ORDINALITY AS r({}, ord) \
+         WHERE {guard} ORDER BY r.ord RETURNING id, occurred_at",
+        names.join(", "),
+        values.join(", "),
+        arrays.join(", "),
+        row_columns.join(", "),
+    )
+    .into()
+}
