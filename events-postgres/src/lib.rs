@@ -36,25 +36,11 @@
 //! they need; see [`schema`].
 //!
 //! ```no_run
-//! # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-//! // What `#[event_log(...)]` generates, written by hand.
+//! use events_core::event_log;
+//!
+//! /// The event log: table `events`, integer event ids, UUID record ids.
+//! #[event_log]
 //! pub struct AppLog;
-//! impl EventLog for AppLog {
-//!     type RecordId = uuid::Uuid;
-//!     const TABLE: &'static str = "events";
-//!     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-//!     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-//!     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-//!     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-//!     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-//!     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-//!     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-//!         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-//!     }
-//!     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> {
-//!         None
-//!     }
-//! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/app").await?;

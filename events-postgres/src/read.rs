@@ -26,22 +26,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// [`Error::MalformedRow`] for column `id`.
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Error> {
     /// let mut after = None;
     /// loop {
@@ -82,22 +68,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// [`Error::InvalidValue`] for column `record_id`.
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # async fn run(store: events_postgres::PgEventStore<AppLog>, user_id: uuid::Uuid) -> Result<(), Error> {
     /// let history = store.events_for_record("User", user_id).await?;
     /// let actions: Vec<&str> = history.iter().map(|e| e.action.as_str()).collect();

@@ -48,22 +48,8 @@ use crate::sql::{self, LOCK_MIGRATION, Statements};
 /// `PgConnectOptions::options([("tcp_keepalives_idle", "60")])`.
 ///
 /// ```no_run
-/// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-/// # pub struct AppLog;
-/// # impl EventLog for AppLog {
-/// #     type RecordId = uuid::Uuid;
-/// #     const TABLE: &'static str = "events";
-/// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-/// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-/// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-/// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-/// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-/// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-/// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-/// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-/// #     }
-/// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-/// # }
+/// # use events_core::Error;
+/// # #[events_core::event_log] pub struct AppLog;
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use events_postgres::PgEventStore;
 ///
@@ -84,22 +70,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// A store of `L`'s events on `pool`. Builds the SQL texts; runs nothing.
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # fn run(pool: sqlx::PgPool) {
     /// let store = events_postgres::PgEventStore::<AppLog>::new(pool);
     /// # }
@@ -123,22 +95,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// writers of its records waiting.
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # fn run(pool: sqlx::PgPool) {
     /// use std::time::Duration;
     /// use events_core::EventStore as _;
@@ -160,24 +118,10 @@ impl<L: EventLog> PgEventStore<L> {
     /// [`EventStore::begin_action`] on a connection they own.
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Error> {
-    /// use events_core::{ActionKind, EventStore as _, Key, NewEvent};
+    /// use events_core::{ActionKind, EventStore as _, Key, LockKey, NewEvent};
     ///
     /// let (data, metadata) = (serde_json::json!({"imported": true}), serde_json::json!({}));
     /// let mut tx = store.begin().await?;
@@ -207,22 +151,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// The pool the store runs on.
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), sqlx::Error> {
     /// let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(store.pool()).await?;
     /// # Ok(()) }
@@ -235,22 +165,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// [`migration_sql::<L>()`](crate::migration_sql).
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # fn run(store: events_postgres::PgEventStore<AppLog>) -> std::io::Result<()> {
     /// std::fs::write("migrations/0001_events.sql", store.migration_sql())?;
     /// # Ok(()) }
@@ -279,22 +195,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// processes at once (an advisory lock serializes them).
     ///
     /// ```no_run
-    /// # use events_core::{ActorColumn, AdvisoryLockKeyGenerator, BoxFuture, DefaultLockKeyGenerator, Error, EventLog, LockKey, LockKeyInput, PrimaryKeyType, ReplayOverride};
-    /// # pub struct AppLog;
-    /// # impl EventLog for AppLog {
-    /// #     type RecordId = uuid::Uuid;
-    /// #     const TABLE: &'static str = "events";
-    /// #     const PRIMARY_KEY_TYPE: PrimaryKeyType = PrimaryKeyType::Integer;
-    /// #     const ADVISORY_LOCK_KEY_DEFAULT: LockKey = LockKey::DEFAULT;
-    /// #     const ADVISORY_LOCK_KEY_GENERATOR: &'static str = "DefaultLockKeyGenerator";
-    /// #     const CLEAR_RECORDS_FOR_REPLAY: Option<&'static str> = None;
-    /// #     const ACTOR_COLUMNS: &'static [ActorColumn] = &[];
-    /// #     const REPLAY_OVERRIDES: &'static [ReplayOverride] = &[];
-    /// #     fn advisory_lock_key(input: &LockKeyInput<'_>) -> Result<LockKey, Error> {
-    /// #         DefaultLockKeyGenerator::generate_key(input, Self::ADVISORY_LOCK_KEY_DEFAULT)
-    /// #     }
-    /// #     fn clear_records(_: &mut sqlx::PgConnection) -> Option<BoxFuture<'_, Result<(), Error>>> { None }
-    /// # }
+    /// # use events_core::Error;
+    /// # #[events_core::event_log] pub struct AppLog;
     /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Error> {
     /// store.migrate().await?;
     /// store.migrate().await?; // no-op
