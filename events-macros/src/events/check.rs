@@ -84,7 +84,7 @@ pub(crate) fn check(
         .cloned()
         .collect();
     let actions = actions.as_slice();
-    if attr.event_log.is_none() && !attr.event_log_written {
+    if !attr.event_log.is_set() && !attr.event_log_written {
         acc.push(Error::custom("#[events] needs the event log that records these actions: add `event_log = YourEventLog`").with_span(&Span::call_site()));
     }
     let names: Vec<String> = actions
@@ -93,10 +93,10 @@ pub(crate) fn check(
         .map(|m| m.sig.ident.to_string())
         .collect();
     let known: Vec<&str> = names.iter().map(String::as_str).collect();
-    if let Some((key, list)) = &attr.ignore_actions {
+    if let Some((key, list)) = attr.ignore_actions.get() {
         names_exist(key, list, &known, acc);
     }
-    if let Some((key, list)) = &attr.only_actions {
+    if let Some((key, list)) = attr.only_actions.get() {
         names_exist(key, list, &known, acc);
     }
     ignore_and_only_exclusive(attr, acc);
@@ -133,11 +133,11 @@ pub(crate) fn check(
     let bulks = bulk_models(item, all_actions, bulks, &known, &models, acc);
     let lock_scope = attr
         .advisory_lock_scope
-        .as_ref()
+        .get()
         .and_then(|w| acc.handle(common::Scope::parse(w)));
     EventsModel {
         lock_scope,
-        event_log: attr.event_log.clone(),
+        event_log: attr.event_log.get().cloned(),
         name,
         actions: models,
         configured_versions,
@@ -284,7 +284,7 @@ fn unknown_action(
     } else {
         known.join(", ")
     };
-    let hint = common::did_you_mean(name, known)
+    let hint = crate::options::did_you_mean(name, known)
         .map(|k| format!("; did you mean `{k}`?"))
         .unwrap_or_default();
     Error::custom(format!(
@@ -295,7 +295,7 @@ fn unknown_action(
 
 // ignore_actions and only_actions are two ways to say the same thing: pick one.
 fn ignore_and_only_exclusive(attr: &EventsAttr, acc: &mut Accumulator) {
-    if let (Some(_), Some((only, _))) = (&attr.ignore_actions, &attr.only_actions) {
+    if let (Some(_), Some((only, _))) = (attr.ignore_actions.get(), attr.only_actions.get()) {
         acc.push(
             Error::custom("only_actions and ignore_actions exclude each other; keep one (only_actions lists the recorded actions, ignore_actions the others)")
                 .with_span(only),
@@ -304,7 +304,7 @@ fn ignore_and_only_exclusive(attr: &EventsAttr, acc: &mut Accumulator) {
 }
 
 fn ignored_set(attr: &EventsAttr, known: &[&str]) -> HashSet<String> {
-    match (&attr.only_actions, &attr.ignore_actions) {
+    match (attr.only_actions.get(), attr.ignore_actions.get()) {
         (Some((_, only)), _) => {
             let only: HashSet<String> = only.iter().map(ToString::to_string).collect();
             known
@@ -326,7 +326,7 @@ fn versions_valid(
     acc: &mut Accumulator,
 ) -> Vec<(String, u32)> {
     let mut out: Vec<(String, u32)> = Vec::new();
-    for (ident, lit) in &attr.current_action_versions {
+    for (ident, lit) in attr.current_action_versions.get().into_iter().flatten() {
         let n = ident.to_string();
         if !known.contains(&n.as_str()) {
             acc.push(unknown_action(&n, &"current_action_versions", known, ident));
@@ -357,7 +357,7 @@ fn versions_valid(
 
 // The stored resource name is given or the type's own name, never empty.
 fn resource_name(item: &ItemImpl, attr: &EventsAttr, acc: &mut Accumulator) -> String {
-    if let Some(lit) = &attr.name {
+    if let Some(lit) = attr.name.get() {
         let v = lit.value();
         if v.trim().is_empty() || v.trim() != v {
             acc.push(Error::custom("name must be a non-empty name without surrounding spaces, like `\"accounts.user\"`").with_span(lit));
