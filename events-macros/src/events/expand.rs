@@ -154,8 +154,6 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
     }
 }
 
-/// The record id type of the stand-in event log: what the first action's context
-/// says (`ActionCtx<'_, i64>`), else the default, a UUID.
 /// Renames the method `name` to `__events_body_<name>`, private and hidden;
 /// returns that name, and the doc comments and visibility its wrapper takes over.
 fn hide_body(
@@ -177,6 +175,8 @@ fn hide_body(
     (body_ident, docs, vis)
 }
 
+/// The record id type of the stand-in event log: what the first action's context
+/// says (`ActionCtx<'_, i64>`), else the default, a UUID.
 fn fallback_record_id(model: &EventsModel) -> KeyTy {
     let Some(Type::Reference(r)) = model.actions.first().map(|a| &a.ctx_ty) else {
         return KeyTy::Uuid;
