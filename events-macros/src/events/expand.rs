@@ -56,6 +56,11 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             log_span,
         ));
     }
+    for &index in &model.duplicates {
+        if let Some(ImplItem::Fn(method)) = item.items.get_mut(index) {
+            set_aside(method, index);
+        }
+    }
     item.items.extend(extra);
 
     let self_ty = &item.self_ty;
@@ -173,6 +178,16 @@ fn hide_body(
     let vis = std::mem::replace(&mut method.vis, syn::Visibility::Inherited);
     method.sig.ident = body_ident.clone();
     (body_ident, docs, vis)
+}
+
+/// Renames a method that repeats an action's name (reported) out of the way, so
+/// rustc sees no second definition of the generated items; its body still
+/// type-checks.
+fn set_aside(method: &mut syn::ImplItemFn, index: usize) {
+    method.sig.ident = format_ident!("__events_duplicate_{}_{}", index, method.sig.ident);
+    method.vis = syn::Visibility::Inherited;
+    method.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    method.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
 }
 
 /// The record id type of the stand-in event log: what the first action's context

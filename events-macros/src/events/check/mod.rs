@@ -1,7 +1,7 @@
 //! Checks `#[events(...)]` against the actions of the `impl` block and builds the
 //! model the expansion reads. Each rule is its own function; all of them run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use darling::Error;
 use darling::error::Accumulator;
@@ -30,6 +30,9 @@ pub(crate) struct EventsModel {
     pub lock_scope: Option<common::Scope>,
     /// The well-formed bulk forms, in declaration order.
     pub bulks: Vec<BulkModel>,
+    /// Indices of the methods that repeat an earlier action's or bulk method's name
+    /// (reported): left out of the model, renamed out of the way by the expansion.
+    pub duplicates: Vec<usize>,
 }
 
 /// One well-formed `#[bulk(action)]` method.
@@ -80,10 +83,23 @@ pub(crate) fn check(
 ) -> EventsModel {
     impl_is_inherent_and_plain(item, acc);
     // A method marked both ways is reported by `bulk_models`; it is neither.
-    let all_actions = actions;
+    let both = |index: usize| {
+        actions.iter().any(|a| a.index == index) && bulks.iter().any(|b| b.index == index)
+    };
+    let duplicates = names_unique(item, actions, bulks, &both, acc);
+    let all_actions: Vec<ActionSyntax> = actions
+        .iter()
+        .filter(|a| !duplicates.contains(&a.index))
+        .cloned()
+        .collect();
+    let bulks: Vec<BulkSyntax> = bulks
+        .iter()
+        .filter(|b| !duplicates.contains(&b.index))
+        .cloned()
+        .collect();
     let actions: Vec<ActionSyntax> = all_actions
         .iter()
-        .filter(|a| !bulks.iter().any(|b| b.index == a.index))
+        .filter(|a| !both(a.index))
         .cloned()
         .collect();
     let actions = actions.as_slice();
@@ -133,7 +149,7 @@ pub(crate) fn check(
         });
     }
     no_actions_is_an_error(item, actions, acc);
-    let bulks = bulk_models(item, all_actions, bulks, &known, &models, acc);
+    let bulks = bulk_models(item, &all_actions, &bulks, &known, &models, acc);
     let lock_scope = attr
         .advisory_lock_scope
         .get()
@@ -145,7 +161,56 @@ pub(crate) fn check(
         actions: models,
         configured_versions,
         bulks,
+        duplicates,
     }
+}
+
+// Each action and bulk method has a name of its own in the impl block: the name is
+// its wrapper's. A later method with an earlier one's name is reported on its name
+// and left out (its index returned), so nothing is generated twice.
+fn names_unique(
+    item: &ItemImpl,
+    actions: &[ActionSyntax],
+    bulks: &[BulkSyntax],
+    both: &dyn Fn(usize) -> bool,
+    acc: &mut Accumulator,
+) -> Vec<usize> {
+    let mut marked: Vec<(usize, bool)> = actions
+        .iter()
+        .map(|a| (a.index, false))
+        .chain(bulks.iter().map(|b| (b.index, true)))
+        .filter(|(index, _)| !both(*index))
+        .collect();
+    marked.sort_unstable();
+    let mut seen: HashMap<String, bool> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (index, bulk) in marked {
+        let Some(m) = method(item, index) else {
+            continue;
+        };
+        let name = m.sig.ident.to_string();
+        let Some(&first_bulk) = seen.get(&name) else {
+            seen.insert(name, bulk);
+            continue;
+        };
+        let message = match (first_bulk, bulk) {
+            (false, false) => {
+                format!("action `{name}` is defined twice in this impl block; rename or remove one")
+            }
+            (true, true) => format!(
+                "bulk action `{name}` is defined twice in this impl block; rename or remove one"
+            ),
+            (false, true) => format!(
+                "bulk action `{name}` has the name of the action `{name}` above; give it a name of its own, like `{name}_many`"
+            ),
+            (true, false) => format!(
+                "action `{name}` has the name of the bulk action `{name}` above; rename one of them"
+            ),
+        };
+        acc.push(Error::custom(message).with_span(&m.sig.ident));
+        duplicates.push(index);
+    }
+    duplicates
 }
 
 // A bulk method names an action of this impl block, is not itself an action, has
