@@ -3,7 +3,9 @@
 //! `#private::Item`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::Ident;
+use syn::ext::IdentExt;
 
 /// The path `::events_core::__private`, spanned where it is interpolated.
 ///
@@ -31,10 +33,16 @@ impl ToTokens for Private {
     }
 }
 
+/// An action's name as a type, `(NameChar<'c'>, NameChar<'r'>, ..,)`: the key of
+/// `ReplayAction<Name>`, which `#[events]` implements for each action and
+/// `route_to(Resource, action)` looks up, exact and without a generated name.
+pub(crate) fn action_name_type(action: &Ident, private: Private) -> TokenStream {
+    let chars = action.unraw().to_string().chars().collect::<Vec<_>>();
+    quote!((#(#private::NameChar<#chars>,)*))
+}
+
 #[cfg(test)]
 mod tests {
-    use quote::quote;
-
     use super::*;
 
     #[test]
@@ -44,5 +52,18 @@ mod tests {
             quote!(#private::Uuid).to_string(),
             ":: events_core :: __private :: Uuid"
         );
+    }
+
+    #[test]
+    fn an_action_name_is_spelled_as_a_type() {
+        let raw: Ident = syn::parse_quote!(r#type);
+        let plain: Ident = syn::parse_quote!(type_v1);
+        let private = Private::new();
+        let spelled = |i: &Ident| action_name_type(i, private).to_string();
+        assert_eq!(
+            spelled(&raw),
+            "(:: events_core :: __private :: NameChar < 't' > , :: events_core :: __private :: NameChar < 'y' > , :: events_core :: __private :: NameChar < 'p' > , :: events_core :: __private :: NameChar < 'e' > ,)"
+        );
+        assert_ne!(spelled(&raw), spelled(&plain));
     }
 }

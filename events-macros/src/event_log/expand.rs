@@ -2,13 +2,13 @@
 //! routing table and the compile-time assertions from a checked model.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::ItemStruct;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{Ident, ItemStruct, Path};
 
 use super::check::{ActorModel, EventLogModel, LockDefault, PkTy};
 use crate::common;
-use crate::private::Private;
+use crate::private::{Private, action_name_type};
 
 /// Expands the model into items placed after the struct.
 pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
@@ -118,14 +118,7 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
                     let target_name = quote_spanned! {target.span()=>
                         <#target as #pt::Resource>::NAME
                     };
-                    // A missing target action is rustc's "no associated item
-                    // `__events_replay_<action>`", on the user's action token.
-                    let replay = format_ident!(
-                        "__events_replay_{}",
-                        target_action,
-                        span = target_action.span()
-                    );
-                    let apply = quote_spanned!(target_action.span()=> <#target>::#replay);
+                    let apply = route_apply(target, target_action);
                     quote!(#p::Route { resource: #target_name, action: #name, apply: #apply })
                 })
                 .collect::<Vec<_>>();
@@ -175,6 +168,41 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
         #(#persists)*
 
         #(#actor_checks)*
+    }
+}
+
+/// The replay function `route_to(target, action)` names: the one `#[events]`
+/// registered as `ReplayAction<action>` of `target`.
+///
+/// The lookup goes through a local trait whose only impl needs that
+/// `ReplayAction`: when `target` has no such action, rustc reports the local
+/// trait as unimplemented (`do_not_recommend` keeps it from descending to the
+/// runtime's trait), so the one error is in the user's words and on the user's
+/// action token.
+fn route_apply(target: &Path, action: &Ident) -> TokenStream {
+    let at = action.span();
+    let p = Private::at(at);
+    let name = action_name_type(action, p);
+    let resource = common::path_string(target);
+    let message = format!("`{resource}` has no action `{action}` to route replayed events to");
+    let label = format!("no action `{action}` in `{resource}`");
+    let note = format!(
+        "`route_to({resource}, {action})` names a method of `{resource}` marked #[create], #[update] or #[destroy] in its #[events] impl block (an ignored action counts): write one of those names, or add the action `{action}`"
+    );
+    quote_spanned! {at=>
+        {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            trait RouteTargetHasAction {
+                const APPLY: #p::ReplayFn;
+            }
+            type __Name = #name;
+            #[diagnostic::do_not_recommend]
+            impl<R: #p::ReplayAction<__Name>> RouteTargetHasAction for R {
+                const APPLY: #p::ReplayFn = <R as #p::ReplayAction<__Name>>::REPLAY;
+            }
+            type __Target = #target;
+            <__Target as RouteTargetHasAction>::APPLY
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use syn::{GenericArgument, ImplItem, ItemImpl, PathArguments, Type};
 use super::attr::Kind;
 use super::check::{ActionModel, BulkModel, EventsModel};
 use crate::common::KeyTy;
-use crate::private::Private;
+use crate::private::{Private, action_name_type};
 
 /// Rewrites the impl block: bodies hidden under `__events_body_<name>`, wrappers
 /// under the action names, adapters; then the `Resource` impl.
@@ -119,6 +119,19 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             }
         }
     });
+    // `route_to(Resource, action)` finds an action's replay function by its name
+    // through these impls, so a name that is no action here is one error in the
+    // user's words (see the event log's expansion).
+    let replay_actions = model.actions.iter().map(|a| {
+        let name = action_name_type(&a.ident, p);
+        let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
+        quote! {
+            #[automatically_derived]
+            impl #p::ReplayAction<#name> for #self_ty {
+                const REPLAY: #p::ReplayFn = Self::#replay;
+            }
+        }
+    });
     let resource_impl = quote! {
         #[automatically_derived]
         #[allow(clippy::type_complexity)]
@@ -138,6 +151,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         None => quote! {
             #item
             #resource_impl
+            #(#replay_actions)*
             const _: () = {
                 #p::inventory::submit! {
                     #p::ResourceEntry {
@@ -154,6 +168,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             const _: () = {
                 #log
                 #resource_impl
+                #(#replay_actions)*
             };
         },
     }
@@ -249,7 +264,7 @@ fn adapters(
     // the replay adapter's (which `route_to(Resource, action)` names) included: rustc
     // then reports a bad `event_log = X` on X and nowhere else.
     let replay_sig = quote_spanned! {log_span=>
-        pub fn #replay<'__a>(
+        fn #replay<'__a>(
             __conn: &'__a mut #pl::PgConnection,
             __event: &'__a #pl::Event,
         ) -> #pl::BoxFuture<'__a, ::core::result::Result<(), #pl::Error>>

@@ -283,7 +283,7 @@ mod tests {
                 }
                 #[doc(hidden)]
                 #[allow(clippy::type_complexity)]
-                pub fn __events_replay_write<'__a>(
+                fn __events_replay_write<'__a>(
                     __conn: &'__a mut ::events_core::__private::PgConnection,
                     __event: &'__a ::events_core::__private::Event,
                 ) -> ::events_core::__private::BoxFuture<
@@ -346,6 +346,18 @@ mod tests {
                         _ => ::core::option::Option::None,
                     }
                 }
+            }
+            #[automatically_derived]
+            impl ::events_core::__private::ReplayAction<
+                (
+                    ::events_core::__private::NameChar<'w'>,
+                    ::events_core::__private::NameChar<'r'>,
+                    ::events_core::__private::NameChar<'i'>,
+                    ::events_core::__private::NameChar<'t'>,
+                    ::events_core::__private::NameChar<'e'>,
+                ),
+            > for Note {
+                const REPLAY: ::events_core::__private::ReplayFn = Self::__events_replay_write;
             }
             const _: () = {
                 ::events_core::__private::inventory::submit! {
