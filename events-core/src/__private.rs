@@ -151,3 +151,21 @@ impl<T> SameInput<T> for T {}
 
 /// Compile-time check: `A` and `B` are the same type (see [`SameInput`]).
 pub const fn same_input<A: SameInput<B>, B>() {}
+
+/// One character of an action name at the type level: `#[events]` keys each
+/// action's [`ReplayAction`] impl by its name spelled as a tuple of these,
+/// `(NameChar<'c'>, NameChar<'r'>, ..)`.
+pub struct NameChar<const C: char>;
+
+/// The replay function of the action named `Name` (a tuple of [`NameChar`]):
+/// implemented by `#[events]` for every action, looked up by
+/// `route_to(Resource, action)` in `#[event_log]`, whose expansion turns a missing
+/// impl into an error naming the resource and the action.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no action of this name to route replayed events to",
+    note = "`route_to(Resource, action)` names a method marked #[create], #[update] or #[destroy] in the resource's #[events] impl block"
+)]
+pub trait ReplayAction<Name> {
+    /// The action's replay function.
+    const REPLAY: ReplayFn;
+}

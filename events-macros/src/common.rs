@@ -1,12 +1,14 @@
-//! Parsing pieces both macros share: bare-word options, `[a, b]` lists, integer
-//! literals, key types, and "did you mean" hints.
+//! Values both macros parse: bare words, `[a, b]` lists, integer literals,
+//! positional arguments, lock scopes and key types.
 
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta, Result};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
-use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitInt, Meta, Path};
+
+use crate::options::choose;
+use crate::private::Private;
 
 /// A bare identifier as an option value: `primary_key_type = integer`.
 #[derive(Debug, Clone)]
@@ -128,36 +130,6 @@ pub(crate) fn boolean(expr: &Expr) -> Result<syn::LitBool> {
     }
 }
 
-/// The name of a `name = value` / `name(..)` / `name` item, for option dispatch.
-pub(crate) fn option_name(meta: &Meta) -> String {
-    meta.path()
-        .get_ident()
-        .map(ToString::to_string)
-        .unwrap_or_else(|| meta.path().to_token_stream().to_string())
-}
-
-/// Suggests the closest of `known` to `name`, if any is close.
-pub(crate) fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
-}
-
-/// "unknown {what} `name`; expected one of: a, b (did you mean `a`?)" at `span`.
-pub(crate) fn unknown(what: &str, name: &str, known: &[&str], span: &impl Spanned) -> Error {
-    let hint = did_you_mean(name, known)
-        .map(|k| format!("; did you mean `{k}`?"))
-        .unwrap_or_default();
-    Error::custom(format!(
-        "unknown {what} `{name}`; expected one of: {}{hint}",
-        known.join(", ")
-    ))
-    .with_span(&span.span())
-}
-
 /// A built-in lock scope (`advisory_lock_scope = global | tenant | record`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -167,43 +139,38 @@ pub(crate) enum Scope {
 }
 
 impl Scope {
-    pub(crate) const NAMES: &'static [&'static str] = &["global", "tenant", "record"];
+    /// The words `advisory_lock_scope` takes.
+    const WORDS: &'static [(&'static str, Scope)] = &[
+        ("global", Scope::Global),
+        ("tenant", Scope::Tenant),
+        ("record", Scope::Record),
+    ];
 
     /// Reads `global | tenant | record`.
     pub(crate) fn parse(word: &Ident) -> Result<Scope> {
-        match word.to_string().as_str() {
-            "global" => Ok(Scope::Global),
-            "tenant" => Ok(Scope::Tenant),
-            "record" => Ok(Scope::Record),
-            other => Err(unknown("advisory_lock_scope", other, Self::NAMES, word)),
-        }
+        choose(word, "advisory_lock_scope", Self::WORDS)
     }
 
-    /// `::events_core::__private::LockScope::X`.
+    /// `LockScope::X` of the runtime.
     pub(crate) fn lock_scope(self) -> TokenStream {
+        let private = Private::new();
         match self {
-            Scope::Global => quote!(::events_core::__private::LockScope::Global),
-            Scope::Tenant => quote!(::events_core::__private::LockScope::Tenant),
-            Scope::Record => quote!(::events_core::__private::LockScope::Record),
+            Scope::Global => quote!(#private::LockScope::Global),
+            Scope::Tenant => quote!(#private::LockScope::Tenant),
+            Scope::Record => quote!(#private::LockScope::Record),
         }
     }
 
     /// The generator implementing the scope, and its name for introspection.
     pub(crate) fn generator(self) -> (TokenStream, &'static str) {
-        match self {
-            Scope::Global => (
-                quote!(::events_core::__private::GlobalLockKeyGenerator),
-                "GlobalLockKeyGenerator",
-            ),
-            Scope::Tenant => (
-                quote!(::events_core::__private::DefaultLockKeyGenerator),
-                "DefaultLockKeyGenerator",
-            ),
-            Scope::Record => (
-                quote!(::events_core::__private::RecordLockKeyGenerator),
-                "RecordLockKeyGenerator",
-            ),
-        }
+        let private = Private::new();
+        let name = match self {
+            Scope::Global => "GlobalLockKeyGenerator",
+            Scope::Tenant => "DefaultLockKeyGenerator",
+            Scope::Record => "RecordLockKeyGenerator",
+        };
+        let ident = Ident::new(name, Span::call_site());
+        (quote!(#private::#ident), name)
     }
 }
 
@@ -216,121 +183,50 @@ pub(crate) enum KeyTy {
 }
 
 impl KeyTy {
-    pub(crate) const NAMES: &'static [&'static str] = &["uuid", "integer", "string"];
+    /// The words `record_id_type` and `attribute_type` take.
+    const WORDS: &'static [(&'static str, KeyTy)] = &[
+        ("uuid", KeyTy::Uuid),
+        ("integer", KeyTy::Integer),
+        ("string", KeyTy::String),
+    ];
 
-    /// Reads `uuid | integer | string`.
+    /// Reads `uuid | integer | string` as the value of `option`.
     pub(crate) fn parse(word: &Ident, option: &str) -> Result<KeyTy> {
-        match word.to_string().as_str() {
-            "uuid" => Ok(KeyTy::Uuid),
-            "integer" => Ok(KeyTy::Integer),
-            "string" => Ok(KeyTy::String),
-            other => Err(unknown(option, other, Self::NAMES, word)),
-        }
+        choose(word, option, Self::WORDS)
     }
 
     /// The option value that selects this shape.
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            KeyTy::Uuid => "uuid",
-            KeyTy::Integer => "integer",
-            KeyTy::String => "string",
-        }
+        Self::WORDS
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("uuid", |(w, _)| w)
     }
 
-    /// `::events_core::__private::KeyType::X`.
+    /// `KeyType::X` of the runtime.
     pub(crate) fn key_type(self) -> TokenStream {
+        let private = Private::new();
         match self {
-            KeyTy::Uuid => quote!(::events_core::__private::KeyType::Uuid),
-            KeyTy::Integer => quote!(::events_core::__private::KeyType::Integer),
-            KeyTy::String => quote!(::events_core::__private::KeyType::String),
+            KeyTy::Uuid => quote!(#private::KeyType::Uuid),
+            KeyTy::Integer => quote!(#private::KeyType::Integer),
+            KeyTy::String => quote!(#private::KeyType::String),
         }
     }
 
     /// The Rust type of keys of this shape.
     pub(crate) fn rust_type(self) -> TokenStream {
+        let private = Private::new();
         match self {
-            KeyTy::Uuid => quote!(::events_core::__private::Uuid),
+            KeyTy::Uuid => quote!(#private::Uuid),
             KeyTy::Integer => quote!(::core::primitive::i64),
             KeyTy::String => quote!(::std::string::String),
         }
     }
 }
 
-/// Rejects a second occurrence of a single-valued option.
-pub(crate) fn set_once<T>(
-    slot: &mut Option<T>,
-    value: T,
-    name: &str,
-    span: &impl Spanned,
-    acc: &mut darling::error::Accumulator,
-) {
-    if slot.is_some() {
-        acc.push(
-            Error::custom(format!("duplicate option `{name}`; give it once"))
-                .with_span(&span.span()),
-        );
-    } else {
-        *slot = Some(value);
-    }
-}
-
 /// Renders a path the way a user wrote it, for names in introspection.
 pub(crate) fn path_string(path: &Path) -> String {
     path.to_token_stream().to_string().replace(' ', "")
-}
-
-/// The value of a `name = value` option, or an error saying to write it that way.
-pub(crate) fn name_value<'a>(meta: &'a Meta, name: &str, example: &str) -> Result<&'a Expr> {
-    match meta {
-        Meta::NameValue(nv) => Ok(&nv.value),
-        Meta::List(_) => Err(Error::custom(format!(
-            "`{name}` takes a value, not a list: write `{name} = {example}`"
-        ))
-        .with_span(meta.path())),
-        Meta::Path(_) => Err(Error::custom(format!(
-            "`{name}` needs a value: write `{name} = {example}`"
-        ))
-        .with_span(meta.path())),
-    }
-}
-
-/// The items of a `name(..)` option, or an error saying to write it that way.
-pub(crate) fn list(meta: &Meta, name: &str, example: &str) -> Result<Vec<NestedMeta>> {
-    match meta {
-        Meta::List(l) => NestedMeta::parse_meta_list(l.tokens.clone()).map_err(Error::from),
-        Meta::NameValue(_) => Err(Error::custom(format!(
-            "`{name}` takes a list, not a value: write `{name}({example})`"
-        ))
-        .with_span(meta.path())),
-        Meta::Path(_) => Err(Error::custom(format!(
-            "`{name}` needs its arguments: write `{name}({example})`"
-        ))
-        .with_span(meta.path())),
-    }
-}
-
-/// The meta of an option item, rejecting bare literals.
-pub(crate) fn option_meta<'a>(item: &'a NestedMeta, example: &str) -> Result<&'a Meta> {
-    match item {
-        NestedMeta::Meta(m) => Ok(m),
-        NestedMeta::Lit(l) => Err(Error::custom(format!(
-            "expected an option like `{example}`, not a literal"
-        ))
-        .with_span(l)),
-        NestedMeta::NameValueInvalidExpr(m) => {
-            let at = m
-                .value
-                .clone()
-                .into_iter()
-                .next()
-                .map_or_else(|| m.path.span(), |t| t.span());
-            Err(Error::custom(format!(
-                "the value of `{}` is not valid here; write a name, a number, a string or a `[..]` list",
-                path_string(&m.path)
-            ))
-            .with_span(&at))
-        }
-    }
 }
 
 /// The span of the keyword that says what `item` is (`enum`, `fn`, ..), to point
@@ -366,46 +262,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suggests_close_names() {
-        assert_eq!(
-            did_you_mean("primary_key_typ", &["primary_key_type", "table"]),
-            Some("primary_key_type")
-        );
-        assert_eq!(did_you_mean("zzz", &["primary_key_type"]), None);
-    }
-
-    #[test]
     fn rejects_version_zero() {
         let lit: LitInt = syn::parse_quote!(0);
         assert!(version(&lit, "version").is_err());
         let lit: LitInt = syn::parse_quote!(3);
         assert_eq!(version(&lit, "version").ok(), Some(3));
-    }
-
-    #[test]
-    fn says_which_form_an_option_takes() {
-        let meta: Meta = syn::parse_quote!(primary_key_type(integer));
-        let err = name_value(&meta, "primary_key_type", "integer").expect_err("a list");
-        assert_eq!(
-            err.to_string(),
-            "`primary_key_type` takes a value, not a list: write `primary_key_type = integer`"
-        );
-        let meta: Meta = syn::parse_quote!(primary_key_type);
-        let err = name_value(&meta, "primary_key_type", "integer").expect_err("a bare word");
-        assert!(err.to_string().contains("needs a value"), "{err}");
-        let meta: Meta = syn::parse_quote!(route_to = User);
-        let err = list(&meta, "route_to", "User, create_v1").expect_err("a value");
-        assert_eq!(
-            err.to_string(),
-            "`route_to` takes a list, not a value: write `route_to(User, create_v1)`"
-        );
-    }
-
-    #[test]
-    fn rejects_a_literal_where_an_option_goes() {
-        let items = NestedMeta::parse_meta_list(quote!("events", table = "x")).expect("parses");
-        let err = option_meta(&items[0], "table = \"events\"").expect_err("a literal");
-        assert!(err.to_string().contains("not a literal"), "{err}");
-        assert!(option_meta(&items[1], "table = \"events\"").is_ok());
     }
 }

@@ -11,6 +11,8 @@ use proc_macro::TokenStream;
 mod common;
 mod event_log;
 mod events;
+mod options;
+mod private;
 
 /// Declares the central event log on a struct. See `events_core::EventLog`.
 #[proc_macro_attribute]

@@ -11,47 +11,164 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitBool, LitInt, LitStr, Meta, Path};
 
 use crate::common::{self, IntList, Word};
+use crate::options::{self, Once, Opt, Options};
 
 /// Options `#[event_log]` takes.
-pub(crate) const OPTIONS: &[&str] = &[
-    "clear_records_for_replay",
-    "primary_key_type",
-    "record_id_type",
-    "advisory_lock_key_default",
-    "advisory_lock_key_generator",
-    "advisory_lock_scope",
-    "persist_actor_primary_key",
-    "replay_override",
-    "table",
-    "track_commit_time",
-];
+const OPTIONS: Options<EventLogAttr> = Options {
+    what: "#[event_log] option",
+    table: &[
+        Opt {
+            name: "clear_records_for_replay",
+            parse: |a, m, acc| {
+                options::set_value(
+                    &mut a.clear_records_for_replay,
+                    m,
+                    "ClearAll",
+                    Path::from_expr,
+                    acc,
+                )
+            },
+        },
+        Opt {
+            name: "primary_key_type",
+            parse: |a, m, acc| options::set_value(&mut a.primary_key_type, m, "integer", word, acc),
+        },
+        Opt {
+            name: "record_id_type",
+            parse: |a, m, acc| options::set_value(&mut a.record_id_type, m, "uuid", word, acc),
+        },
+        Opt {
+            name: "advisory_lock_key_default",
+            parse: |a, m, acc| {
+                options::set_value(
+                    &mut a.advisory_lock_key_default,
+                    m,
+                    "2147483647",
+                    |e| Ok(e.clone()),
+                    acc,
+                )
+            },
+        },
+        Opt {
+            name: "advisory_lock_key_generator",
+            parse: |a, m, acc| {
+                options::set_value(
+                    &mut a.advisory_lock_key_generator,
+                    m,
+                    "MyKeys",
+                    Path::from_expr,
+                    acc,
+                )
+            },
+        },
+        Opt {
+            name: "advisory_lock_scope",
+            parse: |a, m, acc| {
+                options::set_value(&mut a.advisory_lock_scope, m, "record", word, acc)
+            },
+        },
+        Opt {
+            name: "persist_actor_primary_key",
+            parse: |a, m, acc| a.actors.extend(parse_actor(m, acc)),
+        },
+        Opt {
+            name: "replay_override",
+            parse: |a, m, acc| a.overrides.extend(parse_override(m, acc)),
+        },
+        Opt {
+            name: "table",
+            parse: |a, m, acc| options::set_value(&mut a.table, m, "\"events\"", lit_str, acc),
+        },
+        Opt {
+            name: "track_commit_time",
+            parse: |a, m, acc| {
+                options::set_value(&mut a.track_commit_time, m, "true", common::boolean, acc)
+            },
+        },
+    ],
+    hints: &[(
+        "replay_overrides",
+        "write each override as its own `replay_override(Resource, action, versions = [..], route_to(Resource, action))` option",
+    )],
+};
 
-const ACTOR_OPTIONS: &[&str] = &["allow_nil", "attribute_type", "public"];
-const OVERRIDE_OPTIONS: &[&str] = &["versions", "route_to"];
+/// Options of `persist_actor_primary_key(name, Type, ..)` after its two positional arguments.
+const ACTOR_OPTIONS: Options<ActorOptions> = Options {
+    what: "persist_actor_primary_key option",
+    table: &[
+        Opt {
+            name: "allow_nil",
+            parse: |a, m, acc| {
+                options::set_value(&mut a.allow_nil, m, "true", common::boolean, acc)
+            },
+        },
+        Opt {
+            name: "attribute_type",
+            parse: |a, m, acc| options::set_value(&mut a.attribute_type, m, "uuid", word, acc),
+        },
+        Opt {
+            name: "public",
+            parse: |a, m, acc| options::set_value(&mut a.public, m, "false", common::boolean, acc),
+        },
+    ],
+    hints: &[],
+};
+
+/// Options of `replay_override(Resource, action, ..)` after its two positional arguments.
+const OVERRIDE_OPTIONS: Options<OverrideOptions> = Options {
+    what: "replay_override option",
+    table: &[
+        Opt {
+            name: "versions",
+            parse: |o, m, acc| {
+                options::set_value(
+                    &mut o.versions,
+                    m,
+                    "[1]",
+                    |e| IntList::from_expr(e).map(|l| l.0),
+                    acc,
+                )
+            },
+        },
+        Opt {
+            name: "route_to",
+            parse: |o, m, acc| o.routes.extend(parse_route(m, acc)),
+        },
+    ],
+    hints: &[],
+};
+
+fn word(expr: &Expr) -> darling::Result<Ident> {
+    Word::from_expr(expr).map(|w| w.0)
+}
+
+fn lit_str(expr: &Expr) -> darling::Result<LitStr> {
+    <LitStr as FromMeta>::from_expr(expr).map_err(|err| err.with_span(expr))
+}
 
 /// `#[event_log(...)]` as written.
 #[derive(Debug, Default)]
 pub(crate) struct EventLogAttr {
     /// `clear_records_for_replay = Type`.
-    pub clear_records_for_replay: Option<Path>,
+    pub clear_records_for_replay: Once<Path>,
     /// `primary_key_type = integer | uuid_v7`.
-    pub primary_key_type: Option<Ident>,
+    pub primary_key_type: Once<Ident>,
     /// `record_id_type = uuid | integer | string`.
-    pub record_id_type: Option<Ident>,
+    pub record_id_type: Once<Ident>,
     /// `advisory_lock_key_default = <i64> | [<i32>, <i32>]`, checked later.
-    pub advisory_lock_key_default: Option<Expr>,
+    pub advisory_lock_key_default: Once<Expr>,
     /// `advisory_lock_key_generator = Type`.
-    pub advisory_lock_key_generator: Option<Path>,
+    pub advisory_lock_key_generator: Once<Path>,
     /// `advisory_lock_scope = global | tenant | record`.
-    pub advisory_lock_scope: Option<Ident>,
+    pub advisory_lock_scope: Once<Ident>,
     /// Each `persist_actor_primary_key(..)`.
     pub actors: Vec<ActorAttr>,
     /// Each `replay_override(..)`.
     pub overrides: Vec<OverrideAttr>,
     /// `table = "name"`.
-    pub table: Option<LitStr>,
+    pub table: Once<LitStr>,
     /// `track_commit_time = bool`.
-    pub track_commit_time: Option<LitBool>,
+    pub track_commit_time: Once<LitBool>,
 }
 
 /// `persist_actor_primary_key(name, Destination, allow_nil = .., attribute_type = .., public = ..)`.
@@ -61,12 +178,19 @@ pub(crate) struct ActorAttr {
     pub name: Ident,
     /// The actor type.
     pub destination: Path,
+    /// The options after the two positional arguments.
+    pub options: ActorOptions,
+}
+
+/// The named options of a `persist_actor_primary_key(..)`.
+#[derive(Debug, Default)]
+pub(crate) struct ActorOptions {
     /// `allow_nil = bool`.
-    pub allow_nil: Option<LitBool>,
+    pub allow_nil: Once<LitBool>,
     /// `attribute_type = uuid | integer | string`.
-    pub attribute_type: Option<Ident>,
+    pub attribute_type: Once<Ident>,
     /// `public = bool`.
-    pub public: Option<LitBool>,
+    pub public: Once<LitBool>,
 }
 
 /// `replay_override(Resource, action, versions = [..], route_to(Resource, action), ..)`.
@@ -87,82 +211,19 @@ pub(crate) struct OverrideAttr {
     pub malformed: bool,
 }
 
+/// The named options of a `replay_override(..)`.
+#[derive(Debug, Default)]
+struct OverrideOptions {
+    versions: Once<Vec<LitInt>>,
+    routes: Vec<(Path, Ident)>,
+}
+
 /// Parses the attribute's items, pushing every error into `acc`.
 pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventLogAttr {
     let mut out = EventLogAttr::default();
     for item in items {
-        let Some(meta) = acc.handle(common::option_meta(item, "primary_key_type = integer")) else {
-            continue;
-        };
-        let name = common::option_name(meta);
-        match name.as_str() {
-            "clear_records_for_replay" => {
-                let v = common::name_value(meta, &name, "ClearAll").and_then(Path::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.clear_records_for_replay, v, &name, meta, acc);
-                }
-            }
-            "primary_key_type" => {
-                let v = common::name_value(meta, &name, "integer").and_then(Word::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.primary_key_type, v.0, &name, meta, acc);
-                }
-            }
-            "record_id_type" => {
-                let v = common::name_value(meta, &name, "uuid").and_then(Word::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.record_id_type, v.0, &name, meta, acc);
-                }
-            }
-            "advisory_lock_key_default" => {
-                let v = common::name_value(meta, &name, "2147483647").cloned();
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.advisory_lock_key_default, v, &name, meta, acc);
-                }
-            }
-            "advisory_lock_key_generator" => {
-                let v = common::name_value(meta, &name, "MyKeys").and_then(Path::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.advisory_lock_key_generator, v, &name, meta, acc);
-                }
-            }
-            "advisory_lock_scope" => {
-                let v = common::name_value(meta, &name, "record").and_then(Word::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.advisory_lock_scope, v.0, &name, meta, acc);
-                }
-            }
-            "table" => {
-                let v = common::name_value(meta, &name, "\"events\"").and_then(|e| {
-                    <LitStr as FromMeta>::from_expr(e).map_err(|err| err.with_span(e))
-                });
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.table, v, &name, meta, acc);
-                }
-            }
-            "track_commit_time" => {
-                let v = common::name_value(meta, &name, "true").and_then(common::boolean);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.track_commit_time, v, &name, meta, acc);
-                }
-            }
-            "persist_actor_primary_key" => {
-                if let Some(actor) = parse_actor(meta, acc) {
-                    out.actors.push(actor);
-                }
-            }
-            "replay_override" => {
-                if let Some(o) = parse_override(meta, acc) {
-                    out.overrides.push(o);
-                }
-            }
-            "replay_overrides" => acc.push(
-                Error::custom(
-                    "write each override as its own `replay_override(Resource, action, versions = [..], route_to(Resource, action))` option",
-                )
-                .with_span(meta.path()),
-            ),
-            other => acc.push(common::unknown("#[event_log] option", other, OPTIONS, meta.path())),
+        if let Some(meta) = acc.handle(options::option_meta(item, "primary_key_type = integer")) {
+            OPTIONS.parse(&mut out, meta, acc);
         }
     }
     out
@@ -170,7 +231,7 @@ pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventLogAttr
 
 fn parse_actor(meta: &Meta, acc: &mut Accumulator) -> Option<ActorAttr> {
     let example = "user_id, User";
-    let items = acc.handle(common::list(meta, "persist_actor_primary_key", example))?;
+    let items = acc.handle(options::list(meta, "persist_actor_primary_key", example))?;
     let span = meta.span();
     let name = acc.handle(common::positional_ident(
         items.first(),
@@ -182,45 +243,16 @@ fn parse_actor(meta: &Meta, acc: &mut Accumulator) -> Option<ActorAttr> {
         "the actor type, like `User`",
         span,
     ));
-    let (mut allow_nil, mut attribute_type, mut public) = (None, None, None);
+    let mut opts = ActorOptions::default();
     for item in items.iter().skip(2) {
-        let Some(opt) = acc.handle(common::option_meta(item, "allow_nil = true")) else {
-            continue;
-        };
-        let opt_name = common::option_name(opt);
-        match opt_name.as_str() {
-            "allow_nil" => {
-                let v = common::name_value(opt, "allow_nil", "true").and_then(common::boolean);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut allow_nil, v, "allow_nil", opt, acc);
-                }
-            }
-            "public" => {
-                let v = common::name_value(opt, "public", "false").and_then(common::boolean);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut public, v, "public", opt, acc);
-                }
-            }
-            "attribute_type" => {
-                let v = common::name_value(opt, "attribute_type", "uuid").and_then(Word::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut attribute_type, v.0, "attribute_type", opt, acc);
-                }
-            }
-            other => acc.push(common::unknown(
-                "persist_actor_primary_key option",
-                other,
-                ACTOR_OPTIONS,
-                opt.path(),
-            )),
+        if let Some(opt) = acc.handle(options::option_meta(item, "allow_nil = true")) {
+            ACTOR_OPTIONS.parse(&mut opts, opt, acc);
         }
     }
     Some(ActorAttr {
         name: name?,
         destination: destination?.clone(),
-        allow_nil,
-        attribute_type,
-        public,
+        options: opts,
     })
 }
 
@@ -235,7 +267,7 @@ fn parse_override(meta: &Meta, outer: &mut Accumulator) -> Option<OverrideAttr> 
 
 fn parse_override_items(meta: &Meta, acc: &mut Accumulator) -> Option<OverrideAttr> {
     let example = "User, create, versions = [1], route_to(User, create_v1)";
-    let items = acc.handle(common::list(meta, "replay_override", example))?;
+    let items = acc.handle(options::list(meta, "replay_override", example))?;
     let span = meta.path().span();
     let resource = acc.handle(common::positional_path(
         items.first(),
@@ -247,60 +279,38 @@ fn parse_override_items(meta: &Meta, acc: &mut Accumulator) -> Option<OverrideAt
         "the action stored in the events, like `create`",
         span,
     ));
-    let mut versions = None;
-    let mut routes = Vec::new();
+    let mut opts = OverrideOptions::default();
     for item in items.iter().skip(2) {
-        let Some(opt) = acc.handle(common::option_meta(item, "versions = [1]")) else {
-            continue;
-        };
-        let opt_name = common::option_name(opt);
-        match opt_name.as_str() {
-            "versions" => {
-                let v = common::name_value(opt, "versions", "[1]").and_then(IntList::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut versions, v.0, "versions", opt, acc);
-                }
-            }
-            "route_to" => {
-                let Some(args) = acc.handle(common::list(opt, "route_to", "User, create_v1"))
-                else {
-                    continue;
-                };
-                let at = opt.span();
-                let target = acc.handle(common::positional_path(
-                    args.first(),
-                    "the target resource, like `User`",
-                    at,
-                ));
-                let action = acc.handle(common::positional_ident(
-                    args.get(1),
-                    "the target action, like `create_v1`",
-                    at,
-                ));
-                if let Some(extra) = args.get(2) {
-                    acc.push(
-                        Error::custom("route_to takes exactly a resource and an action")
-                            .with_span(extra),
-                    );
-                }
-                if let (Some(t), Some(a)) = (target, action) {
-                    routes.push((t.clone(), a));
-                }
-            }
-            other => acc.push(common::unknown(
-                "replay_override option",
-                other,
-                OVERRIDE_OPTIONS,
-                opt.path(),
-            )),
+        if let Some(opt) = acc.handle(options::option_meta(item, "versions = [1]")) {
+            OVERRIDE_OPTIONS.parse(&mut opts, opt, acc);
         }
     }
     Some(OverrideAttr {
         span,
         resource: resource?.clone(),
         action: action?,
-        versions,
-        routes,
+        versions: opts.versions.into_inner(),
+        routes: opts.routes,
         malformed: false,
     })
+}
+
+/// `route_to(Resource, action)`.
+fn parse_route(meta: &Meta, acc: &mut Accumulator) -> Option<(Path, Ident)> {
+    let args = acc.handle(options::list(meta, "route_to", "User, create_v1"))?;
+    let at = meta.span();
+    let target = acc.handle(common::positional_path(
+        args.first(),
+        "the target resource, like `User`",
+        at,
+    ));
+    let action = acc.handle(common::positional_ident(
+        args.get(1),
+        "the target action, like `create_v1`",
+        at,
+    ));
+    if let Some(extra) = args.get(2) {
+        acc.push(Error::custom("route_to takes exactly a resource and an action").with_span(extra));
+    }
+    Some((target?.clone(), action?))
 }

@@ -13,6 +13,7 @@ use syn::{Expr, Ident, Lit, Path, UnOp};
 
 use super::attr::{ActorAttr, EventLogAttr, OverrideAttr};
 use crate::common::{self, KeyTy};
+use crate::options;
 
 /// Columns every event table has; actor columns must not reuse them.
 const RESERVED_COLUMNS: &[&str] = &[
@@ -87,19 +88,19 @@ pub(crate) struct OverrideModel {
 pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel {
     let primary_key_type = attr
         .primary_key_type
-        .as_ref()
+        .get()
         .map_or(PkTy::Integer, |w| primary_key_type(w, acc));
-    let record_id_type = attr.record_id_type.as_ref().map_or(KeyTy::Uuid, |w| {
+    let record_id_type = attr.record_id_type.get().map_or(KeyTy::Uuid, |w| {
         acc.handle(KeyTy::parse(w, "record_id_type"))
             .unwrap_or(KeyTy::Uuid)
     });
     let lock_default = attr
         .advisory_lock_key_default
-        .as_ref()
+        .get()
         .map_or(LockDefault::DEFAULT, |e| lock_default(e, acc));
     let table = attr
         .table
-        .as_ref()
+        .get()
         .map_or_else(|| "events".to_owned(), |t| table_name(t, acc));
     let mut actors: Vec<ActorModel> = attr.actors.iter().map(|a| actor(a, acc)).collect();
     actor_columns_unique(&actors, acc);
@@ -119,19 +120,19 @@ pub(crate) fn check(attr: EventLogAttr, acc: &mut Accumulator) -> EventLogModel 
         primary_key_type,
         record_id_type,
         lock_default,
-        lock_generator: attr.advisory_lock_key_generator,
-        clear_records: attr.clear_records_for_replay,
+        lock_generator: attr.advisory_lock_key_generator.into_inner(),
+        clear_records: attr.clear_records_for_replay.into_inner(),
         actors,
         overrides,
-        track_commit_time: attr.track_commit_time.is_some_and(|b| b.value),
+        track_commit_time: attr.track_commit_time.get().is_some_and(|b| b.value),
     }
 }
 
 // advisory_lock_scope is `global`, `tenant` or `record`, and a custom generator is a scope of its own.
 fn lock_scope(attr: &EventLogAttr, acc: &mut Accumulator) -> Option<common::Scope> {
-    let word = attr.advisory_lock_scope.as_ref()?;
+    let word = attr.advisory_lock_scope.get()?;
     let scope = acc.handle(common::Scope::parse(word))?;
-    if attr.advisory_lock_key_generator.is_some() {
+    if attr.advisory_lock_key_generator.is_set() {
         acc.push(
             Error::custom(
                 "advisory_lock_scope and advisory_lock_key_generator exclude each other: a generator \
@@ -146,19 +147,9 @@ fn lock_scope(attr: &EventLogAttr, acc: &mut Accumulator) -> Option<common::Scop
 
 // primary_key_type is `integer` or `uuid_v7`.
 fn primary_key_type(word: &Ident, acc: &mut Accumulator) -> PkTy {
-    match word.to_string().as_str() {
-        "integer" => PkTy::Integer,
-        "uuid_v7" => PkTy::UuidV7,
-        other => {
-            acc.push(common::unknown(
-                "primary_key_type",
-                other,
-                &["integer", "uuid_v7"],
-                word,
-            ));
-            PkTy::Integer
-        }
-    }
+    const WORDS: &[(&str, PkTy)] = &[("integer", PkTy::Integer), ("uuid_v7", PkTy::UuidV7)];
+    acc.handle(options::choose(word, "primary_key_type", WORDS))
+        .unwrap_or(PkTy::Integer)
 }
 
 // advisory_lock_key_default is an i64, or a pair of i32.
@@ -281,16 +272,17 @@ fn table_name(lit: &syn::LitStr, acc: &mut Accumulator) -> String {
 
 // attribute_type is `uuid`, `integer` or `string`; allow_nil and public default as in AshEvents.
 fn actor(a: &ActorAttr, acc: &mut Accumulator) -> ActorModel {
-    let attribute_type = a.attribute_type.as_ref().map_or(KeyTy::Uuid, |w| {
+    let o = &a.options;
+    let attribute_type = o.attribute_type.get().map_or(KeyTy::Uuid, |w| {
         acc.handle(KeyTy::parse(w, "attribute_type"))
             .unwrap_or(KeyTy::Uuid)
     });
     ActorModel {
         name: a.name.clone(),
         destination: a.destination.clone(),
-        allow_nil: a.allow_nil.as_ref().is_none_or(|b| b.value),
+        allow_nil: o.allow_nil.get().is_none_or(|b| b.value),
         attribute_type,
-        public: a.public.as_ref().is_some_and(|b| b.value),
+        public: o.public.get().is_some_and(|b| b.value),
     }
 }
 
@@ -353,7 +345,7 @@ fn several_actors_allow_nil(actors: &[ActorAttr], acc: &mut Accumulator) {
         return;
     }
     for a in actors {
-        if let Some(b) = a.allow_nil.as_ref().filter(|b| !b.value) {
+        if let Some(b) = a.options.allow_nil.get().filter(|b| !b.value) {
             acc.push(
                 Error::custom(format!(
                     "actor column `{}` cannot have allow_nil = false: with several persist_actor_primary_key, every one must allow nil; remove `allow_nil = false`",

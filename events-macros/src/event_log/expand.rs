@@ -2,17 +2,18 @@
 //! routing table and the compile-time assertions from a checked model.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::ItemStruct;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{Ident, ItemStruct, Path};
 
 use super::check::{ActorModel, EventLogModel, LockDefault, PkTy};
 use crate::common;
+use crate::private::{Private, action_name_type};
 
 /// Expands the model into items placed after the struct.
 pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
     let ident = &item.ident;
-    let p = quote!(::events_core::__private);
+    let p = Private::new();
     let record_id_ty = model.record_id_type.rust_type();
     let table = &model.table;
     let track_commit_time = model.track_commit_time;
@@ -40,20 +41,24 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
         .lock_generator
         .as_ref()
         .map_or_else(Span::call_site, |l| l.span());
-    let generate_key = quote_spanned! {generator_span=>
-        <#generator as ::events_core::__private::AdvisoryLockKeyGenerator>::generate_key(__input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+    let generate_key = {
+        let p = Private::at(generator_span);
+        quote_spanned! {generator_span=>
+            <#generator as #p::AdvisoryLockKeyGenerator>::generate_key(__input, Self::ADVISORY_LOCK_KEY_DEFAULT)
+        }
     };
     let (clear_name, clear_call) = match &model.clear_records {
         Some(c) => {
             let name = common::path_string(c);
+            let p = Private::at(c.span());
             // The check and the call share a body and a span: a type that is not
             // `ClearRecords` is reported once, on the user's token.
             (
                 quote!(::core::option::Option::Some(#name)),
                 quote_spanned! {c.span()=>
-                    ::events_core::__private::clear_records::<#c>();
+                    #p::clear_records::<#c>();
                     ::core::option::Option::Some(::std::boxed::Box::pin(
-                        <#c as ::events_core::__private::ClearRecords>::clear_records(__conn)
+                        <#c as #p::ClearRecords>::clear_records(__conn)
                     ))
                 },
             )
@@ -74,10 +79,11 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
     let persists = model.actors.iter().map(|a| {
         let name = a.name.to_string();
         let dest = &a.destination;
+        let p = Private::at(dest.span());
         // Spanned on the actor type throughout, so "not an actor" lands on it.
         quote_spanned! {dest.span()=>
             #[automatically_derived]
-            impl ::events_core::__private::PersistsActor<#dest> for #ident {
+            impl #p::PersistsActor<#dest> for #ident {
                 const COLUMN: &'static str = #name;
             }
         }
@@ -93,31 +99,26 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
             let resource = &o.resource;
             let action = o.action.to_string();
             let versions = &o.versions;
+            let pr = Private::at(resource.span());
             override_checks.push(quote_spanned! {resource.span()=>
-                ::events_core::__private::resource::<#resource>();
+                #pr::resource::<#resource>();
             });
             let resource_name = quote_spanned! {resource.span()=>
-                <#resource as ::events_core::__private::Resource>::NAME
+                <#resource as #pr::Resource>::NAME
             };
             let routes = o
                 .routes
                 .iter()
                 .map(|(target, target_action)| {
                     let name = target_action.to_string();
+                    let pt = Private::at(target.span());
                     override_checks.push(quote_spanned! {target.span()=>
-                        ::events_core::__private::route_target::<#ident, #target>();
+                        #pt::route_target::<#ident, #target>();
                     });
                     let target_name = quote_spanned! {target.span()=>
-                        <#target as ::events_core::__private::Resource>::NAME
+                        <#target as #pt::Resource>::NAME
                     };
-                    // A missing target action is rustc's "no associated item
-                    // `__events_replay_<action>`", on the user's action token.
-                    let replay = format_ident!(
-                        "__events_replay_{}",
-                        target_action,
-                        span = target_action.span()
-                    );
-                    let apply = quote_spanned!(target_action.span()=> <#target>::#replay);
+                    let apply = route_apply(target, target_action);
                     quote!(#p::Route { resource: #target_name, action: #name, apply: #apply })
                 })
                 .collect::<Vec<_>>();
@@ -167,6 +168,41 @@ pub(crate) fn expand(item: &ItemStruct, model: &EventLogModel) -> TokenStream {
         #(#persists)*
 
         #(#actor_checks)*
+    }
+}
+
+/// The replay function `route_to(target, action)` names: the one `#[events]`
+/// registered as `ReplayAction<action>` of `target`.
+///
+/// The lookup goes through a local trait whose only impl needs that
+/// `ReplayAction`: when `target` has no such action, rustc reports the local
+/// trait as unimplemented (`do_not_recommend` keeps it from descending to the
+/// runtime's trait), so the one error is in the user's words and on the user's
+/// action token.
+fn route_apply(target: &Path, action: &Ident) -> TokenStream {
+    let at = action.span();
+    let p = Private::at(at);
+    let name = action_name_type(action, p);
+    let resource = common::path_string(target);
+    let message = format!("`{resource}` has no action `{action}` to route replayed events to");
+    let label = format!("no action `{action}` in `{resource}`");
+    let note = format!(
+        "`route_to({resource}, {action})` names a method of `{resource}` marked #[create], #[update] or #[destroy] in its #[events] impl block (an ignored action counts): write one of those names, or add the action `{action}`"
+    );
+    quote_spanned! {at=>
+        {
+            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
+            trait RouteTargetHasAction {
+                const APPLY: #p::ReplayFn;
+            }
+            type __Name = #name;
+            #[diagnostic::do_not_recommend]
+            impl<R: #p::ReplayAction<__Name>> RouteTargetHasAction for R {
+                const APPLY: #p::ReplayFn = <R as #p::ReplayAction<__Name>>::REPLAY;
+            }
+            type __Target = #target;
+            <__Target as RouteTargetHasAction>::APPLY
+        }
     }
 }
 

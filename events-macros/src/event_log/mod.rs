@@ -231,6 +231,27 @@ mod tests {
         assert!(!out.contains("compile_error"), "{out}");
     }
 
+    #[test]
+    fn a_route_names_its_action_in_its_error() {
+        let out = expand(
+            quote!(replay_override(
+                User,
+                create,
+                versions = [1],
+                route_to(User, create_v0)
+            )),
+            quote!(
+                pub struct EventLog;
+            ),
+        )
+        .to_string();
+        assert!(
+            out.contains("\"`User` has no action `create_v0` to route replayed events to\""),
+            "{out}"
+        );
+        assert!(!out.contains("__events_replay"), "{out}");
+    }
+
     /// What a user gets for one actor column and one replay override.
     #[test]
     fn expansion_of_an_actor_and_an_override() {
@@ -279,7 +300,37 @@ mod tests {
                                 ::events_core::__private::Route {
                                     resource: <User as ::events_core::__private::Resource>::NAME,
                                     action: "create_v1",
-                                    apply: <User>::__events_replay_create_v1,
+                                    apply: {
+                                        #[diagnostic::on_unimplemented(
+                                            message = "`User` has no action `create_v1` to route replayed events to",
+                                            label = "no action `create_v1` in `User`",
+                                            note = "`route_to(User, create_v1)` names a method of `User` marked #[create], #[update] or #[destroy] in its #[events] impl block (an ignored action counts): write one of those names, or add the action `create_v1`"
+                                        )]
+                                        trait RouteTargetHasAction {
+                                            const APPLY: ::events_core::__private::ReplayFn;
+                                        }
+                                        type __Name = (
+                                            ::events_core::__private::NameChar<'c'>,
+                                            ::events_core::__private::NameChar<'r'>,
+                                            ::events_core::__private::NameChar<'e'>,
+                                            ::events_core::__private::NameChar<'a'>,
+                                            ::events_core::__private::NameChar<'t'>,
+                                            ::events_core::__private::NameChar<'e'>,
+                                            ::events_core::__private::NameChar<'_'>,
+                                            ::events_core::__private::NameChar<'v'>,
+                                            ::events_core::__private::NameChar<'1'>,
+                                        );
+                                        #[diagnostic::do_not_recommend]
+                                        impl<
+                                            R: ::events_core::__private::ReplayAction<__Name>,
+                                        > RouteTargetHasAction for R {
+                                            const APPLY: ::events_core::__private::ReplayFn = <R as ::events_core::__private::ReplayAction<
+                                                __Name,
+                                            >>::REPLAY;
+                                        }
+                                        type __Target = User;
+                                        <__Target as RouteTargetHasAction>::APPLY
+                                    },
                                 },
                             ],
                         },

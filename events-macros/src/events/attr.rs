@@ -8,35 +8,81 @@ use syn::punctuated::Punctuated;
 use syn::{Ident, ImplItem, ItemImpl, LitInt, LitStr, Meta, Path, Token};
 
 use crate::common::{self, IdentList};
+use crate::options::{self, Once, Opt, Options};
 
 /// Options `#[events]` takes.
-pub(crate) const OPTIONS: &[&str] = &[
-    "event_log",
-    "ignore_actions",
-    "only_actions",
-    "current_action_versions",
-    "name",
-    "advisory_lock_scope",
-];
+const OPTIONS: Options<EventsAttr> = Options {
+    what: "#[events] option",
+    table: &[
+        Opt {
+            name: "event_log",
+            parse: |a, m, acc| {
+                a.event_log_written = true;
+                options::set_value(&mut a.event_log, m, "EventLog", Path::from_expr, acc);
+            },
+        },
+        Opt {
+            name: "ignore_actions",
+            parse: |a, m, acc| action_list(&mut a.ignore_actions, m, acc),
+        },
+        Opt {
+            name: "only_actions",
+            parse: |a, m, acc| action_list(&mut a.only_actions, m, acc),
+        },
+        Opt {
+            name: "current_action_versions",
+            parse: |a, m, acc| {
+                if let Some(v) = versions(m, acc) {
+                    a.current_action_versions.set(v, m.path(), acc);
+                }
+            },
+        },
+        Opt {
+            name: "name",
+            parse: |a, m, acc| {
+                options::set_value(
+                    &mut a.name,
+                    m,
+                    "\"accounts.user\"",
+                    |e| <LitStr as FromMeta>::from_expr(e).map_err(|err| err.with_span(e)),
+                    acc,
+                );
+            },
+        },
+        Opt {
+            name: "advisory_lock_scope",
+            parse: |a, m, acc| {
+                options::set_value(
+                    &mut a.advisory_lock_scope,
+                    m,
+                    "record",
+                    |e| common::Word::from_expr(e).map(|w| w.0),
+                    acc,
+                );
+            },
+        },
+    ],
+    hints: &[],
+};
 
 /// `#[events(...)]` as written.
 #[derive(Debug, Default)]
 pub(crate) struct EventsAttr {
     /// `event_log = Type`.
-    pub event_log: Option<Path>,
+    pub event_log: Once<Path>,
     /// Whether `event_log` was written at all, even malformed: a malformed one is
     /// reported once, as malformed, not again as missing.
     pub event_log_written: bool,
     /// `ignore_actions = [..]`, with the option's name for errors.
-    pub ignore_actions: Option<(Ident, Vec<Ident>)>,
+    pub ignore_actions: Once<(Ident, Vec<Ident>)>,
     /// `only_actions = [..]`, with the option's name for errors.
-    pub only_actions: Option<(Ident, Vec<Ident>)>,
+    pub only_actions: Once<(Ident, Vec<Ident>)>,
     /// `current_action_versions(action = N, ..)`.
-    pub current_action_versions: Vec<(Ident, LitInt)>,
+    pub current_action_versions: Once<Vec<(Ident, LitInt)>>,
     /// `name = ".."`.
-    pub name: Option<LitStr>,
+    pub name: Once<LitStr>,
     /// `advisory_lock_scope = global | tenant | record`.
-    pub advisory_lock_scope: Option<Ident>,
+    pub advisory_lock_scope: Once<Ident>,
 }
 
 /// Which action attribute marks a method.
@@ -69,7 +115,7 @@ pub(crate) struct ActionSyntax {
 }
 
 /// A method marked `#[bulk(action)]`: the bulk form of `action`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct BulkSyntax {
     /// Index of the method in `ItemImpl::items`.
     pub index: usize,
@@ -81,75 +127,29 @@ pub(crate) struct BulkSyntax {
 pub(crate) fn parse(items: &[NestedMeta], acc: &mut Accumulator) -> EventsAttr {
     let mut out = EventsAttr::default();
     for item in items {
-        let Some(meta) = acc.handle(common::option_meta(item, "event_log = EventLog")) else {
-            continue;
-        };
-        let name = common::option_name(meta);
-        match name.as_str() {
-            "event_log" => {
-                out.event_log_written = true;
-                let v = common::name_value(meta, &name, "EventLog").and_then(Path::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.event_log, v, &name, meta, acc);
-                }
-            }
-            "ignore_actions" | "only_actions" => {
-                let v =
-                    common::name_value(meta, &name, "[create_v1]").and_then(IdentList::from_expr);
-                let key = meta.path().get_ident().cloned();
-                if let (Some(v), Some(key)) = (acc.handle(v), key) {
-                    let slot = if name == "ignore_actions" {
-                        &mut out.ignore_actions
-                    } else {
-                        &mut out.only_actions
-                    };
-                    common::set_once(slot, (key, v.0), &name, meta, acc);
-                }
-            }
-            "current_action_versions" => {
-                if !out.current_action_versions.is_empty() {
-                    acc.push(
-                        Error::custom("duplicate option `current_action_versions`; give it once")
-                            .with_span(meta),
-                    );
-                    continue;
-                }
-                out.current_action_versions = versions(meta, acc);
-            }
-            "name" => {
-                let v = common::name_value(meta, &name, "\"accounts.user\"").and_then(|e| {
-                    <LitStr as FromMeta>::from_expr(e).map_err(|err| err.with_span(e))
-                });
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.name, v, &name, meta, acc);
-                }
-            }
-            "advisory_lock_scope" => {
-                let v = common::name_value(meta, &name, "record").and_then(common::Word::from_expr);
-                if let Some(v) = acc.handle(v) {
-                    common::set_once(&mut out.advisory_lock_scope, v.0, &name, meta, acc);
-                }
-            }
-            other => acc.push(common::unknown(
-                "#[events] option",
-                other,
-                OPTIONS,
-                meta.path(),
-            )),
+        if let Some(meta) = acc.handle(options::option_meta(item, "event_log = EventLog")) {
+            OPTIONS.parse(&mut out, meta, acc);
         }
     }
     out
 }
 
+/// `ignore_actions = [..]` or `only_actions = [..]`, kept with the option's name.
+fn action_list(slot: &mut Once<(Ident, Vec<Ident>)>, meta: &Meta, acc: &mut Accumulator) {
+    let list = options::name_value(meta, &options::option_name(meta), "[create_v1]")
+        .and_then(IdentList::from_expr);
+    if let (Some(list), Some(key)) = (acc.handle(list), meta.path().get_ident()) {
+        slot.set((key.clone(), list.0), meta.path(), acc);
+    }
+}
+
 /// `current_action_versions(create = 2, update = 3)`.
-fn versions(meta: &Meta, acc: &mut Accumulator) -> Vec<(Ident, LitInt)> {
-    let Some(items) = acc.handle(common::list(
+fn versions(meta: &Meta, acc: &mut Accumulator) -> Option<Vec<(Ident, LitInt)>> {
+    let items = acc.handle(options::list(
         meta,
         "current_action_versions",
         "create = 2, update = 3",
-    )) else {
-        return Vec::new();
-    };
+    ))?;
     let mut out = Vec::new();
     for item in &items {
         let pair = match item {
@@ -172,7 +172,7 @@ fn versions(meta: &Meta, acc: &mut Accumulator) -> Vec<(Ident, LitInt)> {
             ),
         }
     }
-    out
+    Some(out)
 }
 
 /// Finds the action methods and removes their marker attributes. A method with

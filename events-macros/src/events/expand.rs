@@ -9,18 +9,20 @@ use syn::{GenericArgument, ImplItem, ItemImpl, PathArguments, Type};
 use super::attr::Kind;
 use super::check::{ActionModel, BulkModel, EventsModel};
 use crate::common::KeyTy;
+use crate::private::{Private, action_name_type};
 
 /// Rewrites the impl block: bodies hidden under `__events_body_<name>`, wrappers
 /// under the action names, adapters; then the `Resource` impl.
 pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
-    let p = quote!(::events_core::__private);
+    let p = Private::new();
     // Every mention of the record id type is spanned on the `event_log = X` value:
     // when X is not an event log, rustc's errors about it all land on X.
     let log_span = model
         .event_log
         .as_ref()
         .map_or_else(Span::call_site, |l| l.span());
-    let record_id = quote_spanned!(log_span=> ::events_core::__private::RecordIdOf<Self>);
+    let pl = Private::at(log_span);
+    let record_id = quote_spanned!(log_span=> #pl::RecordIdOf<Self>);
     let mut extra: Vec<ImplItem> = Vec::new();
     for action in &model.actions {
         let Some(ImplItem::Fn(method)) = item.items.get_mut(action.index) else {
@@ -54,6 +56,11 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             log_span,
         ));
     }
+    for &index in &model.duplicates {
+        if let Some(ImplItem::Fn(method)) = item.items.get_mut(index) {
+            set_aside(method, index);
+        }
+    }
     item.items.extend(extra);
 
     let self_ty = &item.self_ty;
@@ -71,7 +78,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
     let arms = model.actions.iter().map(|a| {
         let n = a.ident.to_string();
         let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
-        quote_spanned!(log_span=> #n => ::core::option::Option::Some(Self::#replay as ::events_core::__private::ReplayFn),)
+        quote_spanned!(log_span=> #n => ::core::option::Option::Some(Self::#replay as #pl::ReplayFn),)
     });
     let (log_ty, fallback_log) = match &model.event_log {
         Some(log) => (quote_spanned!(log.span()=> #log), None),
@@ -85,7 +92,7 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         }
     };
     let replay_fn_sig = quote_spanned! {log_span=>
-        fn replay_fn(__name: &str) -> ::core::option::Option<::events_core::__private::ReplayFn>
+        fn replay_fn(__name: &str) -> ::core::option::Option<#pl::ReplayFn>
     };
     let replay_fn = quote_spanned! {log_span=>
         #replay_fn_sig {
@@ -112,6 +119,19 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             }
         }
     });
+    // `route_to(Resource, action)` finds an action's replay function by its name
+    // through these impls, so a name that is no action here is one error in the
+    // user's words (see the event log's expansion).
+    let replay_actions = model.actions.iter().map(|a| {
+        let name = action_name_type(&a.ident, p);
+        let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
+        quote! {
+            #[automatically_derived]
+            impl #p::ReplayAction<#name> for #self_ty {
+                const REPLAY: #p::ReplayFn = Self::#replay;
+            }
+        }
+    });
     let resource_impl = quote! {
         #[automatically_derived]
         #[allow(clippy::type_complexity)]
@@ -131,13 +151,14 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
         None => quote! {
             #item
             #resource_impl
+            #(#replay_actions)*
             const _: () = {
-                ::events_core::__private::inventory::submit! {
-                    ::events_core::__private::ResourceEntry {
-                        log: ::events_core::__private::type_id_of::<#log_ty>,
-                        name: <#self_ty as ::events_core::__private::Resource>::NAME,
-                        actions: <#self_ty as ::events_core::__private::Resource>::ACTIONS,
-                        replay_fn: <#self_ty as ::events_core::__private::Resource>::replay_fn,
+                #p::inventory::submit! {
+                    #p::ResourceEntry {
+                        log: #p::type_id_of::<#log_ty>,
+                        name: <#self_ty as #p::Resource>::NAME,
+                        actions: <#self_ty as #p::Resource>::ACTIONS,
+                        replay_fn: <#self_ty as #p::Resource>::replay_fn,
                     }
                 }
             };
@@ -147,13 +168,12 @@ pub(crate) fn expand(mut item: ItemImpl, model: &EventsModel) -> TokenStream {
             const _: () = {
                 #log
                 #resource_impl
+                #(#replay_actions)*
             };
         },
     }
 }
 
-/// The record id type of the stand-in event log: what the first action's context
-/// says (`ActionCtx<'_, i64>`), else the default, a UUID.
 /// Renames the method `name` to `__events_body_<name>`, private and hidden;
 /// returns that name, and the doc comments and visibility its wrapper takes over.
 fn hide_body(
@@ -175,6 +195,18 @@ fn hide_body(
     (body_ident, docs, vis)
 }
 
+/// Renames a method that repeats an action's name (reported) out of the way, so
+/// rustc sees no second definition of the generated items; its body still
+/// type-checks.
+fn set_aside(method: &mut syn::ImplItemFn, index: usize) {
+    method.sig.ident = format_ident!("__events_duplicate_{}_{}", index, method.sig.ident);
+    method.vis = syn::Visibility::Inherited;
+    method.attrs.push(syn::parse_quote!(#[doc(hidden)]));
+    method.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+}
+
+/// The record id type of the stand-in event log: what the first action's context
+/// says (`ActionCtx<'_, i64>`), else the default, a UUID.
 fn fallback_record_id(model: &EventsModel) -> KeyTy {
     let Some(Type::Reference(r)) = model.actions.first().map(|a| &a.ctx_ty) else {
         return KeyTy::Uuid;
@@ -199,7 +231,7 @@ fn fallback_record_id(model: &EventsModel) -> KeyTy {
 
 /// `ActionInfo { .. }` for an action.
 fn info(a: &ActionModel) -> TokenStream {
-    let p = quote!(::events_core::__private);
+    let p = Private::new();
     let name = a.ident.to_string();
     let kind = match a.kind {
         Kind::Create => quote!(#p::ActionKind::Create),
@@ -223,19 +255,24 @@ fn adapters(
     let call = format_ident!("__events_call_{}", a.ident, span = log_span);
     let replay = format_ident!("__events_replay_{}", a.ident, span = log_span);
     let (input_ty, ret_ty, ctx_ty) = (&a.input_ty, &a.ret_ty, &a.ctx_ty);
+    let (pl, pi, pr) = (
+        Private::at(log_span),
+        Private::at(input_ty.span()),
+        Private::at(ret_ty.span()),
+    );
     // Every signature that mentions the record id type sits on the event log token,
     // the replay adapter's (which `route_to(Resource, action)` names) included: rustc
     // then reports a bad `event_log = X` on X and nowhere else.
     let replay_sig = quote_spanned! {log_span=>
-        pub fn #replay<'__a>(
-            __conn: &'__a mut ::events_core::__private::PgConnection,
-            __event: &'__a ::events_core::__private::Event,
-        ) -> ::events_core::__private::BoxFuture<'__a, ::core::result::Result<(), ::events_core::__private::Error>>
+        fn #replay<'__a>(
+            __conn: &'__a mut #pl::PgConnection,
+            __event: &'__a #pl::Event,
+        ) -> #pl::BoxFuture<'__a, ::core::result::Result<(), #pl::Error>>
     };
     let action_name = a.ident.to_string();
     let action_info = info(a);
     let replay_ctx = quote_spanned! {log_span=>
-        ::events_core::__private::replay_ctx::<Self>(__conn, __event, #action_info)?
+        #pl::replay_ctx::<Self>(__conn, __event, #action_info)?
     };
     let info = info(a);
     let (record_param, record_arg) = match a.kind {
@@ -272,17 +309,16 @@ fn adapters(
     let call_body = quote_spanned!(ctx_ty.span()=> Self::#body(__ctx, __input));
     // The input check and the decoding share a body and a span, so rustc reports a
     // missing `Deserialize` once, on the user's input type.
-    let input_check =
-        quote_spanned!(input_ty.span()=> ::events_core::__private::action_input::<#input_ty>(););
-    let decode = quote_spanned!(input_ty.span()=> ::events_core::__private::decode_input::<#input_ty>(
-        __event, <Self as ::events_core::__private::Resource>::NAME, #action_name)?);
-    let result = quote_spanned!(ret_ty.span()=> ::events_core::__private::replay_result::<#ret_ty>(
-        __event, <Self as ::events_core::__private::Resource>::NAME, #action_name, __ret));
+    let input_check = quote_spanned!(input_ty.span()=> #pi::action_input::<#input_ty>(););
+    let decode = quote_spanned!(input_ty.span()=> #pi::decode_input::<#input_ty>(
+        __event, <Self as #pi::Resource>::NAME, #action_name)?);
+    let result = quote_spanned!(ret_ty.span()=> #pr::replay_result::<#ret_ty>(
+        __event, <Self as #pr::Resource>::NAME, #action_name, __ret));
     let call_ty = quote_spanned! {log_span=>
-        ::events_core::__private::ActionCall<Self, #input_ty, #ret_ty>
+        #pl::ActionCall<Self, #input_ty, #ret_ty>
     };
     let new_call = quote_spanned! {log_span=>
-        ::events_core::__private::ActionCall::__new(#info, input, #record_arg, Self::#call)
+        #pl::ActionCall::__new(#info, input, #record_arg, Self::#call)
     };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary
@@ -297,9 +333,9 @@ fn adapters(
         #[doc(hidden)]
         #[allow(clippy::type_complexity)]
         fn #call<'__a, '__b>(
-            __ctx: &'__a mut ::events_core::__private::ActionCtx<'__b, #record_id>,
+            __ctx: &'__a mut #pl::ActionCtx<'__b, #record_id>,
             __input: #input_ty,
-        ) -> ::events_core::__private::BoxFuture<'__a, #ret_ty> {
+        ) -> #pl::BoxFuture<'__a, #ret_ty> {
             ::std::boxed::Box::pin(#call_body)
         }
     };
@@ -333,6 +369,7 @@ fn bulk_adapters(
     let call = format_ident!("__events_call_{}", b.ident, span = log_span);
     let check = format_ident!("__events_bulk_input_{}", b.ident);
     let (input_ty, ret_ty, ctx_ty) = (&b.input_ty, &b.ret_ty, &b.ctx_ty);
+    let (pl, pi) = (Private::at(log_span), Private::at(input_ty.span()));
     let target_input = &target.input_ty;
     let info = info(target);
     let target_name = target.ident.to_string();
@@ -381,13 +418,13 @@ fn bulk_adapters(
     let call_body = quote_spanned!(ctx_ty.span()=> Self::#body(__ctx, __inputs));
     // The events are `target`'s and replay decodes them as its input: same type.
     let same_input = quote_spanned!(input_ty.span()=>
-        ::events_core::__private::same_input::<#input_ty, #target_input>();
+        #pi::same_input::<#input_ty, #target_input>();
     );
     let call_ty = quote_spanned! {log_span=>
-        ::events_core::__private::BulkCall<Self, #input_ty, #ret_ty>
+        #pl::BulkCall<Self, #input_ty, #ret_ty>
     };
     let new_call = quote_spanned! {log_span=>
-        ::events_core::__private::BulkCall::__new(#info, #inputs, #record_ids, Self::#call)
+        #pl::BulkCall::__new(#info, #inputs, #record_ids, Self::#call)
     };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary
@@ -403,9 +440,9 @@ fn bulk_adapters(
         #[doc(hidden)]
         #[allow(clippy::type_complexity)]
         fn #call<'__a, '__b>(
-            __ctx: &'__a mut ::events_core::__private::BulkCtx<'__b, #record_id>,
+            __ctx: &'__a mut #pl::BulkCtx<'__b, #record_id>,
             __inputs: ::std::vec::Vec<#input_ty>,
-        ) -> ::events_core::__private::BoxFuture<'__a, #ret_ty> {
+        ) -> #pl::BoxFuture<'__a, #ret_ty> {
             ::std::boxed::Box::pin(#call_body)
         }
     };

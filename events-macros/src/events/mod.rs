@@ -185,6 +185,45 @@ mod tests {
         assert!(out.contains("a method is one action"), "{out}");
     }
 
+    #[test]
+    fn an_action_defined_twice_is_one_error_and_expanded_once() {
+        let out = expand(
+            quote!(event_log = EventLog),
+            quote!(
+                impl User {
+                    #[create]
+                    async fn create(ctx: &mut ActionCtx<'_>, input: ()) -> Result<User, Error> {
+                        todo!()
+                    }
+                    #[bulk(create)]
+                    async fn create(ctx: &mut BulkCtx<'_>, inputs: Vec<()>) -> Result<(), Error> {
+                        todo!()
+                    }
+                    #[update]
+                    async fn create(ctx: &mut ActionCtx<'_>, input: u32) -> Result<User, Error> {
+                        todo!()
+                    }
+                }
+            ),
+        )
+        .to_string();
+        let errors: Vec<&str> = out.split("compile_error").skip(1).collect();
+        assert_eq!(errors.len(), 2, "{out}");
+        assert!(
+            errors[0].contains("bulk action `create` has the name of the action `create` above"),
+            "{out}"
+        );
+        assert!(
+            errors[1].contains(
+                "action `create` is defined twice in this impl block; rename or remove one"
+            ),
+            "{out}"
+        );
+        assert_eq!(out.matches("fn __events_body_create").count(), 1, "{out}");
+        assert_eq!(out.matches("fn __events_replay_create").count(), 1, "{out}");
+        assert_eq!(out.matches("fn __events_duplicate_").count(), 2, "{out}");
+    }
+
     /// What a user gets for one action: a reviewer reads this diff when the
     /// expansion changes.
     #[test]
@@ -244,7 +283,7 @@ mod tests {
                 }
                 #[doc(hidden)]
                 #[allow(clippy::type_complexity)]
-                pub fn __events_replay_write<'__a>(
+                fn __events_replay_write<'__a>(
                     __conn: &'__a mut ::events_core::__private::PgConnection,
                     __event: &'__a ::events_core::__private::Event,
                 ) -> ::events_core::__private::BoxFuture<
@@ -307,6 +346,18 @@ mod tests {
                         _ => ::core::option::Option::None,
                     }
                 }
+            }
+            #[automatically_derived]
+            impl ::events_core::__private::ReplayAction<
+                (
+                    ::events_core::__private::NameChar<'w'>,
+                    ::events_core::__private::NameChar<'r'>,
+                    ::events_core::__private::NameChar<'i'>,
+                    ::events_core::__private::NameChar<'t'>,
+                    ::events_core::__private::NameChar<'e'>,
+                ),
+            > for Note {
+                const REPLAY: ::events_core::__private::ReplayFn = Self::__events_replay_write;
             }
             const _: () = {
                 ::events_core::__private::inventory::submit! {

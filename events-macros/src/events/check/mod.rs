@@ -1,16 +1,19 @@
 //! Checks `#[events(...)]` against the actions of the `impl` block and builds the
 //! model the expansion reads. Each rule is its own function; all of them run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use darling::Error;
 use darling::error::Accumulator;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Path, ReturnType, Type};
+use syn::{Ident, ImplItem, ImplItemFn, ItemImpl, Path, Type};
 
-use super::attr::{ActionSyntax, BulkSyntax, EventsAttr, Kind};
+mod signature;
+
 use crate::common;
+use crate::events::attr::{ActionSyntax, BulkSyntax, EventsAttr, Kind};
+use signature::{Shape, signature, type_text, vec_element};
 
 /// The checked configuration.
 #[derive(Debug)]
@@ -27,6 +30,9 @@ pub(crate) struct EventsModel {
     pub lock_scope: Option<common::Scope>,
     /// The well-formed bulk forms, in declaration order.
     pub bulks: Vec<BulkModel>,
+    /// Indices of the methods that repeat an earlier action's or bulk method's name
+    /// (reported): left out of the model, renamed out of the way by the expansion.
+    pub duplicates: Vec<usize>,
 }
 
 /// One well-formed `#[bulk(action)]` method.
@@ -77,14 +83,27 @@ pub(crate) fn check(
 ) -> EventsModel {
     impl_is_inherent_and_plain(item, acc);
     // A method marked both ways is reported by `bulk_models`; it is neither.
-    let all_actions = actions;
+    let both = |index: usize| {
+        actions.iter().any(|a| a.index == index) && bulks.iter().any(|b| b.index == index)
+    };
+    let duplicates = names_unique(item, actions, bulks, &both, acc);
+    let all_actions: Vec<ActionSyntax> = actions
+        .iter()
+        .filter(|a| !duplicates.contains(&a.index))
+        .cloned()
+        .collect();
+    let bulks: Vec<BulkSyntax> = bulks
+        .iter()
+        .filter(|b| !duplicates.contains(&b.index))
+        .cloned()
+        .collect();
     let actions: Vec<ActionSyntax> = all_actions
         .iter()
-        .filter(|a| !bulks.iter().any(|b| b.index == a.index))
+        .filter(|a| !both(a.index))
         .cloned()
         .collect();
     let actions = actions.as_slice();
-    if attr.event_log.is_none() && !attr.event_log_written {
+    if !attr.event_log.is_set() && !attr.event_log_written {
         acc.push(Error::custom("#[events] needs the event log that records these actions: add `event_log = YourEventLog`").with_span(&Span::call_site()));
     }
     let names: Vec<String> = actions
@@ -93,10 +112,10 @@ pub(crate) fn check(
         .map(|m| m.sig.ident.to_string())
         .collect();
     let known: Vec<&str> = names.iter().map(String::as_str).collect();
-    if let Some((key, list)) = &attr.ignore_actions {
+    if let Some((key, list)) = attr.ignore_actions.get() {
         names_exist(key, list, &known, acc);
     }
-    if let Some((key, list)) = &attr.only_actions {
+    if let Some((key, list)) = attr.only_actions.get() {
         names_exist(key, list, &known, acc);
     }
     ignore_and_only_exclusive(attr, acc);
@@ -130,19 +149,68 @@ pub(crate) fn check(
         });
     }
     no_actions_is_an_error(item, actions, acc);
-    let bulks = bulk_models(item, all_actions, bulks, &known, &models, acc);
+    let bulks = bulk_models(item, &all_actions, &bulks, &known, &models, acc);
     let lock_scope = attr
         .advisory_lock_scope
-        .as_ref()
+        .get()
         .and_then(|w| acc.handle(common::Scope::parse(w)));
     EventsModel {
         lock_scope,
-        event_log: attr.event_log.clone(),
+        event_log: attr.event_log.get().cloned(),
         name,
         actions: models,
         configured_versions,
         bulks,
+        duplicates,
     }
+}
+
+// Each action and bulk method has a name of its own in the impl block: the name is
+// its wrapper's. A later method with an earlier one's name is reported on its name
+// and left out (its index returned), so nothing is generated twice.
+fn names_unique(
+    item: &ItemImpl,
+    actions: &[ActionSyntax],
+    bulks: &[BulkSyntax],
+    both: &dyn Fn(usize) -> bool,
+    acc: &mut Accumulator,
+) -> Vec<usize> {
+    let mut marked: Vec<(usize, bool)> = actions
+        .iter()
+        .map(|a| (a.index, false))
+        .chain(bulks.iter().map(|b| (b.index, true)))
+        .filter(|(index, _)| !both(*index))
+        .collect();
+    marked.sort_unstable();
+    let mut seen: HashMap<String, bool> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for (index, bulk) in marked {
+        let Some(m) = method(item, index) else {
+            continue;
+        };
+        let name = m.sig.ident.to_string();
+        let Some(&first_bulk) = seen.get(&name) else {
+            seen.insert(name, bulk);
+            continue;
+        };
+        let message = match (first_bulk, bulk) {
+            (false, false) => {
+                format!("action `{name}` is defined twice in this impl block; rename or remove one")
+            }
+            (true, true) => format!(
+                "bulk action `{name}` is defined twice in this impl block; rename or remove one"
+            ),
+            (false, true) => format!(
+                "bulk action `{name}` has the name of the action `{name}` above; give it a name of its own, like `{name}_many`"
+            ),
+            (true, false) => format!(
+                "action `{name}` has the name of the bulk action `{name}` above; rename one of them"
+            ),
+        };
+        acc.push(Error::custom(message).with_span(&m.sig.ident));
+        duplicates.push(index);
+    }
+    duplicates
 }
 
 // A bulk method names an action of this impl block, is not itself an action, has
@@ -208,36 +276,6 @@ fn bulk_models(
     out
 }
 
-/// A type as written, for messages: `Vec<CreateUser>`, not `Vec < CreateUser >`.
-fn type_text(ty: &Type) -> String {
-    quote::ToTokens::to_token_stream(ty)
-        .to_string()
-        .replace(" :: ", "::")
-        .replace(" < ", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace("& ", "&")
-}
-
-/// `T` of a `Vec<T>` (any path ending in `Vec`).
-fn vec_element(ty: &Type) -> Option<Type> {
-    let Type::Path(p) = ty else {
-        return None;
-    };
-    let last = p.path.segments.last()?;
-    if last.ident != "Vec" {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.iter().collect::<Vec<_>>().as_slice() {
-        [syn::GenericArgument::Type(t)] => Some(t.clone()),
-        _ => None,
-    }
-}
-
 fn method(item: &ItemImpl, index: usize) -> Option<&ImplItemFn> {
     match item.items.get(index) {
         Some(ImplItem::Fn(m)) => Some(m),
@@ -284,7 +322,7 @@ fn unknown_action(
     } else {
         known.join(", ")
     };
-    let hint = common::did_you_mean(name, known)
+    let hint = crate::options::did_you_mean(name, known)
         .map(|k| format!("; did you mean `{k}`?"))
         .unwrap_or_default();
     Error::custom(format!(
@@ -295,7 +333,7 @@ fn unknown_action(
 
 // ignore_actions and only_actions are two ways to say the same thing: pick one.
 fn ignore_and_only_exclusive(attr: &EventsAttr, acc: &mut Accumulator) {
-    if let (Some(_), Some((only, _))) = (&attr.ignore_actions, &attr.only_actions) {
+    if let (Some(_), Some((only, _))) = (attr.ignore_actions.get(), attr.only_actions.get()) {
         acc.push(
             Error::custom("only_actions and ignore_actions exclude each other; keep one (only_actions lists the recorded actions, ignore_actions the others)")
                 .with_span(only),
@@ -304,7 +342,7 @@ fn ignore_and_only_exclusive(attr: &EventsAttr, acc: &mut Accumulator) {
 }
 
 fn ignored_set(attr: &EventsAttr, known: &[&str]) -> HashSet<String> {
-    match (&attr.only_actions, &attr.ignore_actions) {
+    match (attr.only_actions.get(), attr.ignore_actions.get()) {
         (Some((_, only)), _) => {
             let only: HashSet<String> = only.iter().map(ToString::to_string).collect();
             known
@@ -326,7 +364,7 @@ fn versions_valid(
     acc: &mut Accumulator,
 ) -> Vec<(String, u32)> {
     let mut out: Vec<(String, u32)> = Vec::new();
-    for (ident, lit) in &attr.current_action_versions {
+    for (ident, lit) in attr.current_action_versions.get().into_iter().flatten() {
         let n = ident.to_string();
         if !known.contains(&n.as_str()) {
             acc.push(unknown_action(&n, &"current_action_versions", known, ident));
@@ -357,7 +395,7 @@ fn versions_valid(
 
 // The stored resource name is given or the type's own name, never empty.
 fn resource_name(item: &ItemImpl, attr: &EventsAttr, acc: &mut Accumulator) -> String {
-    if let Some(lit) = &attr.name {
+    if let Some(lit) = attr.name.get() {
         let v = lit.value();
         if v.trim().is_empty() || v.trim() != v {
             acc.push(Error::custom("name must be a non-empty name without surrounding spaces, like `\"accounts.user\"`").with_span(lit));
@@ -378,143 +416,6 @@ fn resource_name(item: &ItemImpl, attr: &EventsAttr, acc: &mut Accumulator) -> S
             );
             String::new()
         }
-    }
-}
-
-/// Which method shape [`signature`] checks.
-#[derive(Clone, Copy)]
-enum Shape {
-    /// `async fn name(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`.
-    Action,
-    /// `async fn name(ctx: &mut BulkCtx<'_>, inputs: Vec<Input>) -> Result<T, E>`.
-    Bulk,
-}
-
-// An action is `async fn name(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`;
-// a bulk action `async fn name(ctx: &mut BulkCtx<'_>, inputs: Vec<Input>) -> Result<T, E>`.
-fn signature(m: &ImplItemFn, what: Shape, acc: &mut Accumulator) -> Option<(Type, Type, Type)> {
-    let sig = &m.sig;
-    let ident = &sig.ident;
-    let (label, shape, ctx, params) = match what {
-        Shape::Action => (
-            "action",
-            format!("`async fn {ident}(ctx: &mut ActionCtx<'_>, input: Input) -> Result<T, E>`"),
-            "`ctx: &mut ActionCtx<'_>`",
-            "the context and the input",
-        ),
-        Shape::Bulk => (
-            "bulk action",
-            format!(
-                "`async fn {ident}(ctx: &mut BulkCtx<'_>, inputs: Vec<Input>) -> Result<T, E>`"
-            ),
-            "`ctx: &mut BulkCtx<'_>`",
-            "the context and the inputs",
-        ),
-    };
-    let name = ident;
-    let mut errs: Vec<Error> = Vec::new();
-    if sig.asyncness.is_none() {
-        errs.push(
-            Error::custom(format!(
-                "{label} `{name}` must be an `async fn`; write {shape}"
-            ))
-            .with_span(&sig.fn_token),
-        );
-    }
-    if let Some(c) = &sig.constness {
-        errs.push(Error::custom(format!("{label} `{name}` cannot be `const`")).with_span(c));
-    }
-    if let syn::Safety::Unsafe(u) = &sig.safety {
-        errs.push(Error::custom(format!("{label} `{name}` cannot be `unsafe`")).with_span(u));
-    }
-    if let Some(abi) = &sig.abi {
-        errs.push(
-            Error::custom(format!("{label} `{name}` cannot have an `extern` ABI")).with_span(abi),
-        );
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errs.push(
-            Error::custom(format!(
-                "{label} `{name}` cannot be generic: its input is stored and replayed as one type"
-            ))
-            .with_span(&sig.generics),
-        );
-    }
-    let mut typed = Vec::new();
-    for arg in &sig.inputs {
-        match arg {
-            FnArg::Receiver(r) => errs.push(
-                Error::custom(format!("{label} `{name}` takes no `self`: it is called as `Type::{name}(..)`; write {shape}"))
-                    .with_span(r),
-            ),
-            FnArg::Typed(t) => typed.push(t),
-        }
-    }
-    if typed.len() != 2 && typed.len() == sig.inputs.len() {
-        // Point at the first parameter too many, else at the parameters there are.
-        let at = match (typed.get(2), typed.first()) {
-            (Some(extra), _) => extra.span(),
-            (None, Some(first)) => first.span(),
-            (None, None) => sig.ident.span(),
-        };
-        errs.push(
-            Error::custom(format!(
-                "{label} `{name}` takes exactly two parameters, {params}, found {}; write {shape}",
-                typed.len()
-            ))
-            .with_span(&at),
-        );
-    }
-    if let Some(first) = typed.first()
-        && !matches!(&*first.ty, Type::Reference(r) if r.mutability.is_some())
-    {
-        errs.push(
-            Error::custom(format!(
-                "the first parameter of {label} `{name}` is its context; write {ctx}"
-            ))
-            .with_span(&first.ty),
-        );
-    }
-    if let Some(first) = typed.first()
-        && let Type::Reference(r) = &*first.ty
-        && let Type::Path(p) = &*r.elem
-        && let Some(last) = p.path.segments.last()
-    {
-        let (wrong, right) = match what {
-            Shape::Action => (
-                "BulkCtx",
-                "an `ActionCtx` (a `BulkCtx` is for `#[bulk(..)]` methods)",
-            ),
-            Shape::Bulk => ("ActionCtx", "a `BulkCtx`"),
-        };
-        if last.ident == wrong {
-            errs.push(
-                Error::custom(format!(
-                    "the context of {label} `{name}` is {right}; write {ctx}"
-                ))
-                .with_span(&last.ident),
-            );
-        }
-    }
-    let ret = match &sig.output {
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
-        ReturnType::Default => {
-            errs.push(
-                Error::custom(format!(
-                    "{label} `{name}` must return a `Result`; write {shape}"
-                ))
-                .with_span(&sig.ident),
-            );
-            None
-        }
-    };
-    if !errs.is_empty() {
-        acc.push(Error::multiple(errs));
-        return None;
-    }
-    match (typed.as_slice(), ret) {
-        ([ctx, input], Some(ret)) => Some(((*ctx.ty).clone(), (*input.ty).clone(), ret)),
-        _ => None,
     }
 }
 
