@@ -6,14 +6,16 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use events_core::audit::Changes;
 use events_core::{
-    ActorRef, Appended, AppendedMany, DEFAULT_DEADLINE, Error, EventId, EventLog, EventStore, Key,
-    KeyType, LockKey, NewEvent, PrimaryKeyType,
+    ActorRef, Appended, AppendedMany, BoxFuture, DEFAULT_DEADLINE, Error, EventId, EventLog,
+    EventStore, Key, KeyType, LockKey, NewEvent, PrimaryKeyType,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::changes;
 use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 
 /// The PostgreSQL store of event log `L`: appends its events and reads them back.
@@ -78,6 +80,8 @@ use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 pub struct PgEventStore<L: EventLog> {
     pool: PgPool,
     sql: Arc<Statements>,
+    /// The insert of recorded changes (see [`changes`]).
+    changes_sql: Arc<str>,
     deadline: Duration,
     _log: PhantomData<fn() -> L>,
 }
@@ -110,6 +114,7 @@ impl<L: EventLog> PgEventStore<L> {
         PgEventStore {
             pool,
             sql: Arc::new(Statements::new::<L>()),
+            changes_sql: changes::insert_changes_sql::<L>(),
             deadline: DEFAULT_DEADLINE,
             _log: PhantomData,
         }
@@ -184,7 +189,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// let (data, metadata) = (serde_json::json!({"imported": true}), serde_json::json!({}));
     /// let mut tx = store.begin().await?;
     /// store
-    ///     .append(&mut tx, LockKey::DEFAULT, &NewEvent {
+    ///     .append(&mut tx, Some(LockKey::DEFAULT), &NewEvent {
     ///         resource: "User",
     ///         record_id: &Key::Uuid(uuid::Uuid::now_v7()),
     ///         action: "import",
@@ -194,7 +199,7 @@ impl<L: EventLog> PgEventStore<L> {
     ///         metadata: &metadata,
     ///         version: 1,
     ///         tenant: None,
-    ///     })
+    ///     }, None)
     ///     .await?;
     /// tx.commit().await.map_err(|e| Error::from_sqlx("committing the import", e))?;
     /// # Ok(()) }
@@ -568,62 +573,65 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         self.deadline
     }
 
-    async fn acquire(&self) -> Result<PoolConnection<Postgres>, Error> {
-        self.pool
-            .acquire()
-            .await
-            .map_err(|e| Error::from_sqlx("taking a connection for an action", e))
+    fn acquire(&self) -> BoxFuture<'_, Result<PoolConnection<Postgres>, Error>> {
+        Box::pin(async move {
+            self.pool
+                .acquire()
+                .await
+                .map_err(|e| Error::from_sqlx("taking a connection for an action", e))
+        })
     }
 
-    async fn begin_action<'c>(
+    fn begin_action<'c>(
         &'c self,
         conn: &'c mut PgConnection,
         deadline: Option<Duration>,
-    ) -> Result<Transaction<'c, Postgres>, Error> {
-        match deadline {
-            Some(deadline) => conn.begin_with(begin_statement(deadline)).await,
-            // The call's first statement, an append, carries the deadline.
-            None => conn.begin().await,
-        }
-        .map_err(|e| Error::from_sqlx("beginning an action transaction", e))
+    ) -> BoxFuture<'c, Result<Transaction<'c, Postgres>, Error>> {
+        Box::pin(async move {
+            match deadline {
+                Some(deadline) => conn.begin_with(begin_statement(deadline)).await,
+                // The call's first statement, an append, carries the deadline.
+                None => conn.begin().await,
+            }
+            .map_err(|e| Error::from_sqlx("beginning an action transaction", e))
+        })
     }
 
-    async fn append(
-        &self,
-        conn: &mut PgConnection,
-        lock: impl Into<Option<LockKey>> + Send,
-        event: &NewEvent<'_>,
-    ) -> Result<Appended, Error> {
-        append_one(self, conn, lock.into(), event, None).await
-    }
-
-    async fn append_within(
-        &self,
-        conn: &mut PgConnection,
+    fn append<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
         lock: Option<LockKey>,
-        event: &NewEvent<'_>,
-        deadline: Duration,
-    ) -> Result<Appended, Error> {
-        append_one(self, conn, lock, event, Some(deadline)).await
+        event: &'a NewEvent<'a>,
+        deadline: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Appended, Error>> {
+        Box::pin(append_one(self, conn, lock, event, deadline))
     }
 
-    async fn append_many(
-        &self,
-        conn: &mut PgConnection,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-    ) -> Result<AppendedMany, Error> {
-        append_many(self, conn, locks, events, None).await
+    fn append_many<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        locks: &'a [LockKey],
+        events: &'a [NewEvent<'a>],
+        deadline: Option<Duration>,
+    ) -> BoxFuture<'a, Result<AppendedMany, Error>> {
+        Box::pin(append_many(self, conn, locks, events, deadline))
     }
 
-    async fn append_many_within(
-        &self,
-        conn: &mut PgConnection,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-        deadline: Duration,
-    ) -> Result<AppendedMany, Error> {
-        append_many(self, conn, locks, events, Some(deadline)).await
+    fn insert_changes<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        resource: &'static str,
+        action: &'static str,
+        event_ids: &'a [EventId],
+        changes: Vec<Changes>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(changes::insert_changes::<L>(
+            conn,
+            &self.changes_sql,
+            (resource, action),
+            event_ids,
+            changes,
+        ))
     }
 }
 
@@ -781,6 +789,7 @@ impl<L: EventLog> Clone for PgEventStore<L> {
         PgEventStore {
             pool: self.pool.clone(),
             sql: Arc::clone(&self.sql),
+            changes_sql: Arc::clone(&self.changes_sql),
             deadline: self.deadline,
             _log: PhantomData,
         }
