@@ -38,25 +38,16 @@ pub(crate) async fn insert_changes<L: EventLog>(
     changes: Vec<Changes>,
 ) -> Result<(), Error> {
     let q = sql::query(text);
+    // An id of the other shape binds NULL, which the primary key refuses.
     let q = match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => q.bind(
-            event_ids
-                .iter()
-                .map(|id| match id {
-                    EventId::Integer(i) => Some(*i),
-                    EventId::Uuid(_) => None,
-                })
-                .collect::<Vec<_>>(),
-        ),
-        PrimaryKeyType::UuidV7 => q.bind(
-            event_ids
-                .iter()
-                .map(|id| match id {
-                    EventId::Uuid(u) => Some(*u),
-                    EventId::Integer(_) => None,
-                })
-                .collect::<Vec<_>>(),
-        ),
+        PrimaryKeyType::Integer => q.bind(ids(event_ids, |id| match id {
+            EventId::Integer(i) => Some(*i),
+            EventId::Uuid(_) => None,
+        })),
+        PrimaryKeyType::UuidV7 => q.bind(ids(event_ids, |id| match id {
+            EventId::Uuid(u) => Some(*u),
+            EventId::Integer(_) => None,
+        })),
     };
     let mut old = Vec::with_capacity(changes.len());
     let mut new = Vec::with_capacity(changes.len());
@@ -85,4 +76,9 @@ pub(crate) async fn insert_changes<L: EventLog>(
             Error::from_sqlx(context, e)
         })?;
     Ok(())
+}
+
+/// The event ids as one array of `T`, through `pick`.
+fn ids<T>(event_ids: &[EventId], pick: fn(&EventId) -> Option<T>) -> Vec<Option<T>> {
+    event_ids.iter().map(pick).collect()
 }

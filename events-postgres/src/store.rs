@@ -30,12 +30,14 @@ use crate::sql::{self, LOCK_MIGRATION, PgQuery, Statements};
 /// with [`with_deadline`](Self::with_deadline), or the call's own
 /// (`.deadline(..)`). Both sides enforce it. The client stops waiting, returns
 /// [`Error::Timeout`] and closes the connection rather than return it to the
-/// pool. The database gets the deadline in the call's `BEGIN` (one simple query,
-/// so no extra round trip: `BEGIN; SELECT set_config('statement_timeout', ..,
-/// true), ..` for `statement_timeout` and `idle_in_transaction_session_timeout`,
-/// each lowered to the deadline, never raised: a shorter timeout of the session,
-/// role or database stays) and cancels a statement that runs longer (which aborts the transaction) or
-/// ends the session of a transaction idle longer: either frees the call's
+/// pool. The database gets the deadline in the call's first statement, its
+/// append (or, for a call that appends nothing first, in its `BEGIN`, one simple
+/// query: `BEGIN; SELECT set_config('statement_timeout', .., true), ..`), so no
+/// extra round trip or statement: `statement_timeout` and
+/// `idle_in_transaction_session_timeout`, each lowered to the deadline, never
+/// raised (a shorter timeout of the session, role or database stays). It
+/// cancels a statement that runs longer (which aborts the transaction) or ends
+/// the session of a transaction idle longer: either frees the call's
 /// advisory locks even when the client is cut off by a partition that neither
 /// side notices, at most one deadline after its last statement finished (two
 /// if it was cut off mid-statement). The database's timeouts get a grace of

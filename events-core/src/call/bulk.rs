@@ -2,16 +2,15 @@
 //! one statement for all the events; the bulk body sees a [`BulkCtx`]. See the
 //! [module docs](super#bulk-actions).
 
-use std::ops::{Deref, DerefMut};
-
 use serde::Serialize;
 use sqlx::PgConnection;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::prepare::{PreparedEvent, prepare_event, resolve_record_id};
-use super::run::{self, AfterCommit, CallStore, Ctx, Work};
-use super::{Call, Configurable, EventOptions, Scope, sealed};
+use super::run::{self, AfterCommit, CallStore, Work};
+use super::scope::derefs_to_scope;
+use super::{Call, EventOptions, Scope};
 use crate::{
     ActionInfo, ActionOutput, BoxFuture, Error, EventId, EventStore, NewEvent, RecordIdOf, Resource,
 };
@@ -46,25 +45,7 @@ impl<'c, Id> BulkCtx<'c, Id> {
     }
 }
 
-impl<'c, Id> Deref for BulkCtx<'c, Id> {
-    type Target = Scope<'c>;
-
-    fn deref(&self) -> &Scope<'c> {
-        &self.scope
-    }
-}
-
-impl<Id> DerefMut for BulkCtx<'_, Id> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.scope
-    }
-}
-
-impl<'c, Id> Ctx<'c> for BulkCtx<'c, Id> {
-    fn into_scope(self) -> Scope<'c> {
-        self.scope
-    }
-}
+derefs_to_scope!(BulkCtx);
 
 impl<Id> std::fmt::Debug for BulkCtx<'_, Id> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,12 +71,6 @@ pub struct Bulk<R: Resource, I, Ret> {
     inputs: Vec<I>,
     record_ids: Option<Vec<RecordIdOf<R>>>,
     body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
-}
-
-impl<R: Resource, I, Ret> sealed::Sealed for Bulk<R, I, Ret> {}
-
-impl<R: Resource, I, Ret> Configurable for Bulk<R, I, Ret> {
-    type Log = R::Log;
 }
 
 impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
@@ -151,12 +126,10 @@ impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
     /// Returns the bulk body's value, or its error; framework errors
     /// ([`Error::Timeout`] past the [deadline](Call::deadline) among them) arrive
     /// in the body's error type through `From<events_core::Error>`.
-    pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
+    pub async fn run<S: EventStore<Log = R::Log>>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
     where
-        S: EventStore<Log = R::Log>,
         I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
+        Ret: ActionOutput<Err: From<Error>> + Send,
     {
         let span = tracing::info_span!(
             "events.bulk",
@@ -236,11 +209,7 @@ struct PreparedBulk<R: Resource, I, Ret> {
 }
 
 /// A bulk call: locks and events (one statement), the bulk body, its hooks.
-impl<R: Resource, I, Ret> Work for PreparedBulk<R, I, Ret>
-where
-    Ret: ActionOutput,
-    Ret::Err: From<Error>,
-{
+impl<R: Resource, I, Ret: ActionOutput<Err: From<Error>>> Work for PreparedBulk<R, I, Ret> {
     type Ok = Ret::Ok;
     type Err = Ret::Err;
 

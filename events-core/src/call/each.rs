@@ -71,12 +71,10 @@ impl<R: Resource, I, Ret> Call<Each<R, I, Ret>> {
 
     /// Runs every call in one transaction; returns their values in call order, or
     /// the first error (and nothing is stored).
-    pub async fn run<S>(self, store: &S) -> Result<Vec<Ret::Ok>, Ret::Err>
+    pub async fn run<S: EventStore<Log = R::Log>>(self, store: &S) -> Result<Vec<Ret::Ok>, Ret::Err>
     where
-        S: EventStore<Log = R::Log>,
         I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
+        Ret: ActionOutput<Err: From<Error>> + Send,
     {
         if self.is_empty() {
             return Ok(Vec::new());
@@ -103,11 +101,7 @@ struct PreparedEach<R: Resource, I, Ret>(Vec<Prepared<R, I, Ret>>);
 
 /// `each(..)`: every call's lock and event (one statement), then each body in
 /// order.
-impl<R: Resource, I, Ret> Work for PreparedEach<R, I, Ret>
-where
-    Ret: ActionOutput,
-    Ret::Err: From<Error>,
-{
+impl<R: Resource, I, Ret: ActionOutput<Err: From<Error>>> Work for PreparedEach<R, I, Ret> {
     type Ok = Vec<Ret::Ok>;
     type Err = Ret::Err;
 

@@ -139,7 +139,7 @@ pub(crate) use options::EventOptions;
 pub use scope::Scope;
 pub use single::Single;
 
-use crate::EventLog;
+use crate::{EventLog, Resource};
 
 /// A call of a generated wrapper, configured with builder methods and executed
 /// by its kind's `run`: [`ActionCall`](crate::ActionCall) (kind [`Single`]),
@@ -181,4 +181,13 @@ pub trait Configurable: sealed::Sealed {
 mod sealed {
     /// Keeps [`Configurable`](super::Configurable) to this crate's call kinds.
     pub trait Sealed {}
+}
+
+impl<R: Resource, I, Ret> sealed::Sealed for Single<R, I, Ret> {}
+impl<R: Resource, I, Ret> Configurable for Single<R, I, Ret> {
+    type Log = R::Log;
+}
+impl<R: Resource, I, Ret> sealed::Sealed for Bulk<R, I, Ret> {}
+impl<R: Resource, I, Ret> Configurable for Bulk<R, I, Ret> {
+    type Log = R::Log;
 }

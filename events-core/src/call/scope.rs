@@ -176,3 +176,32 @@ impl std::fmt::Debug for Scope<'_> {
             .finish_non_exhaustive()
     }
 }
+
+/// Makes context `$ctx<'c, Id>`, a struct with a `scope` field, dereference to
+/// its [`Scope`] and give it back once its body is done
+/// ([`Ctx`](super::run::Ctx)): the same for [`ActionCtx`](crate::ActionCtx)
+/// and [`BulkCtx`](crate::BulkCtx).
+macro_rules! derefs_to_scope {
+    ($ctx:ident) => {
+        impl<'c, Id> ::std::ops::Deref for $ctx<'c, Id> {
+            type Target = Scope<'c>;
+
+            fn deref(&self) -> &Scope<'c> {
+                &self.scope
+            }
+        }
+
+        impl<Id> ::std::ops::DerefMut for $ctx<'_, Id> {
+            fn deref_mut(&mut self) -> &mut Self::Target {
+                &mut self.scope
+            }
+        }
+
+        impl<'c, Id> super::run::Ctx<'c> for $ctx<'c, Id> {
+            fn into_scope(self) -> Scope<'c> {
+                self.scope
+            }
+        }
+    };
+}
+pub(crate) use derefs_to_scope;

@@ -1,8 +1,6 @@
 //! A single action: [`ActionCall`], the context its body sees ([`ActionCtx`]),
 //! and the body's result type ([`ActionOutput`]).
 
-use std::ops::{Deref, DerefMut};
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -10,8 +8,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::prepare::{PreparedEvent, prepare_event, resolve_record_id};
-use super::run::{self, AfterCommit, CallStore, Ctx, Work};
-use super::{Call, Configurable, EventOptions, Scope, sealed};
+use super::run::{self, AfterCommit, CallStore, Work};
+use super::scope::derefs_to_scope;
+use super::{Call, EventOptions, Scope};
 use crate::{
     ActionInfo, BoxFuture, Error, EventId, EventStore, LockKey, NewEvent, RecordIdOf, Resource,
 };
@@ -66,25 +65,7 @@ impl<'c, Id> ActionCtx<'c, Id> {
     }
 }
 
-impl<'c, Id> Deref for ActionCtx<'c, Id> {
-    type Target = Scope<'c>;
-
-    fn deref(&self) -> &Scope<'c> {
-        &self.scope
-    }
-}
-
-impl<Id> DerefMut for ActionCtx<'_, Id> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.scope
-    }
-}
-
-impl<'c, Id> Ctx<'c> for ActionCtx<'c, Id> {
-    fn into_scope(self) -> Scope<'c> {
-        self.scope
-    }
-}
+derefs_to_scope!(ActionCtx);
 
 impl<Id: std::fmt::Debug> std::fmt::Debug for ActionCtx<'_, Id> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,12 +115,6 @@ pub struct Single<R: Resource, I, Ret> {
     body: BodyFn<RecordIdOf<R>, I, Ret>,
 }
 
-impl<R: Resource, I, Ret> sealed::Sealed for Single<R, I, Ret> {}
-
-impl<R: Resource, I, Ret> Configurable for Single<R, I, Ret> {
-    type Log = R::Log;
-}
-
 impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
     #[doc(hidden)]
     pub fn __new(
@@ -170,12 +145,10 @@ impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
     /// serialization, [`Error::Timeout`] past the [deadline](Call::deadline),
     /// [`Error::MissingActor`] on a log that requires an actor) arrive in the
     /// body's error type through `From<events_core::Error>`.
-    pub async fn run<S>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
+    pub async fn run<S: EventStore<Log = R::Log>>(self, store: &S) -> Result<Ret::Ok, Ret::Err>
     where
-        S: EventStore<Log = R::Log>,
         I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
+        Ret: ActionOutput<Err: From<Error>> + Send,
     {
         let span = self.span();
         async move {
@@ -219,8 +192,7 @@ impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
     ) -> Result<Option<Ret::Ok>, Ret::Err>
     where
         I: Serialize + Send,
-        Ret: ActionOutput + Send,
-        Ret::Err: From<Error>,
+        Ret: ActionOutput<Err: From<Error>> + Send,
     {
         let (resource, action) = (R::NAME, self.kind.action.name);
         if ctx.is_replay() {
@@ -340,11 +312,7 @@ impl<R: Resource, I, Ret> Prepared<R, I, Ret> {
 }
 
 /// A single call: its lock and event (one statement), then its body.
-impl<R: Resource, I, Ret> Work for Prepared<R, I, Ret>
-where
-    Ret: ActionOutput,
-    Ret::Err: From<Error>,
-{
+impl<R: Resource, I, Ret: ActionOutput<Err: From<Error>>> Work for Prepared<R, I, Ret> {
     type Ok = Ret::Ok;
     type Err = Ret::Err;
 
