@@ -114,7 +114,7 @@
 //!
 //! # Modules
 //!
-//! `options` holds the builder methods and the one constructor of a
+//! `builder` holds [`Call`], its builder methods and the one constructor of a
 //! [`NewEvent`](crate::NewEvent); `scope` the shared context and its hooks;
 //! `prepare` the checks made before a connection is taken; `run` the
 //! transaction skeleton and the deadline; `single`, `bulk` and `each` the three
@@ -122,53 +122,23 @@
 
 // The user-facing items of `single`, `bulk` and `each` are re-exported at the
 // crate root (their one public path); the building blocks here.
+mod builder;
 pub(crate) mod bulk;
 pub(crate) mod each;
-mod options;
 mod prepare;
 mod record;
 mod run;
 mod scope;
 pub(crate) mod single;
 
-use std::time::Duration;
-
+pub use builder::Call;
+pub(crate) use builder::EventOptions;
 pub use bulk::Bulk;
 pub use each::Each;
-pub(crate) use options::EventOptions;
 pub use scope::Scope;
 pub use single::Single;
 
 use crate::{EventLog, Resource};
-
-/// A call of a generated wrapper, configured with builder methods and executed
-/// by its kind's `run`: [`ActionCall`](crate::ActionCall) (kind [`Single`]),
-/// [`BulkCall`](crate::BulkCall) ([`Bulk`]) or
-/// [`EachCall`](crate::EachCall) ([`Each`]). See the [module docs](self) for
-/// what a call does.
-///
-/// ```ignore
-/// let user = User::create(input).actor(&admin).metadata(json!({"source": "api"})).run(&store).await?;
-/// ```
-#[must_use = "a call does nothing until `.run(&store)` is awaited"]
-pub struct Call<K> {
-    /// What the call runs.
-    pub(crate) kind: K,
-    /// Actor, metadata and tenant of its events.
-    pub(crate) options: EventOptions,
-    /// Its own deadline, instead of the store's.
-    pub(crate) deadline: Option<Duration>,
-}
-
-impl<K> Call<K> {
-    fn of(kind: K) -> Self {
-        Call {
-            kind,
-            options: EventOptions::default(),
-            deadline: None,
-        }
-    }
-}
 
 /// The kinds of call whose events take the call's actor, metadata and tenant:
 /// [`Single`] and [`Bulk`] ([`Each`] takes them from each gathered call).

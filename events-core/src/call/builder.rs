@@ -1,12 +1,13 @@
-//! The options every call takes (actor, metadata, tenant, request context,
-//! deadline), their builder methods, written once for every kind of call, and
-//! the one constructor of the [`NewEvent`] a call appends.
+//! [`Call`], the one builder type of every kind of call: the options every
+//! call takes (actor, metadata, tenant, request context, deadline), their
+//! builder methods, written once, and the one constructor of the [`NewEvent`]
+//! a call appends.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{Call, Configurable};
+use super::Configurable;
 use crate::audit::RequestContext;
 use crate::{ActionInfo, Actor, ActorRef, Key, NewEvent, PersistsActor};
 
@@ -55,7 +56,35 @@ impl EventOptions {
     }
 }
 
+/// A call of a generated wrapper, configured with builder methods and executed
+/// by its kind's `run`: [`ActionCall`](crate::ActionCall) (kind [`Single`]),
+/// [`BulkCall`](crate::BulkCall) ([`Bulk`]) or
+/// [`EachCall`](crate::EachCall) ([`Each`]). See the [module docs](crate::call)
+/// for what a call does.
+///
+/// ```ignore
+/// let user = User::create(input).actor(&admin).metadata(json!({"source": "api"})).run(&store).await?;
+/// ```
+#[must_use = "a call does nothing until `.run(&store)` is awaited"]
+pub struct Call<K> {
+    /// What the call runs.
+    pub(crate) kind: K,
+    /// Actor, metadata and tenant of its events.
+    pub(crate) options: EventOptions,
+    /// Its own deadline, instead of the store's.
+    pub(crate) deadline: Option<Duration>,
+}
+
 impl<K> Call<K> {
+    /// A call of `kind` with no options set.
+    pub(crate) fn of(kind: K) -> Self {
+        Call {
+            kind,
+            options: EventOptions::default(),
+            deadline: None,
+        }
+    }
+
     /// Bounds this call by `deadline` instead of the store's
     /// ([`EventStore::deadline`](crate::EventStore::deadline),
     /// [`crate::DEFAULT_DEADLINE`] unless the store sets another): from asking
