@@ -57,10 +57,11 @@ impl EventOptions {
 }
 
 /// A call of a generated wrapper, configured with builder methods and executed
-/// by its kind's `run`: [`ActionCall`](crate::ActionCall) (kind [`Single`]),
-/// [`BulkCall`](crate::BulkCall) ([`Bulk`]) or
-/// [`EachCall`](crate::EachCall) ([`Each`]). See the [module docs](crate::call)
-/// for what a call does.
+/// by its kind's `run`: [`ActionCall`](crate::ActionCall) (kind
+/// [`Single`](super::Single)), [`BulkCall`](crate::BulkCall)
+/// ([`Bulk`](super::Bulk)) or [`EachCall`](crate::EachCall)
+/// ([`Each`](super::Each)). See the [module docs](crate::call) for what a call
+/// does.
 ///
 /// ```ignore
 /// let user = User::create(input).actor(&admin).metadata(json!({"source": "api"})).run(&store).await?;
