@@ -6,8 +6,8 @@ pub use uuid::Uuid;
 
 pub use inventory;
 
-pub use crate::action::BodyFn;
-pub use crate::bulk::BulkBodyFn;
+pub use crate::call::bulk::BulkBodyFn;
+pub use crate::call::single::BodyFn;
 pub use crate::replay::{ResourceEntry, type_id_of};
 pub use crate::{
     ActionCall, ActionCtx, ActionInfo, ActionKind, ActionOutput, ActorColumn,
@@ -18,7 +18,7 @@ pub use crate::{
 };
 pub use crate::{Actor, Event};
 
-use crate::action::CtxParts;
+use crate::call::{EventOptions, Scope};
 use crate::{ActorRef, BoxError, EventRef, KeyValue};
 
 /// The context an action body sees while its event is replayed: record id,
@@ -61,21 +61,17 @@ pub fn replay_ctx<'a, R: Resource>(
             })
         }
     };
-    let parts = CtxParts {
-        resource: R::NAME,
-        action,
-        record_id,
-        now: event.occurred_at,
+    let options = EventOptions {
         actor,
-        tenant: event.tenant.as_deref().map(crate::key::parse_tenant),
         // A row written with raw SQL may nest deeper than the stack allows.
         metadata: crate::json::with_stack(crate::json::depth(&event.metadata), || {
             event.metadata.clone()
         }),
-        event_id: Some(event.id),
-        replay: true,
+        tenant: event.tenant.as_deref().map(crate::key::parse_tenant),
     };
-    Ok(ActionCtx::new(conn, parts))
+    // No store: a replay.
+    let scope = Scope::new(conn, R::NAME, action, event.occurred_at, options, None);
+    Ok(ActionCtx::new(scope, record_id, Some(event.id), false))
 }
 
 /// Decodes an event's data into the input type of the action replaying it, naming

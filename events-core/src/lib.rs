@@ -28,18 +28,18 @@
 //! ```
 //!
 //! A method marked `#[bulk(action)]` is the bulk form of an action: one call over
-//! many inputs, one event per input written by one statement; see [`bulk`].
+//! many inputs, one event per input written by one statement; see
+//! [bulk actions](call#bulk-actions).
 //!
 //! The audit side of the log (manual entries, recorded changes, the query model)
 //! is [`audit`].
 //!
-//! The PostgreSQL store lives in `events-postgres`. See [`action`] for what a call
+//! The PostgreSQL store lives in `events-postgres`. See [`call`] for what a call
 //! does, step by step, and the crate README for a runnable quickstart.
 
-pub mod action;
 mod actor;
 pub mod audit;
-pub mod bulk;
+pub mod call;
 mod error;
 mod event;
 pub mod info;
@@ -47,17 +47,16 @@ pub mod json;
 mod key;
 mod lock;
 mod log;
-mod prepare;
 pub mod replay;
 mod resource;
 mod store;
-mod txn;
 
 use std::pin::Pin;
 
-pub use action::{ActionCall, ActionCtx, ActionOutput};
 pub use actor::{Actor, ActorRef, PersistsActor};
-pub use bulk::{BulkCall, BulkCtx, EachCall, each};
+pub use call::bulk::{BulkCall, BulkCtx};
+pub use call::each::{EachCall, each};
+pub use call::single::{ActionCall, ActionCtx, ActionOutput};
 pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error, EventRef};
 pub use event::{ActionKind, Appended, AppendedMany, Event, EventId, NewEvent, PrimaryKeyType};
 pub use key::{Key, KeyType, KeyValue};

@@ -1,14 +1,17 @@
-//! The storage interface the action runner writes through.
+//! The storage interface a call writes through.
 //!
 //! `events-postgres` provides the implementation; the trait keeps generated code
-//! independent of it.
+//! independent of it. It is object safe: a call's bodies and the actions they
+//! nest append through a `&dyn EventStore`, with the call's deadline passed to
+//! each append.
 
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::{Appended, AppendedMany, Error, EventLog, LockKey, NewEvent};
+use crate::audit::Changes;
+use crate::{Appended, AppendedMany, BoxFuture, Error, EventId, EventLog, LockKey, NewEvent};
 
 /// How long a call (an action, a bulk call, `each(..)`) may take when neither
 /// its store nor the call sets a deadline: 30 seconds.
@@ -27,17 +30,23 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Where events of one event log are stored.
 ///
-/// The action runner ([`ActionCall::run`](crate::ActionCall::run),
+/// The call runner ([`ActionCall::run`](crate::ActionCall::run),
 /// [`BulkCall::run`](crate::BulkCall::run), [`EachCall::run`](crate::EachCall::run))
 /// takes a connection with [`acquire`](Self::acquire), opens the call's
 /// transaction on it with [`begin_action`](Self::begin_action), appends through
 /// [`append`](Self::append) or [`append_many`](Self::append_many), and commits,
-/// all within the call's deadline. It owns the connection so that, when the
-/// deadline passes, it can close it rather than hand a connection stuck
-/// mid-transaction back to the pool.
+/// all within the call's deadline (see [`crate::call`]). It owns the connection
+/// so that, when the deadline passes, it can close it rather than hand a
+/// connection stuck mid-transaction back to the pool.
+///
+/// The trait is object safe: [`Log`](Self::Log) is only named on sized stores,
+/// so a `&dyn EventStore` (what a call's bodies append through) needs no log
+/// type. Bound users' code with `S: EventStore<Log = AppLog>`.
 pub trait EventStore: Send + Sync {
     /// The event log whose events this store holds.
-    type Log: EventLog;
+    type Log: EventLog
+    where
+        Self: Sized;
 
     /// How long a call on this store may take, from asking for a connection to
     /// its commit, when the call sets no deadline of its own. The default is
@@ -47,7 +56,7 @@ pub trait EventStore: Send + Sync {
     }
 
     /// Takes a connection for one call's transaction.
-    fn acquire(&self) -> impl Future<Output = Result<PoolConnection<Postgres>, Error>> + Send;
+    fn acquire(&self) -> BoxFuture<'_, Result<PoolConnection<Postgres>, Error>>;
 
     /// Opens a call's transaction on `conn`. With `Some(deadline)`, also tells
     /// the database to end the transaction when one statement runs, or the
@@ -56,65 +65,62 @@ pub trait EventStore: Send + Sync {
     /// advisory locks for at most about one deadline after its last statement
     /// finished, two if it vanished mid-statement. With `None`, a plain `BEGIN`:
     /// the call's first statement is an append that carries the deadline itself
-    /// ([`append_within`](Self::append_within)), which costs no extra statement.
-    /// One round trip either way. The database should get a little more than
-    /// `deadline`, so that a client still listening hears its own timeout first
-    /// (`PgEventStore` adds `min(deadline, 1 s)`), and a shorter timeout the
-    /// session already has should stay.
+    /// (the `deadline` argument of [`append`](Self::append)), which costs no
+    /// extra statement. One round trip either way. The database should get a
+    /// little more than `deadline`, so that a client still listening hears its
+    /// own timeout first (`PgEventStore` adds `min(deadline, 1 s)`), and a
+    /// shorter timeout the session already has should stay.
     fn begin_action<'c>(
         &'c self,
         conn: &'c mut PgConnection,
         deadline: Option<Duration>,
-    ) -> impl Future<Output = Result<Transaction<'c, Postgres>, Error>> + Send + 'c;
+    ) -> BoxFuture<'c, Result<Transaction<'c, Postgres>, Error>>;
 
-    /// Takes the transaction-scoped advisory lock `lock`, then inserts `event` with
-    /// `occurred_at` read from the database clock after the lock was granted; the
-    /// lock must be the transaction's first statement. With `None`, inserts
-    /// without a lock (a create of a record nobody else can name yet).
-    fn append(
-        &self,
-        conn: &mut PgConnection,
-        lock: impl Into<Option<LockKey>> + Send,
-        event: &NewEvent<'_>,
-    ) -> impl Future<Output = Result<Appended, Error>> + Send;
+    /// Takes the transaction-scoped advisory lock `lock`, then inserts `event`
+    /// with `occurred_at` read from the database clock after the lock was
+    /// granted, in one statement. With no lock, inserts without one (a create of
+    /// a record nobody else can name yet).
+    ///
+    /// In a call of its own the append is the transaction's first statement, so
+    /// the lock is held from the start and the event orders before anything its
+    /// body causes; an action nested with
+    /// [`run_in`](crate::ActionCall::run_in) appends under a savepoint, after
+    /// the statements its caller ran. With `Some(deadline)` the same statement
+    /// also tells the database the call's deadline, as
+    /// [`begin_action`](Self::begin_action) does: a call passes it to every
+    /// append (its transaction began plainly); appends by hand pass `None`.
+    fn append<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        lock: Option<LockKey>,
+        event: &'a NewEvent<'a>,
+        deadline: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Appended, Error>>;
 
     /// Takes every advisory lock in `locks` in one statement, in ascending key
     /// order whatever their order in the slice (so two bulk calls never wait on
     /// each other in a cycle), then inserts `events`, in order, with one shared
-    /// `occurred_at` read after the last lock was granted. Must be the
-    /// transaction's first statement, like [`append`](Self::append).
-    fn append_many(
-        &self,
-        conn: &mut PgConnection,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-    ) -> impl Future<Output = Result<AppendedMany, Error>> + Send;
+    /// `occurred_at` read after the last lock was granted. Where it runs and
+    /// what `deadline` does are as for [`append`](Self::append).
+    fn append_many<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        locks: &'a [LockKey],
+        events: &'a [NewEvent<'a>],
+        deadline: Option<Duration>,
+    ) -> BoxFuture<'a, Result<AppendedMany, Error>>;
 
-    /// [`append`](Self::append) as the first statement of a call whose
-    /// transaction was opened with `begin_action(conn, None)`: the same
-    /// statement also tells the database the call's `deadline` (see
-    /// [`begin_action`](Self::begin_action)). The default ignores the deadline.
-    fn append_within(
-        &self,
-        conn: &mut PgConnection,
-        lock: Option<LockKey>,
-        event: &NewEvent<'_>,
-        deadline: Duration,
-    ) -> impl Future<Output = Result<Appended, Error>> + Send {
-        let _ = deadline;
-        self.append(conn, lock, event)
-    }
-
-    /// [`append_many`](Self::append_many) carrying the call's `deadline`, as
-    /// [`append_within`](Self::append_within) does. The default ignores it.
-    fn append_many_within(
-        &self,
-        conn: &mut PgConnection,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-        deadline: Duration,
-    ) -> impl Future<Output = Result<AppendedMany, Error>> + Send {
-        let _ = deadline;
-        self.append_many(conn, locks, events)
-    }
+    /// Stores the changes an action body recorded (see [`crate::audit`]), one
+    /// row per event, `changes[i]` with `event_ids[i]`, in the changes side
+    /// table, with one statement on `conn` (the call's transaction). `resource`
+    /// and `action` name the call in a database error. The caller has checked
+    /// the changes ([`Changes::check`]) and that there is one per event.
+    fn insert_changes<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        resource: &'static str,
+        action: &'static str,
+        event_ids: &'a [EventId],
+        changes: Vec<Changes>,
+    ) -> BoxFuture<'a, Result<(), Error>>;
 }

@@ -6,13 +6,16 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
+use events_core::audit::Changes;
 use events_core::{
-    Appended, AppendedMany, DEFAULT_DEADLINE, Error, EventLog, EventStore, LockKey, NewEvent,
+    Appended, AppendedMany, BoxFuture, DEFAULT_DEADLINE, Error, EventId, EventLog, EventStore,
+    LockKey, NewEvent,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
 use crate::sql::{self, LOCK_MIGRATION, Statements};
+use crate::{append, changes};
 
 /// The PostgreSQL store of event log `L`: appends its events and reads them back.
 ///
@@ -26,12 +29,14 @@ use crate::sql::{self, LOCK_MIGRATION, Statements};
 /// with [`with_deadline`](Self::with_deadline), or the call's own
 /// (`.deadline(..)`). Both sides enforce it. The client stops waiting, returns
 /// [`Error::Timeout`] and closes the connection rather than return it to the
-/// pool. The database gets the deadline in the call's `BEGIN` (one simple query,
-/// so no extra round trip: `BEGIN; SELECT set_config('statement_timeout', ..,
-/// true), ..` for `statement_timeout` and `idle_in_transaction_session_timeout`,
-/// each lowered to the deadline, never raised: a shorter timeout of the session,
-/// role or database stays) and cancels a statement that runs longer (which aborts the transaction) or
-/// ends the session of a transaction idle longer: either frees the call's
+/// pool. The database gets the deadline in the call's first statement, its
+/// append (or, for a call that appends nothing first, in its `BEGIN`, one simple
+/// query: `BEGIN; SELECT set_config('statement_timeout', .., true), ..`), so no
+/// extra round trip or statement: `statement_timeout` and
+/// `idle_in_transaction_session_timeout`, each lowered to the deadline, never
+/// raised (a shorter timeout of the session, role or database stays). It
+/// cancels a statement that runs longer (which aborts the transaction) or ends
+/// the session of a transaction idle longer: either frees the call's
 /// advisory locks even when the client is cut off by a partition that neither
 /// side notices, at most one deadline after its last statement finished (two
 /// if it was cut off mid-statement). The database's timeouts get a grace of
@@ -126,7 +131,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// let (data, metadata) = (serde_json::json!({"imported": true}), serde_json::json!({}));
     /// let mut tx = store.begin().await?;
     /// store
-    ///     .append(&mut tx, LockKey::DEFAULT, &NewEvent {
+    ///     .append(&mut tx, Some(LockKey::DEFAULT), &NewEvent {
     ///         resource: "User",
     ///         record_id: &Key::Uuid(uuid::Uuid::now_v7()),
     ///         action: "import",
@@ -136,14 +141,14 @@ impl<L: EventLog> PgEventStore<L> {
     ///         metadata: &metadata,
     ///         version: 1,
     ///         tenant: None,
-    ///     })
+    ///     }, None)
     ///     .await?;
     /// tx.commit().await.map_err(|e| Error::from_sqlx("committing the import", e))?;
     /// # Ok(()) }
     /// ```
     pub async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
         self.pool
-            .begin_with(crate::append::begin_statement(self.deadline))
+            .begin_with(append::begin_statement(self.deadline))
             .await
             .map_err(|e| Error::from_sqlx("beginning a transaction", e))
     }
@@ -236,65 +241,65 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         self.deadline
     }
 
-    async fn acquire(&self) -> Result<PoolConnection<Postgres>, Error> {
-        self.pool
-            .acquire()
-            .await
-            .map_err(|e| Error::from_sqlx("taking a connection for an action", e))
+    fn acquire(&self) -> BoxFuture<'_, Result<PoolConnection<Postgres>, Error>> {
+        Box::pin(async move {
+            self.pool
+                .acquire()
+                .await
+                .map_err(|e| Error::from_sqlx("taking a connection for an action", e))
+        })
     }
 
-    async fn begin_action<'c>(
+    fn begin_action<'c>(
         &'c self,
         conn: &'c mut PgConnection,
         deadline: Option<Duration>,
-    ) -> Result<Transaction<'c, Postgres>, Error> {
-        match deadline {
-            Some(deadline) => {
-                conn.begin_with(crate::append::begin_statement(deadline))
-                    .await
+    ) -> BoxFuture<'c, Result<Transaction<'c, Postgres>, Error>> {
+        Box::pin(async move {
+            match deadline {
+                Some(deadline) => conn.begin_with(append::begin_statement(deadline)).await,
+                // The call's first statement, an append, carries the deadline.
+                None => conn.begin().await,
             }
-            // The call's first statement, an append, carries the deadline.
-            None => conn.begin().await,
-        }
-        .map_err(|e| Error::from_sqlx("beginning an action transaction", e))
+            .map_err(|e| Error::from_sqlx("beginning an action transaction", e))
+        })
     }
 
-    async fn append(
-        &self,
-        conn: &mut PgConnection,
-        lock: impl Into<Option<LockKey>> + Send,
-        event: &NewEvent<'_>,
-    ) -> Result<Appended, Error> {
-        crate::append::append_one(self, conn, lock.into(), event, None).await
-    }
-
-    async fn append_within(
-        &self,
-        conn: &mut PgConnection,
+    fn append<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
         lock: Option<LockKey>,
-        event: &NewEvent<'_>,
-        deadline: Duration,
-    ) -> Result<Appended, Error> {
-        crate::append::append_one(self, conn, lock, event, Some(deadline)).await
+        event: &'a NewEvent<'a>,
+        deadline: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Appended, Error>> {
+        Box::pin(append::append_one(self, conn, lock, event, deadline))
     }
 
-    async fn append_many(
-        &self,
-        conn: &mut PgConnection,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-    ) -> Result<AppendedMany, Error> {
-        crate::append::append_many(self, conn, locks, events, None).await
+    fn append_many<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        locks: &'a [LockKey],
+        events: &'a [NewEvent<'a>],
+        deadline: Option<Duration>,
+    ) -> BoxFuture<'a, Result<AppendedMany, Error>> {
+        Box::pin(append::append_many(self, conn, locks, events, deadline))
     }
 
-    async fn append_many_within(
-        &self,
-        conn: &mut PgConnection,
-        locks: &[LockKey],
-        events: &[NewEvent<'_>],
-        deadline: Duration,
-    ) -> Result<AppendedMany, Error> {
-        crate::append::append_many(self, conn, locks, events, Some(deadline)).await
+    fn insert_changes<'a>(
+        &'a self,
+        conn: &'a mut PgConnection,
+        resource: &'static str,
+        action: &'static str,
+        event_ids: &'a [EventId],
+        changes: Vec<Changes>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(changes::insert_changes::<L>(
+            conn,
+            &self.sql,
+            (resource, action),
+            event_ids,
+            changes,
+        ))
     }
 }
 

@@ -143,7 +143,12 @@ async fn store<L: EventLog>(pool: &PgPool) -> Result<PgEventStore<L>, Error> {
 async fn append<L: EventLog>(store: &PgEventStore<L>, ev: &Ev) -> Result<EventId, Error> {
     let mut tx = store.begin().await?;
     let appended = store
-        .append(&mut tx, L::ADVISORY_LOCK_KEY_DEFAULT, &ev.as_new())
+        .append(
+            &mut tx,
+            Some(L::ADVISORY_LOCK_KEY_DEFAULT),
+            &ev.as_new(),
+            None,
+        )
         .await?;
     tx.commit().await?;
     Ok(appended.id)
@@ -313,7 +318,7 @@ async fn append_stores_every_column(pool: PgPool) -> TestResult {
     let before = Utc::now().trunc_subsecs(6);
     let mut tx = store.begin().await?;
     let appended = store
-        .append(&mut tx, LockKey::DEFAULT, &ev.as_new())
+        .append(&mut tx, Some(LockKey::DEFAULT), &ev.as_new(), None)
         .await?;
     let id = appended.id;
     let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text")
@@ -450,7 +455,12 @@ async fn single_key_lock_is_visible_in_pg_locks(pool: PgPool) -> TestResult {
         };
         let mut tx = store.begin().await?;
         store
-            .append(&mut tx, key, &Ev::new("User", Uuid::now_v7()).as_new())
+            .append(
+                &mut tx,
+                Some(key),
+                &Ev::new("User", Uuid::now_v7()).as_new(),
+                None,
+            )
             .await?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut *tx)
@@ -481,7 +491,7 @@ async fn pair_key_lock_is_visible_in_pg_locks(pool: PgPool) -> TestResult {
         let mut tx = store.begin().await?;
         let ev = Ev::new("Job", 1_i64).actor("service_id", 1_i64);
         store
-            .append(&mut tx, LockKey::Pair(a, b), &ev.as_new())
+            .append(&mut tx, Some(LockKey::Pair(a, b)), &ev.as_new(), None)
             .await?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut *tx)
@@ -574,8 +584,9 @@ async fn rolled_back_append_leaves_no_event(pool: PgPool) -> TestResult {
     store
         .append(
             &mut tx,
-            LockKey::DEFAULT,
+            Some(LockKey::DEFAULT),
             &Ev::new("User", Uuid::now_v7()).as_new(),
+            None,
         )
         .await?;
     tx.rollback().await?;
@@ -584,8 +595,9 @@ async fn rolled_back_append_leaves_no_event(pool: PgPool) -> TestResult {
     store
         .append(
             &mut tx,
-            LockKey::DEFAULT,
+            Some(LockKey::DEFAULT),
             &Ev::new("User", Uuid::now_v7()).as_new(),
+            None,
         )
         .await?;
     drop(tx);
@@ -659,7 +671,9 @@ async fn mismatched_keys_are_typed_errors_before_the_lock(pool: PgPool) -> TestR
         .fetch_one(&mut *tx)
         .await?;
     for (ev, column) in &cases {
-        let result = store.append(&mut tx, LockKey::DEFAULT, &ev.as_new()).await;
+        let result = store
+            .append(&mut tx, Some(LockKey::DEFAULT), &ev.as_new(), None)
+            .await;
         match result {
             Err(Error::InvalidValue { column: c, message }) => {
                 assert_eq!(&c, column, "{message}");
@@ -736,7 +750,7 @@ async fn one_prepared_insert_per_connection(pool: PgPool) -> TestResult {
         Ev::new("User", record),
     ] {
         store
-            .append(&mut tx, LockKey::DEFAULT, &ev.as_new())
+            .append(&mut tx, Some(LockKey::DEFAULT), &ev.as_new(), None)
             .await?;
     }
     tx.commit().await?;

@@ -83,7 +83,7 @@ impl Doc {
         if ctx.is_replay() {
             remember(ctx, input);
         } else {
-            ctx.record_changes(&json!({"doc": null}), &json!({"doc": input}))
+            ctx.record_updated(&json!({"doc": null}), &json!({"doc": input}))
                 .await?;
         }
         Ok(ctx.record_id())

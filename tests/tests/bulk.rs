@@ -121,7 +121,7 @@ impl Label {
             .bind(&text)
             .execute(ctx.conn())
             .await?;
-        ctx.record_changes(&json!({ "text": old }), &json!({ "text": text }))
+        ctx.record_updated(&json!({ "text": old }), &json!({ "text": text }))
             .await?;
         Ok(())
     }
@@ -152,7 +152,7 @@ impl Label {
                 Changes::updated(&json!({ "text": before }), &json!({ "text": text }))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        ctx.record_changes(changes).await
+        ctx.record_all(changes).await
     }
 }
 
@@ -183,7 +183,7 @@ impl BrokenLabel {
             .skip(1)
             .map(|t| Changes::updated(&json!({}), &json!({ "text": t })))
             .collect::<Result<Vec<_>, _>>()?;
-        ctx.record_changes(changes).await
+        ctx.record_all(changes).await
     }
 }
 

@@ -118,7 +118,7 @@ async fn an_event_committing_late_is_not_skipped(pool: PgPool) -> TestResult {
     let appended = store
         .append(
             &mut late,
-            LockKey::Single(1),
+            Some(LockKey::Single(1)),
             &NewEvent {
                 resource: "Account",
                 record_id: &late_id,
@@ -130,6 +130,7 @@ async fn an_event_committing_late_is_not_skipped(pool: PgPool) -> TestResult {
                 version: 1,
                 tenant: None,
             },
+            None,
         )
         .await?;
     // Later transactions commit meanwhile.

@@ -308,7 +308,7 @@ async fn write_all(store: &PgEventStore<DocLog>, value: &Value) -> Result<Vec<Ro
         (other, true) => return Err(format!("each: {:?}", other.as_ref().err()).into()),
     }
 
-    // record_changes in an action body: `{"doc": null}` to `{"doc": value}`.
+    // record_updated in an action body: `{"doc": null}` to `{"doc": value}`.
     let record = Uuid::now_v7();
     let revised = Doc::revise(record, value.clone()).run(store).await;
     let side = json!({"doc": value});

@@ -35,7 +35,7 @@ async fn append_raw(
     let appended = store
         .append(
             &mut tx,
-            LockKey::DEFAULT,
+            Some(LockKey::DEFAULT),
             &NewEvent {
                 resource,
                 record_id: &key,
@@ -47,6 +47,7 @@ async fn append_raw(
                 version,
                 tenant: None,
             },
+            None,
         )
         .await?;
     tx.commit()
@@ -531,7 +532,7 @@ async fn replay_waits_for_in_flight_actions_and_blocks_new_ones(pool: PgPool) ->
     let appended = store
         .append(
             &mut open,
-            LockKey::DEFAULT,
+            Some(LockKey::DEFAULT),
             &NewEvent {
                 resource: "User",
                 record_id: &key,
@@ -543,6 +544,7 @@ async fn replay_waits_for_in_flight_actions_and_blocks_new_ones(pool: PgPool) ->
                 version: 2,
                 tenant: None,
             },
+            None,
         )
         .await?;
     let Key::Uuid(fin) = key else { unreachable!() };

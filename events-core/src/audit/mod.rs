@@ -24,9 +24,9 @@
 //!
 //! The event row is inserted before the action body runs, so the body's results
 //! cannot go into it. The body records them through its context
-//! ([`ActionCtx::record_changes`](crate::ActionCtx::record_changes) and
-//! friends) into an append-only side table keyed by event id, in the same
-//! transaction; see [`Changes`] for what each kind of write stores. An update
+//! ([`ActionCtx::record_updated`](crate::ActionCtx::record_updated) and
+//! friends, [`BulkCtx::record_all`](crate::BulkCtx::record_all)) into an
+//! append-only side table keyed by event id, in the same transaction; see [`Changes`] for what each kind of write stores. An update
 //! that changed nothing is stored with `unchanged = true`: its event already
 //! exists and, the log being append-only, stays; queries can hide such entries
 //! ([`AuditQuery::hide_unchanged`]). A manual entry can instead be skipped
@@ -75,8 +75,6 @@
 
 mod changes;
 mod check;
-mod ctx;
-pub(crate) use ctx::insert_changes;
 mod entry;
 mod manual;
 mod present;
@@ -129,14 +127,4 @@ pub fn notify_channel(table: &str) -> String {
         end -= 1;
     }
     name[..end].to_owned()
-}
-
-/// Quotes a possibly schema-qualified name for PostgreSQL (`audit.trail_changes`
-/// becomes `"audit"."trail_changes"`).
-pub(crate) fn quote_ident(name: &str) -> String {
-    let quote = |part: &str| format!("\"{}\"", part.replace('"', "\"\""));
-    match name.split_once('.') {
-        Some((schema, rest)) => format!("{}.{}", quote(schema), quote(rest)),
-        None => quote(name),
-    }
 }

@@ -189,7 +189,7 @@ BEGIN
 END
 $events_audit_kinds$;
 
--- Recorded changes (ActionCtx::record_changes, manual entries' changes), one row per
+-- Recorded changes (ActionCtx::record_*, BulkCtx::record_all, manual entries' changes), one row per
 -- event, written in the event's transaction; append-only like the events.
 CREATE TABLE IF NOT EXISTS {changes} (
     event_id {id} PRIMARY KEY,

@@ -39,7 +39,7 @@
 //!
 //! | table | columns | written by |
 //! | --- | --- | --- |
-//! | `<table>_changes` | `event_id` (primary key), `old_values`, `new_values`, `diff_values` (`jsonb`), `unchanged`, `recorded_at` | action bodies (`ctx.record_changes`), manual entries with changes |
+//! | `<table>_changes` | `event_id` (primary key), `old_values`, `new_values`, `diff_values` (`jsonb`), `unchanged`, `recorded_at` | action bodies (`ctx.record_updated` and friends, `ctx.record_all`), manual entries with changes |
 //! | `<table>_commits` | `txid` (primary key), `committed_at` | a deferred constraint trigger on the event table, as each writing transaction commits (with `track_commit_time`) |
 //!
 //! # Indexes

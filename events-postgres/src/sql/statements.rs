@@ -83,6 +83,10 @@ pub(crate) struct Statements {
     pub(crate) save_checkpoint: Arc<str>,
     /// Removes the checkpoint row.
     pub(crate) delete_checkpoint: Arc<str>,
+    /// The recorded changes of events, one row per element of the arrays:
+    /// `$1` event ids (the log's id type), `$2` old, `$3` new, `$4` diff values
+    /// (`jsonb[]`), `$5` the `unchanged` flags.
+    pub(crate) insert_changes: Arc<str>,
     /// Retention: `$1` period in milliseconds, `$2` give up replay, (`$3` the
     /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
     /// (`NULL` for before all time) and the `audit.pruned` entry's id.
@@ -200,6 +204,16 @@ impl Statements {
             )
             .into(),
             delete_checkpoint: format!("DELETE FROM {checkpoint_table}").into(),
+            insert_changes: format!(
+                "INSERT INTO {} (event_id, old_values, new_values, diff_values, unchanged) \
+                 SELECT * FROM unnest($1::{}[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::bool[])",
+                names.changes,
+                match L::PRIMARY_KEY_TYPE {
+                    PrimaryKeyType::Integer => "int8",
+                    PrimaryKeyType::UuidV7 => "uuid",
+                },
+            )
+            .into(),
             select_list,
             names,
             columns,

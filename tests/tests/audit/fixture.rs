@@ -110,7 +110,7 @@ impl Project {
                 .bind(&input.name)
                 .fetch_one(ctx.conn())
                 .await?;
-        ctx.record_changes(&old, &new).await?;
+        ctx.record_updated(&old, &new).await?;
         Ok(new)
     }
 
@@ -150,7 +150,7 @@ impl Project {
                 .bind(&input.name)
                 .fetch_one(ctx.conn())
                 .await?;
-        ctx.record_changes(&old, &new).await?;
+        ctx.record_updated(&old, &new).await?;
         Ok(new)
     }
 }

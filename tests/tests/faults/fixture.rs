@@ -291,7 +291,7 @@ impl Job {
                 .bind(&input.label)
                 .fetch_one(ctx.conn())
                 .await?;
-        ctx.record_changes(&old, &new).await?;
+        ctx.record_updated(&old, &new).await?;
         run_fault(ctx, &input.label).await?;
         Ok(Done {
             id: new.id,

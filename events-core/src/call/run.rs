@@ -1,12 +1,13 @@
-//! The transaction of a call, bounded by its deadline: one copy for single
+//! The transaction of a call, bounded by its deadline: one skeleton for single
 //! actions, bulk calls and `each(..)`.
 //!
 //! A call checks its input first (record ids, event data, lock keys, the actor
 //! rule), before it asks for a connection. Then, within its deadline:
-//! connection, `BEGIN` (with the deadline for the database, in the same round
-//! trip), the work (lock and events, bodies, `after_action` hooks), `COMMIT`.
+//! connection, `BEGIN`, the work (lock and events, bodies, `after_action` hooks), `COMMIT`.
 //! The `after_commit` hooks run after that, outside the deadline: the call has
-//! committed by then.
+//! committed by then. The database learns the deadline in the call's first
+//! statement: its first append, or, for a call that does not append first (an
+//! ignored action), its `BEGIN`, in the same round trip either way.
 //!
 //! **Why both sides enforce the deadline.** Over a network that stops
 //! answering without a reset (a partition, a frozen proxy or NAT entry), a
@@ -30,13 +31,17 @@
 //! its aborted transaction and holding no lock, until TCP notices the peer is
 //! gone (the server's `tcp_keepalives_*` settings).
 
+use std::any::TypeId;
 use std::time::Duration;
 
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::action::{DynStore, WithDeadline};
-use crate::{BoxFuture, Error, EventStore};
+use super::Scope;
+use crate::{
+    ActionOutput, Appended, BoxFuture, Error, EventId, EventLog, EventStore, LockKey, NewEvent,
+};
 
 /// The `after_commit` hooks a call's bodies registered.
 pub(crate) type AfterCommit = Vec<BoxFuture<'static, ()>>;
@@ -44,6 +49,82 @@ pub(crate) type AfterCommit = Vec<BoxFuture<'static, ()>>;
 /// The shortest deadline: shorter ones are raised to it (a zero would expire
 /// before anything runs, and means "no timeout" to PostgreSQL).
 pub(crate) const MIN_DEADLINE: Duration = Duration::from_millis(1);
+
+/// The store of a running call, with the call's deadline, which every append
+/// carries to the database: what the call, its bodies and the actions they
+/// nest append through.
+#[derive(Clone, Copy)]
+pub(crate) struct CallStore<'s> {
+    store: &'s dyn EventStore,
+    /// The event log the store holds ([`Error::NestedOtherLog`] otherwise).
+    log: TypeId,
+    deadline: Duration,
+}
+
+impl<'s> CallStore<'s> {
+    fn new<S: EventStore>(store: &'s S, deadline: Duration) -> Self {
+        CallStore {
+            store,
+            log: TypeId::of::<S::Log>(),
+            deadline,
+        }
+    }
+
+    /// True when the store holds event log `L`.
+    pub(crate) fn holds<L: EventLog>(&self) -> bool {
+        self.log == TypeId::of::<L>()
+    }
+
+    /// The store itself.
+    pub(crate) fn store(&self) -> &'s dyn EventStore {
+        self.store
+    }
+
+    /// Appends one event under `lock` ([`EventStore::append`]).
+    pub(crate) async fn append(
+        &self,
+        conn: &mut PgConnection,
+        lock: Option<LockKey>,
+        event: &NewEvent<'_>,
+    ) -> Result<Appended, Error> {
+        self.store
+            .append(conn, lock, event, Some(self.deadline))
+            .await
+    }
+
+    /// Appends `events` under every lock of `locks` (made ascending and
+    /// distinct here) with one statement ([`EventStore::append_many`]);
+    /// returns their ids in order and their shared timestamp. Without events,
+    /// runs nothing: no ids, and the clock's time.
+    pub(crate) async fn append_all(
+        &self,
+        conn: &mut PgConnection,
+        mut locks: Vec<LockKey>,
+        events: &[NewEvent<'_>],
+    ) -> Result<(Vec<EventId>, DateTime<Utc>), Error> {
+        if events.is_empty() {
+            return Ok((Vec::new(), clock()));
+        }
+        locks.sort_unstable();
+        locks.dedup();
+        let appended = self
+            .store
+            .append_many(conn, &locks, events, Some(self.deadline))
+            .await?;
+        tracing::debug!(
+            events = appended.ids.len(),
+            locks = locks.len(),
+            "events appended"
+        );
+        Ok((appended.ids, appended.occurred_at))
+    }
+}
+
+/// The timestamp of a call that appends no event (an ignored action): the
+/// system clock at the database's precision.
+pub(crate) fn clock() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
 
 /// What a call runs inside its transaction, its input already checked.
 ///
@@ -66,8 +147,32 @@ pub(crate) trait Work {
     async fn execute(
         self,
         conn: &mut PgConnection,
-        store: &dyn DynStore,
+        store: CallStore<'_>,
     ) -> Result<(Self::Ok, AfterCommit), Self::Err>;
+}
+
+/// A body's context: a [`Scope`] and what its kind adds.
+pub(crate) trait Ctx<'c> {
+    /// The scope, once the body is done with the context.
+    fn into_scope(self) -> Scope<'c>;
+}
+
+/// Runs `body` on `ctx` and `input`, then its `after_action` hooks
+/// ([`Scope::drain`]); returns the body's value and its `after_commit` hooks.
+/// The one place single and bulk bodies run.
+pub(crate) async fn run_body<'c, C, In, Ret>(
+    mut ctx: C,
+    body: for<'a> fn(&'a mut C, In) -> BoxFuture<'a, Ret>,
+    input: In,
+) -> Result<(Ret::Ok, AfterCommit), Ret::Err>
+where
+    C: Ctx<'c>,
+    Ret: ActionOutput,
+    Ret::Err: From<Error>,
+{
+    let output = body(&mut ctx, input).await.into_result()?;
+    let after_commit = ctx.into_scope().drain().await?;
+    Ok((output, after_commit))
 }
 
 /// Runs `work` in a transaction of its own on `store`, within `deadline` (the
@@ -92,8 +197,7 @@ where
         let conn = conn.insert(store.acquire().await?);
         let in_begin = (!work.appends_first()).then_some(deadline);
         let mut tx = store.begin_action(conn, in_begin).await?;
-        let scoped = WithDeadline { store, deadline };
-        let result = work.execute(&mut tx, &scoped).await;
+        let result = work.execute(&mut tx, CallStore::new(store, deadline)).await;
         finish(tx, result, &mut committing).await
     })
     .await;
