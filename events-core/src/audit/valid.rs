@@ -159,7 +159,7 @@ impl<L> ValidQuery<L> {
         &self.pagination
     }
 
-    /// Entries per page, 1 to [`MAX_PAGE_SIZE`].
+    /// Entries per page, 1 to [`MAX_PAGE_SIZE`](super::MAX_PAGE_SIZE).
     pub fn limit(&self) -> u64 {
         self.pagination.size()
     }
