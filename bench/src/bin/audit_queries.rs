@@ -334,7 +334,10 @@ async fn run_once(
             audit.count(&q.clone().count_mode(*mode)).await?;
             1
         }
-        Shape::Search(term) => audit.search_actions(term).await?.len(),
+        Shape::Search(term) => audit
+            .search_actions(term, events_postgres::audit::SEARCH_LIMIT)
+            .await?
+            .len(),
         Shape::Facet(Facet::Actions) => audit.distinct_actions().await?.len(),
         Shape::Facet(Facet::Kinds) => audit.distinct_kinds().await?.len(),
         Shape::Facet(Facet::Resources) => audit.distinct_resources().await?.len(),

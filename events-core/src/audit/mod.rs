@@ -35,11 +35,16 @@
 //!
 //! # Queries
 //!
-//! [`AuditQuery`] is the union of the four references' filters, with three
-//! paginations ([`Pagination`]: numbered pages with totals, offset/limit, keyset
-//! cursors) and four [`CountMode`]s (none, exact, capped, estimated: counting
-//! every match on every page is what makes audit UIs slow at millions of rows,
-//! so numbered pages count up to 10,000 by default and say "10,000+" beyond).
+//! [`AuditQuery`] is [`Filters`] (the union of the four references' filters)
+//! plus an [`Order`], a [`Pagination`] and a [`CountMode`]. A store checks it
+//! once with [`AuditQuery::validate`], which gives a [`ValidQuery`] (keys in
+//! their columns' shapes, actor filters resolved to columns, the cursor typed)
+//! that it builds every statement of the call from. [`Filters`] says where to
+//! add a filter. Three paginations ([`Pagination`]: numbered pages with
+//! totals, offset/limit, keyset cursors) and four [`CountMode`]s (none, exact,
+//! capped, estimated: counting every match on every page is what makes audit
+//! UIs slow at millions of rows, so numbered pages count up to 10,000 by
+//! default and say "10,000+" beyond).
 //! Hostile values (quotes, `%`, `_`, backslashes, very long strings, invalid
 //! UUIDs) either match literally or are [`Error::InvalidFilter`](crate::Error::InvalidFilter)
 //! naming the filter: values are always bound parameters, prefix matches are
@@ -73,12 +78,28 @@
 //! | PhoenixKit `action_badge_color/1`, `mode_badge_color/1` | [`action_tone`], [`mode_tone`] |
 //! | PhoenixKit `resolve_resource_users/1`, `:preload` | [`resolve_records`], [`resolve_actors`] |
 
+// What each module owns:
+// - `query`: `AuditQuery`, `Order`, `Pagination`, `CountMode`;
+// - `filters`: `Filters` and the filter builders;
+// - `cursor`: keyset `Cursor`s and their text form;
+// - `valid`: `check`, `validate` and `ValidQuery`; `rules`: their rules, one
+//   named function each;
+// - `check`: the limits and rules shared by queries and manual entries;
+// - `entry`: what queries return; `present`: badges and resolvers;
+// - `manual`: manual entries; `request`: their request context;
+// - `changes`: recorded changes (written through the call's scope, see
+//   `crate::call`).
 mod changes;
 mod check;
+mod cursor;
 mod entry;
+mod filters;
 mod manual;
 mod present;
 mod query;
+mod request;
+mod rules;
+mod valid;
 
 pub use changes::{Changes, FieldChange, Fields};
 pub use check::{
@@ -86,13 +107,14 @@ pub use check::{
     MAX_LIST_LEN, MAX_NAME_LEN, MAX_PAGE_SIZE, MAX_USER_AGENT_LEN, coerce_key, stored_json_problem,
     stored_metadata_problem, target_text,
 };
+pub use cursor::Cursor;
 pub use entry::{AuditEntry, AuditPage, Count, EntryActor, EntryKind, Facets, PruneReport, Target};
-pub use manual::{ManualEntry, RequestContext, ValidEntry};
+pub use filters::{ActionMatch, ActorMatch, Filters, TimeRange};
+pub use manual::{ManualEntry, ValidEntry};
 pub use present::{Tone, action_tone, composite_key, mode_tone, resolve_actors, resolve_records};
-pub use query::{
-    ActionMatch, ActorMatch, AuditQuery, CountMode, Cursor, DEFAULT_COUNT_CAP, Order, Pagination,
-    TimeRange,
-};
+pub use query::{AuditQuery, CountMode, DEFAULT_COUNT_CAP, Order, Pagination};
+pub use request::RequestContext;
+pub use valid::{ActorKey, ValidQuery};
 
 /// The table holding the recorded [`Changes`] of event table `table`.
 ///

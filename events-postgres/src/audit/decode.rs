@@ -4,47 +4,11 @@
 use std::str::FromStr;
 
 use events_core::audit::{AuditEntry, Changes, EntryActor, EntryKind, Fields, Target};
-use events_core::{Error, EventId, EventLog, Key, KeyType, PrimaryKeyType};
+use events_core::{Error, EventLog};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
-use sqlx::{Decode, Postgres, Row, Type};
 
-use crate::sql::JsonValue;
-
-/// Reads column `name` of a row.
-pub(crate) fn get<'r, T>(row: &'r PgRow, name: &str) -> Result<T, Error>
-where
-    T: Decode<'r, Postgres> + Type<Postgres>,
-{
-    row.try_get(name).map_err(|e| Error::MalformedRow {
-        column: name.to_owned(),
-        message: e.to_string(),
-    })
-}
-
-fn get_key(row: &PgRow, name: &str, ty: KeyType) -> Result<Option<Key>, Error> {
-    Ok(match ty {
-        KeyType::Uuid => get::<Option<uuid::Uuid>>(row, name)?.map(Key::Uuid),
-        KeyType::Integer => get::<Option<i64>>(row, name)?.map(Key::Integer),
-        KeyType::String => get::<Option<String>>(row, name)?.map(Key::String),
-    })
-}
-
-/// Reads the `id` column of this log's primary key type.
-pub(crate) fn get_id<L: EventLog>(row: &PgRow, name: &str) -> Result<EventId, Error> {
-    Ok(match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => EventId::Integer(get(row, name)?),
-        PrimaryKeyType::UuidV7 => EventId::Uuid(get(row, name)?),
-    })
-}
-
-/// A transaction id read as text.
-pub(crate) fn parse_txid(text: &str) -> Result<u64, Error> {
-    text.parse().map_err(|_| Error::MalformedRow {
-        column: "txid".into(),
-        message: format!("`{text}` is not a transaction id"),
-    })
-}
+use crate::sql::{get, get_id, get_json, get_opt_json, get_opt_key, get_txid};
 
 /// A metadata key's value as text: strings as they are, numbers and booleans
 /// printed; absent, null and structured values are `None`.
@@ -57,14 +21,9 @@ fn metadata_text(metadata: &Value, key: &str) -> Option<String> {
     }
 }
 
-/// Reads JSON column `name` at any depth (see [`JsonValue`]).
-pub(crate) fn get_json(row: &PgRow, name: &str) -> Result<Value, Error> {
-    get::<JsonValue>(row, name).map(|json| json.0)
-}
-
 /// Reads a changes column: a JSON object or `NULL`.
-fn fields(row: &PgRow, column: &str) -> Result<Option<Fields>, Error> {
-    match get::<Option<JsonValue>>(row, column)?.map(|json| json.0) {
+fn fields(row: &PgRow, column: &'static str) -> Result<Option<Fields>, Error> {
+    match get_opt_json(row, column)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(map)) => Ok(Some(map)),
         Some(other) => {
@@ -88,7 +47,7 @@ pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error
     let version: i32 = get(row, "version")?;
     let mut actor = None;
     for column in L::ACTOR_COLUMNS {
-        if let Some(key) = get_key(row, column.name, column.attribute_type)? {
+        if let Some(key) = get_opt_key(row, column.name, column.attribute_type)? {
             actor = Some(EntryActor {
                 column: column.name.to_owned(),
                 actor_type: column.destination.to_owned(),
@@ -112,12 +71,11 @@ pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error
             unchanged,
         }),
     };
-    let txid: String = get(row, "txid")?;
     Ok(AuditEntry {
         id: get_id::<L>(row, "id")?,
         kind,
         resource: get(row, "resource")?,
-        record_id: get_key(row, "record_id", L::RECORD_ID_TYPE)?,
+        record_id: get_opt_key(row, "record_id", L::RECORD_ID_TYPE)?,
         action: get(row, "action")?,
         actor,
         target,
@@ -135,7 +93,7 @@ pub(crate) fn decode_entry<L: EventLog>(row: &PgRow) -> Result<AuditEntry, Error
         metadata,
         occurred_at: get(row, "occurred_at")?,
         committed_at: get(row, "committed_at")?,
-        transaction_id: parse_txid(&txid)?,
+        transaction_id: get_txid(row, "txid")?,
         changes,
     })
 }

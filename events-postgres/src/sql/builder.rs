@@ -76,6 +76,7 @@ impl Sql {
     }
 
     /// The statement's text so far.
+    #[cfg(test)]
     pub(crate) fn text(&self) -> &str {
         &self.text
     }

@@ -9,6 +9,7 @@
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use events_core::audit::ValidEntry;
 use events_core::{Error, EventLog, Key, NewEvent, PrimaryKeyType};
 
 use super::PgQuery;
@@ -93,6 +94,66 @@ pub(crate) fn columns<L: EventLog>() -> Vec<Column> {
             }),
     );
     columns
+}
+
+/// The value list of a manual entry's `INSERT` (`$n` from `first`): a
+/// placeholder per column, but the entry's kind and version, which are fixed
+/// (`'manual'`, 1), and `occurred_at`, the database clock. Returns the column
+/// list, the value list and the next free parameter number.
+pub(crate) fn manual_values(columns: &[Column], first: usize) -> (String, String, usize) {
+    let mut names = Vec::with_capacity(columns.len() + 1);
+    let mut values = Vec::with_capacity(columns.len() + 1);
+    let mut n = first;
+    for column in columns {
+        names.push(column.name.as_str());
+        values.push(match column.source {
+            Source::ActionType => "'manual'".to_owned(),
+            Source::Version => "1".to_owned(),
+            _ => {
+                let placeholder = format!("${n}");
+                n += 1;
+                placeholder
+            }
+        });
+    }
+    names.push("occurred_at");
+    values.push("clock_timestamp()".to_owned());
+    (names.join(", "), values.join(", "), n)
+}
+
+/// Binds a manual entry's value of every column that has a placeholder in
+/// [`manual_values`], in order.
+pub(crate) fn bind_entry<L: EventLog>(
+    mut q: PgQuery,
+    columns: &[Column],
+    entry: &ValidEntry,
+) -> Result<PgQuery, Error> {
+    for column in columns {
+        q = match column.source {
+            Source::ActionType | Source::Version => q,
+            Source::Id => q.bind(Uuid::now_v7()),
+            Source::Resource => q.bind(entry.resource.as_deref()),
+            Source::RecordId => q.bind(bind::opt_key(
+                "record_id",
+                L::RECORD_ID_TYPE,
+                entry.record_id.as_ref(),
+            )?),
+            Source::Action => q.bind(entry.action.as_str()),
+            Source::Data => q.bind(&entry.data),
+            Source::Metadata => q.bind(&entry.metadata),
+            Source::Tenant => q.bind(entry.tenant.as_deref()),
+            Source::Actor(i) => {
+                let actor = &L::ACTOR_COLUMNS[i];
+                let key = entry
+                    .actor
+                    .as_ref()
+                    .filter(|(name, _)| *name == actor.name)
+                    .map(|(_, key)| key);
+                q.bind(bind::opt_key(actor.name, actor.attribute_type, key)?)
+            }
+        };
+    }
+    Ok(q)
 }
 
 /// Binds the value of every column of one event, in order. Refuses an actor in

@@ -85,17 +85,6 @@ pub(crate) fn get_id<L: EventLog>(row: &PgRow, column: impl Column) -> Result<Ev
     })
 }
 
-/// Reads a nullable event id column of log `L`.
-pub(crate) fn get_opt_id<L: EventLog>(
-    row: &PgRow,
-    column: impl Column,
-) -> Result<Option<EventId>, Error> {
-    Ok(match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => get::<Option<i64>>(row, column)?.map(EventId::Integer),
-        PrimaryKeyType::UuidV7 => get::<Option<uuid::Uuid>>(row, column)?.map(EventId::Uuid),
-    })
-}
-
 /// Reads a transaction id column (`xid8`, selected as text: sqlx has no `xid8`).
 pub(crate) fn get_txid(row: &PgRow, column: impl Column) -> Result<u64, Error> {
     parse_txid(column.name(), &get::<String>(row, column)?)

@@ -28,10 +28,9 @@ use sqlx::{AssertSqlSafe, Postgres};
 
 pub(crate) use builder::Sql;
 pub(crate) use decode::{
-    JsonValue, get, get_id, get_json, get_key, get_opt_id, get_opt_json, get_opt_key, get_txid,
-    malformed, parse_id, parse_txid,
+    get, get_id, get_json, get_key, get_opt_json, get_opt_key, get_txid, malformed, parse_id,
+    parse_txid,
 };
-pub(crate) use names::Names;
 pub(crate) use statements::{EVENT_COLUMNS, Statements};
 
 /// A query with its arguments bound eagerly, independent of any borrow.

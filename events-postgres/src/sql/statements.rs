@@ -11,6 +11,7 @@ use events_core::{EventLog, PrimaryKeyType};
 
 use super::columns::{Column, columns};
 use super::names::{Names, quote_ident};
+use crate::audit::AuditSql;
 use crate::schema::migration_sql;
 
 /// Columns every event `SELECT` returns, in this order; the actor columns follow.
@@ -87,6 +88,8 @@ pub(crate) struct Statements {
     /// `$1` event ids (the log's id type), `$2` old, `$3` new, `$4` diff values
     /// (`jsonb[]`), `$5` the `unchanged` flags.
     pub(crate) insert_changes: Arc<str>,
+    /// The audit log's texts ([`AuditLog`](crate::AuditLog)).
+    pub(crate) audit: AuditSql,
     /// Retention: `$1` period in milliseconds, `$2` give up replay, (`$3` the
     /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
     /// (`NULL` for before all time) and the `audit.pruned` entry's id.
@@ -214,6 +217,7 @@ impl Statements {
                 },
             )
             .into(),
+            audit: AuditSql::new::<L>(&names, &columns),
             select_list,
             names,
             columns,

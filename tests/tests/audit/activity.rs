@@ -611,7 +611,7 @@ async fn prune_deletes_older_entries_and_records_itself(pool: PgPool) -> TestRes
     old_entry(&pool, "old.two", 100).await?;
     project(&store, "Apollo").await?;
 
-    let report = audit.prune_days(90).await?;
+    let report = audit.prune(chrono::Duration::days(90)).await?;
     assert_eq!(report.deleted, 2);
     let entries = audit.list(&AuditQuery::new()).await?;
     assert_eq!(actions(&entries), ["audit.pruned", "create"]);
@@ -639,14 +639,14 @@ async fn prune_deletes_older_entries_and_records_itself(pool: PgPool) -> TestRes
     Ok(())
 }
 
-/// `retention_days()`: the configured period, applied by `prune_expired`.
+/// `retention_days()` (`retention()` in days): the configured period, applied by `prune_expired`.
 #[sqlx::test(migrations = false)]
 async fn retention_days_is_the_configured_period(pool: PgPool) -> TestResult {
     let (_, audit) = setup(&pool).await?;
-    assert_eq!(audit.retention_days(), None);
+    assert_eq!(audit.retention(), None);
     assert_eq!(audit.prune_expired().await?, None, "no period, no prune");
-    let audit = audit.with_retention_days(30);
-    assert_eq!(audit.retention_days(), Some(30));
+    let audit = audit.with_retention(chrono::Duration::days(30));
+    assert_eq!(audit.retention().map(|p| p.num_days()), Some(30));
     old_entry(&pool, "old.one", 31).await?;
     old_entry(&pool, "recent.one", 29).await?;
     let report = audit.prune_expired().await?.ok_or("pruned")?;

@@ -3,6 +3,7 @@
 
 use events_core::Key;
 use events_core::audit::{AuditQuery, Count, EntryKind, ManualEntry};
+use events_postgres::audit::SEARCH_LIMIT;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -117,7 +118,7 @@ async fn search_is_typeahead_over_distinct_actions_limit_5(pool: PgPool) -> Test
         .await?;
     project(&store, "Apollo").await?; // recorded action `create`
 
-    let names = audit.search_actions("proj").await?;
+    let names = audit.search_actions("proj", SEARCH_LIMIT).await?;
     assert_eq!(
         names,
         [
@@ -129,12 +130,15 @@ async fn search_is_typeahead_over_distinct_actions_limit_5(pool: PgPool) -> Test
         ],
         "default limit 5, distinct, ascending"
     );
-    assert_eq!(audit.search_actions_limit("pro", 10).await?.len(), 8);
-    assert_eq!(audit.search_actions("profile").await?, ["profile.updated"]);
-    assert_eq!(audit.search_actions("cre").await?, ["create"]);
-    assert!(audit.search_actions("zzz").await?.is_empty());
+    assert_eq!(audit.search_actions("pro", 10).await?.len(), 8);
     assert_eq!(
-        audit.search_actions("").await?.len(),
+        audit.search_actions("profile", SEARCH_LIMIT).await?,
+        ["profile.updated"]
+    );
+    assert_eq!(audit.search_actions("cre", SEARCH_LIMIT).await?, ["create"]);
+    assert!(audit.search_actions("zzz", SEARCH_LIMIT).await?.is_empty());
+    assert_eq!(
+        audit.search_actions("", SEARCH_LIMIT).await?.len(),
         5,
         "an empty term lists the first names"
     );

@@ -261,7 +261,7 @@ async fn hostile_strings_in_every_audit_filter_match_literally(pool: PgPool) -> 
             assert_eq!(actions(&found), expected, "{filter} {h:?}");
         }
         assert_eq!(
-            audit.search_actions_limit(h, 1000).await?,
+            audit.search_actions(h, 1000).await?,
             starting_with(h),
             "search_actions {h:?}"
         );
@@ -330,11 +330,8 @@ async fn paging_bounds_and_tampered_cursors_are_typed(pool: PgPool) -> TestResul
     assert_eq!(field_of(audit.recent(0).await), "limit");
     assert_eq!(field_of(audit.recent(u64::MAX).await), "limit");
     assert_eq!(field_of(audit.recent_page(0, 10, None).await), "page");
-    assert_eq!(field_of(audit.search_actions_limit("e", 0).await), "limit");
-    assert_eq!(
-        field_of(audit.search_actions_limit("e", u64::MAX).await),
-        "limit"
-    );
+    assert_eq!(field_of(audit.search_actions("e", 0).await), "limit");
+    assert_eq!(field_of(audit.search_actions("e", u64::MAX).await), "limit");
     assert_eq!(field_of(audit.distinct_actors(u64::MAX).await), "limit");
     // The documented extremes that fit are pages, full or empty.
     assert_eq!(

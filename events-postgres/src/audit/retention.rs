@@ -1,0 +1,144 @@
+//! Retention: the configured period ([`AuditLog::with_retention`]) and the
+//! prunes ([`AuditLog::prune`], [`AuditLog::prune_giving_up_replay`],
+//! [`AuditLog::prune_expired`]), all through the owner's `<table>_prune`
+//! function, the only path past the append-only guard.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use events_core::audit::PruneReport;
+use events_core::{Error, EventId, EventLog, PrimaryKeyType};
+use sqlx::AssertSqlSafe;
+
+use super::AuditLog;
+use crate::sql::get;
+
+impl<L: EventLog> AuditLog<L> {
+    /// Sets the retention period that [`prune_expired`](Self::prune_expired) applies.
+    ///
+    /// ```no_run
+    /// # fn run<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) {
+    /// let audit = store.audit().with_retention(chrono::Duration::days(90));
+    /// assert_eq!(audit.retention(), Some(chrono::Duration::days(90)));
+    /// # }
+    /// ```
+    pub fn with_retention(mut self, period: chrono::Duration) -> Self {
+        self.retention = Some(period);
+        self
+    }
+
+    /// The configured retention period.
+    pub fn retention(&self) -> Option<chrono::Duration> {
+        self.retention
+    }
+
+    /// Deletes the entries that occurred more than `older_than` ago (by the
+    /// database clock), with their recorded changes, and records the prune as a
+    /// manual entry `audit.pruned` (metadata `cutoff`, `deleted`,
+    /// `deleted_actions`, `older_than_seconds`), all in one transaction.
+    ///
+    /// **What it keeps.** On an event log that can replay (it has
+    /// `clear_records_for_replay`), only manual entries are deleted: the events of
+    /// recorded actions are what replay rebuilds state from, and deleting them
+    /// would make the next replay rebuild less than there is. To delete those too,
+    /// give up replay explicitly with
+    /// [`prune_giving_up_replay`](Self::prune_giving_up_replay). On a log without
+    /// `clear_records_for_replay` (an audit trail), every entry older than the
+    /// cutoff goes.
+    ///
+    /// Whenever action events are deleted, the cutoff is recorded as the log's
+    /// replay horizon, and from then on [`replay`](crate::PgEventStore::replay)
+    /// and [`verify_replayable`](crate::PgEventStore::verify_replayable) refuse
+    /// with [`Error::ReplayHorizon`] naming it, instead of rebuilding a partial
+    /// state.
+    ///
+    /// Runs through the owner's `<table>_prune` function (see
+    /// [`grants_sql`](crate::schema::grants_sql)): the only path past the
+    /// append-only guard. A period longer than the log's history deletes nothing
+    /// and succeeds; a negative one is [`Error::InvalidFilter`].
+    ///
+    /// ```no_run
+    /// # async fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) -> Result<(), events_core::Error> {
+    /// let report = audit.prune(chrono::Duration::days(365)).await?;
+    /// println!("{} entries before {} deleted", report.deleted, report.cutoff);
+    /// # Ok(()) }
+    /// ```
+    pub async fn prune(&self, older_than: chrono::Duration) -> Result<PruneReport, Error> {
+        self.run_prune(older_than, L::CLEAR_RECORDS_FOR_REPLAY.is_none())
+            .await
+    }
+
+    /// Like [`prune`](Self::prune), but also deletes the events of recorded
+    /// actions on a log that can replay, giving up replay: the cutoff is recorded
+    /// as the replay horizon and every later replay or preflight fails with
+    /// [`Error::ReplayHorizon`]. For logs whose state is kept elsewhere (backups,
+    /// snapshots) and whose old events are no longer wanted.
+    ///
+    /// ```no_run
+    /// # async fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) -> Result<(), events_core::Error> {
+    /// let report = audit.prune_giving_up_replay(chrono::Duration::days(7 * 365)).await?;
+    /// println!("{} action events deleted; replay is no longer possible", report.deleted_actions);
+    /// # Ok(()) }
+    /// ```
+    pub async fn prune_giving_up_replay(
+        &self,
+        older_than: chrono::Duration,
+    ) -> Result<PruneReport, Error> {
+        self.run_prune(older_than, true).await
+    }
+
+    async fn run_prune(
+        &self,
+        older_than: chrono::Duration,
+        give_up_replay: bool,
+    ) -> Result<PruneReport, Error> {
+        if older_than < chrono::Duration::zero() {
+            return Err(Error::InvalidFilter {
+                field: "older_than".into(),
+                message: "a retention period cannot be negative".into(),
+            });
+        }
+        // Milliseconds always fit an i64 for a chrono::Duration; the function
+        // treats periods beyond any representable time as "before everything".
+        let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&self.store.statements().prune)))
+            .bind(older_than.num_milliseconds())
+            .bind(give_up_replay);
+        if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+            q = q.bind(uuid::Uuid::now_v7());
+        }
+        let row = q
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| Error::from_sqlx("pruning the audit log", e))?;
+        let deleted: i64 = get(&row, "out_deleted")?;
+        let deleted_actions: i64 = get(&row, "out_deleted_actions")?;
+        let cutoff: Option<DateTime<Utc>> = get(&row, "out_cutoff")?;
+        let cutoff = cutoff.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let entry = match L::PRIMARY_KEY_TYPE {
+            PrimaryKeyType::Integer => EventId::Integer(get(&row, "out_entry")?),
+            PrimaryKeyType::UuidV7 => EventId::Uuid(get(&row, "out_entry")?),
+        };
+        let (deleted, deleted_actions) = (deleted.unsigned_abs(), deleted_actions.unsigned_abs());
+        tracing::info!(deleted, deleted_actions, %cutoff, table = L::TABLE, "audit log pruned");
+        Ok(PruneReport {
+            deleted,
+            deleted_actions,
+            cutoff,
+            entry,
+        })
+    }
+
+    /// Prunes by the configured retention period; `None` when none is configured.
+    ///
+    /// ```no_run
+    /// # async fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) -> Result<(), events_core::Error> {
+    /// audit.with_retention(chrono::Duration::days(365)).prune_expired().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn prune_expired(&self) -> Result<Option<PruneReport>, Error> {
+        match self.retention {
+            Some(period) => self.prune(period).await.map(Some),
+            None => Ok(None),
+        }
+    }
+}
