@@ -1,25 +1,44 @@
 //! Items that generated code refers to. Not a public API.
 
-pub use serde_json::Value;
 pub use sqlx::PgConnection;
 pub use uuid::Uuid;
 
 pub use inventory;
 
-pub use crate::call::bulk::BulkBodyFn;
-pub use crate::call::single::BodyFn;
 pub use crate::replay::{ResourceEntry, type_id_of};
 pub use crate::{
-    ActionCall, ActionCtx, ActionInfo, ActionKind, ActionOutput, ActorColumn,
-    AdvisoryLockKeyGenerator, BoxFuture, BulkCall, BulkCtx, ClearRecords, DefaultLockKeyGenerator,
-    Error, EventLog, GlobalLockKeyGenerator, KeyType, LockKey, LockKeyInput, LockScope,
-    PersistsActor, PrimaryKeyType, RecordIdOf, RecordLockKeyGenerator, ReplayFn, ReplayOverride,
-    Resource, Route,
+    ActionCall, ActionCtx, ActionInfo, ActionKind, Actor, ActorColumn, AdvisoryLockKeyGenerator,
+    BoxFuture, BulkCall, BulkCtx, ClearRecords, DefaultLockKeyGenerator, Error, Event, EventLog,
+    GlobalLockKeyGenerator, KeyType, LockKey, LockKeyInput, LockScope, PersistsActor,
+    PrimaryKeyType, RecordIdOf, RecordLockKeyGenerator, ReplayFn, ReplayOverride, Resource, Route,
 };
-pub use crate::{Actor, Event};
+
+use crate::call::Call;
+use crate::call::bulk::{Bulk, BulkBodyFn};
+use crate::call::single::{BodyFn, Single};
+
+/// The call an action's wrapper returns.
+pub fn action_call<R: Resource, I, Ret>(
+    action: ActionInfo,
+    input: I,
+    record_id: Option<RecordIdOf<R>>,
+    body: BodyFn<RecordIdOf<R>, I, Ret>,
+) -> ActionCall<R, I, Ret> {
+    Call::of(Single::new(action, input, record_id, body))
+}
+
+/// The call a bulk action's wrapper returns.
+pub fn bulk_call<R: Resource, I, Ret>(
+    action: ActionInfo,
+    inputs: Vec<I>,
+    record_ids: Option<Vec<RecordIdOf<R>>>,
+    body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+) -> BulkCall<R, I, Ret> {
+    Call::of(Bulk::new(action, inputs, record_ids, body))
+}
 
 use crate::call::{EventOptions, Scope};
-use crate::{ActorRef, BoxError, EventRef, KeyValue};
+use crate::{ActionOutput, ActorRef, BoxError, EventRef, KeyValue};
 
 /// The context an action body sees while its event is replayed: record id,
 /// timestamp, actor, tenant and metadata from the event; replay mode (hooks off).
@@ -83,7 +102,7 @@ pub fn decode_input<I: serde::de::DeserializeOwned>(
     target_action: &str,
 ) -> Result<I, Error> {
     serde_path_to_error::deserialize(serde_stacker::Deserializer::new(&event.data)).map_err(|e| {
-        Error::DecodeEvent {
+        Error::Replay(crate::ReplayError::Decode {
             event: EventRef::of(event),
             target: format!("{target_resource}.{target_action}"),
             field: match e.path().to_string() {
@@ -91,7 +110,7 @@ pub fn decode_input<I: serde::de::DeserializeOwned>(
                 path => path,
             },
             source: e.into_inner(),
-        }
+        })
     })
 }
 
@@ -106,10 +125,12 @@ where
     Ret: ActionOutput,
     Ret::Err: Into<BoxError>,
 {
-    ret.into_result().map(drop).map_err(|e| Error::Replay {
-        event: EventRef::of(event),
-        target: format!("{target_resource}.{target_action}"),
-        source: e.into(),
+    ret.into_result().map(drop).map_err(|e| {
+        Error::Replay(crate::ReplayError::Body {
+            event: EventRef::of(event),
+            target: format!("{target_resource}.{target_action}"),
+            source: e.into(),
+        })
     })
 }
 

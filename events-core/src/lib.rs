@@ -57,7 +57,7 @@ pub use actor::{Actor, ActorRef, PersistsActor};
 pub use call::bulk::{BulkCall, BulkCtx};
 pub use call::each::{EachCall, each};
 pub use call::single::{ActionCall, ActionCtx, ActionOutput};
-pub use error::{APPEND_ONLY_SQLSTATE, BoxError, Error, EventRef};
+pub use error::{APPEND_ONLY_SQLSTATE, AuditError, BoxError, Error, EventRef, ReplayError};
 pub use event::{ActionKind, Appended, AppendedMany, Event, EventId, NewEvent, PrimaryKeyType};
 pub use key::{Key, KeyType, KeyValue};
 pub use lock::{

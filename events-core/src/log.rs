@@ -40,7 +40,7 @@ pub trait EventLog: Send + Sync + Sized + 'static {
     /// orders (Contember's `appliedAt`). It costs a deferred trigger and a row per
     /// transaction, 20-25% of the write throughput of small actions on a busy
     /// server; without it those queries fail with
-    /// [`Error::CommitTimeNotTracked`](crate::Error::CommitTimeNotTracked).
+    /// [`AuditError::CommitTimeNotTracked`](crate::AuditError::CommitTimeNotTracked).
     const TRACK_COMMIT_TIME: bool = false;
     /// One nullable column per actor type (`persist_actor_primary_key`).
     const ACTOR_COLUMNS: &'static [ActorColumn];

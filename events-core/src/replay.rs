@@ -174,7 +174,7 @@ impl Replay {
     ///
     /// **Not all-or-nothing**: if a chunk fails, the committed chunks stay (the
     /// state is half rebuilt, and readers can see it) and the error
-    /// ([`Error::PartialReplay`](crate::Error::PartialReplay)) says so. A checkpoint
+    /// ([`ReplayError::Partial`](crate::ReplayError::Partial)) says so. A checkpoint
     /// row records where it stopped: the store's `resume_replay` continues from it,
     /// and a new replay starts over and discards it.
     ///

@@ -733,7 +733,7 @@ async fn required_actor_log_takes_system_entries_and_prunes(pool: PgPool) -> Tes
         store
             .verify_replayable(&events_core::replay::Selection::All)
             .await,
-        Err(Error::ReplayHorizon { .. })
+        Err(Error::Replay(events_core::ReplayError::Horizon { .. }))
     ));
     Ok(())
 }

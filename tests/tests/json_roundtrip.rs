@@ -222,7 +222,7 @@ fn invalid_value(result: &Result<impl std::fmt::Debug, Error>) -> Option<&str> {
 
 fn invalid_entry(result: &Result<impl std::fmt::Debug, Error>) -> Option<&str> {
     match result {
-        Err(Error::InvalidEntry { field, .. }) => Some(field),
+        Err(Error::Audit(events_core::AuditError::InvalidEntry { field, .. })) => Some(field),
         _ => None,
     }
 }
@@ -637,7 +637,7 @@ async fn nul_characters_are_typed_errors_that_store_nothing(pool: PgPool) -> Res
         );
         let changes = Changes::created(&json!({"doc": bad}));
         assert!(
-            matches!(changes, Err(Error::InvalidEntry { ref field, .. }) if field == "changes")
+            matches!(changes, Err(Error::Audit(events_core::AuditError::InvalidEntry { ref field, .. })) if field == "changes")
         );
     }
     // Only the three good revisions are stored.

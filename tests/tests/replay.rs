@@ -183,9 +183,9 @@ async fn replay_up_to_an_event_and_up_to_a_time_match_live_snapshots(pool: PgPoo
     assert!(
         matches!(
             err,
-            Error::UnknownEvent {
+            Error::Replay(events_core::ReplayError::UnknownEvent {
                 id: EventId::Integer(999)
-            }
+            })
         ),
         "{err}"
     );
@@ -232,7 +232,7 @@ async fn a_failing_body_leaves_the_state_as_before_and_names_the_event(pool: PgP
         .retain(|id| *id != b.id);
 
     match &err {
-        Error::Replay { event, target, .. } => {
+        Error::Replay(events_core::ReplayError::Body { event, target, .. }) => {
             assert_eq!(event.id, failing);
             assert_eq!(
                 (
@@ -285,7 +285,7 @@ async fn the_preflight_lists_every_missing_route_and_changes_nothing(pool: PgPoo
             .await
             .expect_err("replay refuses"),
     ] {
-        let Error::MissingRoutes { missing } = &err else {
+        let Error::Replay(events_core::ReplayError::MissingRoutes { missing }) = &err else {
             panic!("expected MissingRoutes, got {err}")
         };
         let triples: Vec<(&str, &str, u32)> = missing
@@ -346,12 +346,12 @@ async fn malformed_event_data_is_a_typed_error_naming_event_and_field(pool: PgPo
         .await
         .expect_err("data does not fit CreateUser");
     match &err {
-        Error::DecodeEvent {
+        Error::Replay(events_core::ReplayError::Decode {
             event,
             field,
             target,
             ..
-        } => {
+        }) => {
             assert_eq!(event.id, bad);
             assert_eq!(
                 (
@@ -402,7 +402,13 @@ async fn replay_without_clear_records_is_refused_before_anything(pool: PgPool) -
         .replay(Replay::all())
         .await
         .expect_err("AltLog has no clear_records_for_replay");
-    assert!(matches!(err, Error::NoClearRecords { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Replay(events_core::ReplayError::NoClearRecords { .. })
+        ),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains("clear_records_for_replay = YourType")
@@ -478,7 +484,7 @@ async fn chunked_replay_commits_with_checkpoints_and_resumes(pool: PgPool) -> Te
         .replay(Replay::all().in_chunks(3))
         .await
         .expect_err("chunk 3 fails");
-    let Error::PartialReplay { applied, .. } = &err else {
+    let Error::Replay(events_core::ReplayError::Partial { applied, .. }) = &err else {
         panic!("expected PartialReplay, got {err}")
     };
     assert_eq!(*applied, 6);
@@ -501,7 +507,13 @@ async fn chunked_replay_commits_with_checkpoints_and_resumes(pool: PgPool) -> Te
         .resume_replay(Replay::up_to_time(chrono::Utc::now()))
         .await
         .expect_err("other selection");
-    assert!(matches!(wrong, Error::NoReplayToResume { .. }), "{wrong}");
+    assert!(
+        matches!(
+            wrong,
+            Error::Replay(events_core::ReplayError::NothingToResume { .. })
+        ),
+        "{wrong}"
+    );
 
     app::FAIL_ON_REPLAY
         .lock()
@@ -515,7 +527,10 @@ async fn chunked_replay_commits_with_checkpoints_and_resumes(pool: PgPool) -> Te
         .resume_replay(Replay::all())
         .await
         .expect_err("nothing to resume");
-    assert!(matches!(none, Error::NoReplayToResume { .. }));
+    assert!(matches!(
+        none,
+        Error::Replay(events_core::ReplayError::NothingToResume { .. })
+    ));
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Times outside what PostgreSQL's `timestamptz` holds (4714-11-24 BC to
 //! 294276-12-31 AD) never reach SQL: every time filter and cursor of an audit
-//! query is refused with `Error::InvalidFilter` naming the field, and a replay up
+//! query is refused with `AuditError::InvalidFilter` naming the field, and a replay up
 //! to a time before the range is clamped to it. chrono's latest time (262143 AD)
 //! is inside the range, and accepted.
 
@@ -18,7 +18,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// The field an `InvalidFilter` names, or the whole error when it is another.
 fn refused_field(result: Result<impl std::fmt::Debug, Error>) -> String {
     match result {
-        Err(Error::InvalidFilter { field, .. }) => field,
+        Err(Error::Audit(events_core::AuditError::InvalidFilter { field, .. })) => field,
         other => format!("not refused as a filter: {other:?}"),
     }
 }

@@ -212,7 +212,10 @@ async fn resumed_replay_crosses_powers_of_ten(pool: PgPool) -> TestResult {
         .await
         .expect_err("the fourth event fails");
     assert!(
-        matches!(err, Error::PartialReplay { applied: 3, .. }),
+        matches!(
+            err,
+            Error::Replay(events_core::ReplayError::Partial { applied: 3, .. })
+        ),
         "{err}"
     );
     let checkpoint = store.replay_checkpoint().await?.ok_or("a checkpoint")?;
@@ -309,9 +312,9 @@ async fn a_replay_refuses_while_another_runs(pool: PgPool) -> TestResult {
         assert!(
             matches!(
                 err,
-                Error::ReplayInProgress {
+                Error::Replay(events_core::ReplayError::InProgress {
                     table: "audit.trail"
-                }
+                })
             ),
             "{err}"
         );
@@ -320,7 +323,13 @@ async fn a_replay_refuses_while_another_runs(pool: PgPool) -> TestResult {
         .resume_replay(Replay::all().in_chunks(1))
         .await
         .expect_err("another replay runs");
-    assert!(matches!(err, Error::ReplayInProgress { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Replay(events_core::ReplayError::InProgress { .. })
+        ),
+        "{err}"
+    );
     assert_eq!(notes(&pool).await?, ["a", "b", "c"], "nothing was cleared");
     let mut other = other;
     sqlx::query("SELECT pg_advisory_unlock_all()")
@@ -337,7 +346,7 @@ async fn a_replay_refuses_while_another_runs(pool: PgPool) -> TestResult {
     for result in [&a, &b] {
         match result {
             Ok(report) => assert_eq!(report.applied, 3),
-            Err(Error::ReplayInProgress { .. }) => {}
+            Err(Error::Replay(events_core::ReplayError::InProgress { .. })) => {}
             Err(e) => return Err(format!("unexpected {e}").into()),
         }
     }
@@ -387,7 +396,9 @@ async fn prune_keeps_action_events_unless_replay_is_given_up(pool: PgPool) -> Te
         store.replay(Replay::all().in_chunks(1)).await.map(|_| ()),
     ] {
         match result {
-            Err(Error::ReplayHorizon { before, .. }) => assert_eq!(before, report.cutoff),
+            Err(Error::Replay(events_core::ReplayError::Horizon { before, .. })) => {
+                assert_eq!(before, report.cutoff)
+            }
             other => return Err(format!("expected ReplayHorizon, got {other:?}").into()),
         }
     }

@@ -107,7 +107,7 @@ fn json_type(value: &Value) -> &'static str {
 impl Changes {
     /// The changes of a create: the whole new record.
     ///
-    /// `new` must serialize to a JSON object ([`Error::InvalidEntry`] for field
+    /// `new` must serialize to a JSON object ([`AuditError::InvalidEntry`] for field
     /// `changes` otherwise).
     ///
     /// ```
@@ -173,7 +173,7 @@ impl Changes {
     /// [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH), no NUL character) and at most
     /// [`MAX_JSON_LEN`](super::MAX_JSON_LEN) bytes a side. The constructors check
     /// it; stores check it again before writing changes built by hand. A failure
-    /// is [`Error::InvalidEntry`] for field `changes`.
+    /// is [`AuditError::InvalidEntry`] for field `changes`.
     ///
     /// ```
     /// use events_core::audit::Changes;
@@ -333,10 +333,13 @@ mod tests {
     fn non_objects_are_refused_with_the_field() {
         let err = Changes::created(&json!([1, 2])).expect_err("an array has no fields");
         assert!(
-            matches!(&err, Error::InvalidEntry { field, message } if field == "changes" && message.contains("an array")),
+            matches!(&err, Error::Audit(crate::AuditError::InvalidEntry { field, message }) if field == "changes" && message.contains("an array")),
             "{err}"
         );
         let err = Changes::created(&json!({"a": "nul\u{0}"})).expect_err("NUL");
-        assert!(matches!(err, Error::InvalidEntry { .. }));
+        assert!(matches!(
+            err,
+            Error::Audit(crate::AuditError::InvalidEntry { .. })
+        ));
     }
 }

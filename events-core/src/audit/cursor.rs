@@ -13,7 +13,7 @@ use crate::{Error, EventId};
 /// A position in one order, for keyset paging: the entry's sort time and id.
 ///
 /// Its text form (`Display` / `FromStr`) is opaque and safe to put in a URL;
-/// parsing a malformed or foreign one is [`Error::InvalidFilter`] for `cursor`.
+/// parsing a malformed or foreign one is [`AuditError::InvalidFilter`] for `cursor`.
 /// Times are kept to the microsecond, PostgreSQL's precision, which is what
 /// stored entries carry.
 ///
@@ -106,10 +106,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() -> Result<(), Error> {
-        let at =
-            DateTime::from_timestamp_micros(1_718_000_000_123_456).ok_or(Error::EntryNotFound {
+        let at = DateTime::from_timestamp_micros(1_718_000_000_123_456).ok_or(Error::Audit(
+            crate::AuditError::EntryNotFound {
                 id: EventId::Integer(0),
-            })?;
+            },
+        ))?;
         for id in [EventId::Integer(-5), EventId::Uuid(uuid::Uuid::now_v7())] {
             for order in [
                 Order::OccurredAsc,
@@ -135,7 +136,7 @@ mod tests {
         ] {
             let err = bad.parse::<Cursor>().expect_err(bad);
             assert!(
-                matches!(&err, Error::InvalidFilter { field, .. } if field == "cursor"),
+                matches!(&err, Error::Audit(crate::AuditError::InvalidFilter { field, .. }) if field == "cursor"),
                 "{bad}: {err}"
             );
         }

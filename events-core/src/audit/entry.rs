@@ -85,13 +85,13 @@ impl FromStr for EntryKind {
             "update" => Ok(EntryKind::Update),
             "destroy" | "delete" => Ok(EntryKind::Destroy),
             "manual" => Ok(EntryKind::Manual),
-            _ => Err(Error::InvalidFilter {
+            _ => Err(Error::Audit(crate::AuditError::InvalidFilter {
                 field: "kinds".to_owned(),
                 message: format!(
                     "`{}` is not one of create, update, destroy (delete), manual",
                     s.chars().take(64).collect::<String>()
                 ),
-            }),
+            })),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Filters of different kinds combine with AND; values within one list filter
 //! (several resources, several actors, ...) combine with OR. Builder methods never
 //! fail: values are checked once, by [`AuditQuery::validate`], and a value that
-//! cannot match or cannot be sent is [`Error::InvalidFilter`](crate::Error::InvalidFilter)
+//! cannot match or cannot be sent is [`AuditError::InvalidFilter`](crate::AuditError::InvalidFilter)
 //! naming the filter.
 //!
 //! # Adding a filter

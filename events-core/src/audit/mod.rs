@@ -46,7 +46,7 @@
 //! UIs slow at millions of rows, so numbered pages count up to 10,000 by
 //! default and say "10,000+" beyond).
 //! Hostile values (quotes, `%`, `_`, backslashes, very long strings, invalid
-//! UUIDs) either match literally or are [`Error::InvalidFilter`](crate::Error::InvalidFilter)
+//! UUIDs) either match literally or are [`AuditError::InvalidFilter`](crate::AuditError::InvalidFilter)
 //! naming the filter: values are always bound parameters, prefix matches are
 //! byte ranges rather than `LIKE` patterns (so nothing needs escaping and the
 //! index serves them with any plan), and lengths, NUL characters, key shapes and

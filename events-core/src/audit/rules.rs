@@ -204,10 +204,10 @@ pub(super) fn commit_time_tracked<L: EventLog>(f: &Filters, order: Order) -> Res
     } else {
         return Ok(());
     };
-    Err(Error::CommitTimeNotTracked {
+    Err(Error::Audit(crate::AuditError::CommitTimeNotTracked {
         table: L::TABLE,
         used,
-    })
+    }))
 }
 
 /// A cursor's id is of the log's primary key type (checked on counts too,

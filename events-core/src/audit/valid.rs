@@ -8,8 +8,8 @@
 //!
 //! Each rule is a function in `rules.rs` with a one-line comment stating it.
 //! They run in a fixed order and the first failure is returned, as
-//! [`Error::InvalidFilter`] naming the filter (or
-//! [`Error::CommitTimeNotTracked`]).
+//! [`AuditError::InvalidFilter`] naming the filter (or
+//! [`AuditError::CommitTimeNotTracked`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -33,10 +33,10 @@ impl<L> AuditQuery<L> {
     /// use chrono::{DateTime, Utc};
     /// use events_core::{Error, audit::AuditQuery};
     /// let err = AuditQuery::<()>::new().action("x".repeat(10_000)).check().unwrap_err();
-    /// assert!(matches!(err, Error::InvalidFilter { ref field, .. } if field == "action"));
+    /// assert!(matches!(err, AuditError::InvalidFilter { ref field, .. } if field == "action"));
     /// assert!(AuditQuery::<()>::new().page(0, 50).check().is_err());
     /// let err = AuditQuery::<()>::new().since(DateTime::<Utc>::MIN_UTC).check().unwrap_err();
-    /// assert!(matches!(err, Error::InvalidFilter { ref field, .. } if field == "since"));
+    /// assert!(matches!(err, AuditError::InvalidFilter { ref field, .. } if field == "since"));
     /// ```
     pub fn check(&self) -> Result<(), Error> {
         let f = &self.filters;
@@ -73,9 +73,9 @@ impl<L: EventLog> AuditQuery<L> {
     /// assert_eq!((valid.limit(), valid.offset()), (20, 40));
     ///
     /// let err = AuditQuery::<AppLog>::new().record_id("not a number").validate().unwrap_err();
-    /// assert!(matches!(err, Error::InvalidFilter { ref field, .. } if field == "record_ids"));
+    /// assert!(matches!(err, AuditError::InvalidFilter { ref field, .. } if field == "record_ids"));
     /// let err = AuditQuery::<AppLog>::new().order(Order::CommittedDesc).validate().unwrap_err();
-    /// assert!(matches!(err, Error::CommitTimeNotTracked { .. }));
+    /// assert!(matches!(err, AuditError::CommitTimeNotTracked { .. }));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn validate(&self) -> Result<ValidQuery<L>, Error> {
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn check_names_the_field() {
         let field = |q: AuditQuery<()>| match q.check() {
-            Err(Error::InvalidFilter { field, .. }) => field,
+            Err(Error::Audit(crate::AuditError::InvalidFilter { field, .. })) => field,
             other => format!("{other:?}"),
         };
         assert_eq!(field(AuditQuery::new().resource("a\0b")), "resources");

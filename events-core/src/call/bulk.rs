@@ -73,22 +73,24 @@ pub struct Bulk<R: Resource, I, Ret> {
     body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
 }
 
-impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
-    #[doc(hidden)]
-    pub fn __new(
+impl<R: Resource, I, Ret> Bulk<R, I, Ret> {
+    /// The call of a bulk action's wrapper (`__private::bulk_call`).
+    pub(crate) fn new(
         action: ActionInfo,
         inputs: Vec<I>,
         record_ids: Option<Vec<RecordIdOf<R>>>,
         body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
     ) -> Self {
-        Call::of(Bulk {
+        Bulk {
             action,
             inputs,
             record_ids,
             body,
-        })
+        }
     }
+}
 
+impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
     /// Sets the record ids of a bulk create, one per input in input order
     /// (required when the record id type is `integer` or `string`; UUIDv7s are
     /// generated otherwise). A count other than the number of inputs fails the

@@ -115,22 +115,24 @@ pub struct Single<R: Resource, I, Ret> {
     body: BodyFn<RecordIdOf<R>, I, Ret>,
 }
 
-impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
-    #[doc(hidden)]
-    pub fn __new(
+impl<R: Resource, I, Ret> Single<R, I, Ret> {
+    /// The call of an action's wrapper (`__private::action_call`).
+    pub(crate) fn new(
         action: ActionInfo,
         input: I,
         record_id: Option<RecordIdOf<R>>,
         body: BodyFn<RecordIdOf<R>, I, Ret>,
     ) -> Self {
-        Call::of(Single {
+        Single {
             action,
             input,
             record_id,
             body,
-        })
+        }
     }
+}
 
+impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
     /// Sets the record id of a create (required when the record id type is
     /// `integer` or `string`; a UUIDv7 is generated otherwise).
     pub fn record_id(mut self, record_id: impl Into<RecordIdOf<R>>) -> Self {

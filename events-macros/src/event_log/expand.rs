@@ -231,6 +231,7 @@ fn actor_key_check(a: &ActorModel) -> TokenStream {
             actor_key_matches_attribute_type((&&__Probe::<#dest>(::core::marker::PhantomData)).__key());
         }
     };
+    let p = Private::new();
     quote! {
         #[allow(dead_code)]
         const _: () = {
@@ -241,8 +242,8 @@ fn actor_key_check(a: &ActorModel) -> TokenStream {
                     ::core::marker::PhantomData
                 }
             }
-            impl<A: ::events_core::Actor> __IsActor for &__Probe<A> {
-                type Key = <A as ::events_core::Actor>::PrimaryKey;
+            impl<A: #p::Actor> __IsActor for &__Probe<A> {
+                type Key = <A as #p::Actor>::PrimaryKey;
             }
             trait __NotActor {
                 fn __key(&self) -> ::core::marker::PhantomData<#key_ty> {

@@ -371,8 +371,8 @@ mod tests {
                         ::core::marker::PhantomData
                     }
                 }
-                impl<A: ::events_core::Actor> __IsActor for &__Probe<A> {
-                    type Key = <A as ::events_core::Actor>::PrimaryKey;
+                impl<A: ::events_core::__private::Actor> __IsActor for &__Probe<A> {
+                    type Key = <A as ::events_core::__private::Actor>::PrimaryKey;
                 }
                 trait __NotActor {
                     fn __key(&self) -> ::core::marker::PhantomData<::events_core::__private::Uuid> {

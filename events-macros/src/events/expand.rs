@@ -318,7 +318,7 @@ fn adapters(
         #pl::ActionCall<Self, #input_ty, #ret_ty>
     };
     let new_call = quote_spanned! {log_span=>
-        #pl::ActionCall::__new(#info, input, #record_arg, Self::#call)
+        #pl::action_call(#info, input, #record_arg, Self::#call)
     };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary
@@ -424,7 +424,7 @@ fn bulk_adapters(
         #pl::BulkCall<Self, #input_ty, #ret_ty>
     };
     let new_call = quote_spanned! {log_span=>
-        #pl::BulkCall::__new(#info, #inputs, #record_ids, Self::#call)
+        #pl::bulk_call(#info, #inputs, #record_ids, Self::#call)
     };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary

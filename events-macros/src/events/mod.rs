@@ -258,7 +258,7 @@ mod tests {
                 pub fn write(
                     input: String,
                 ) -> ::events_core::__private::ActionCall<Self, String, Result<Note, Error>> {
-                    ::events_core::__private::ActionCall::__new(
+                    ::events_core::__private::action_call(
                         ::events_core::__private::ActionInfo {
                             name: "write",
                             kind: ::events_core::__private::ActionKind::Create,
@@ -413,7 +413,7 @@ mod tests {
                     let (__ids, __inputs): (::std::vec::Vec<_>, ::std::vec::Vec<_>) = ::core::iter::Iterator::unzip(
                         ::core::iter::IntoIterator::into_iter(inputs),
                     );
-                    ::events_core::__private::BulkCall::__new(
+                    ::events_core::__private::bulk_call(
                         ::events_core::__private::ActionInfo {
                             name: "edit",
                             kind: ::events_core::__private::ActionKind::Update,

@@ -85,13 +85,13 @@ impl<L: EventLog> AuditLog<L> {
     /// The listing statement of `facet`, `limit` checked as a page size.
     pub(super) fn facet_sql(&self, facet: Facet, limit: u64) -> Result<Sql, Error> {
         let Some(text) = self.sql().facet(facet) else {
-            return Err(Error::InvalidFilter {
+            return Err(Error::Audit(events_core::AuditError::InvalidFilter {
                 field: "facet".into(),
                 message: format!(
                     "{facet:?}: the log has {} actor columns",
                     L::ACTOR_COLUMNS.len()
                 ),
-            });
+            }));
         };
         let mut s = Sql::new(text.as_ref());
         s.arg("limit", page_size("limit", limit)?)?;
@@ -217,13 +217,13 @@ impl<L: EventLog> AuditLog<L> {
 }
 
 /// `n` as a page size of 1 to [`MAX_PAGE_SIZE`](events_core::audit::MAX_PAGE_SIZE),
-/// or [`Error::InvalidFilter`] naming `field`.
+/// or [`AuditError::InvalidFilter`] naming `field`.
 fn page_size(field: &str, n: u64) -> Result<i64, Error> {
     if n == 0 || n > events_core::audit::MAX_PAGE_SIZE {
-        return Err(Error::InvalidFilter {
+        return Err(Error::Audit(events_core::AuditError::InvalidFilter {
             field: field.to_owned(),
             message: format!("{n} is outside 1..={}", events_core::audit::MAX_PAGE_SIZE),
-        });
+        }));
     }
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
 }

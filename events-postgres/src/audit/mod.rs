@@ -47,7 +47,7 @@
 //! keeps the events of recorded actions, which replay needs;
 //! [`AuditLog::prune_giving_up_replay`] deletes them too and records the cutoff
 //! as the replay horizon, after which replay refuses with
-//! [`Error::ReplayHorizon`](events_core::Error::ReplayHorizon).
+//! [`ReplayError::Horizon`](events_core::ReplayError::Horizon).
 //!
 //! # Modules
 //!

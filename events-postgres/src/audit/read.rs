@@ -96,12 +96,12 @@ impl<L: EventLog> AuditLog<L> {
             None | Some(CountMode::None) => CountMode::Exact,
             Some(mode) => mode,
         };
-        self.count_with(&query, mode)
-            .await?
-            .ok_or_else(|| Error::InvalidFilter {
+        self.count_with(&query, mode).await?.ok_or_else(|| {
+            Error::Audit(events_core::AuditError::InvalidFilter {
                 field: "count".into(),
                 message: "no count mode".into(),
             })
+        })
     }
 
     /// One entry by id, or `None` (PhoenixKit's `get_entry`).
@@ -123,7 +123,7 @@ impl<L: EventLog> AuditLog<L> {
         row.as_ref().map(decode_entry::<L>).transpose()
     }
 
-    /// One entry by id, or [`Error::EntryNotFound`] (PhoenixKit's `get_entry!`,
+    /// One entry by id, or [`AuditError::EntryNotFound`] (PhoenixKit's `get_entry!`,
     /// the audit log's `get_log!`).
     ///
     /// ```no_run
@@ -133,7 +133,9 @@ impl<L: EventLog> AuditLog<L> {
     /// ```
     pub async fn get(&self, id: impl Into<EventId>) -> Result<AuditEntry, Error> {
         let id = id.into();
-        self.find(id).await?.ok_or(Error::EntryNotFound { id })
+        self.find(id)
+            .await?
+            .ok_or(Error::Audit(events_core::AuditError::EntryNotFound { id }))
     }
 
     /// The page's entries and the cursor after it (when more follow).

@@ -3,12 +3,9 @@
 //! [`AuditLog::prune_expired`]), all through the owner's `<table>_prune`
 //! function, the only path past the append-only guard.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use events_core::audit::PruneReport;
 use events_core::{Error, EventId, EventLog, PrimaryKeyType};
-use sqlx::AssertSqlSafe;
 
 use super::AuditLog;
 use crate::sql::get;
@@ -49,13 +46,13 @@ impl<L: EventLog> AuditLog<L> {
     /// Whenever action events are deleted, the cutoff is recorded as the log's
     /// replay horizon, and from then on [`replay`](crate::PgEventStore::replay)
     /// and [`verify_replayable`](crate::PgEventStore::verify_replayable) refuse
-    /// with [`Error::ReplayHorizon`] naming it, instead of rebuilding a partial
+    /// with [`ReplayError::Horizon`] naming it, instead of rebuilding a partial
     /// state.
     ///
     /// Runs through the owner's `<table>_prune` function (see
     /// [`grants_sql`](crate::schema::grants_sql)): the only path past the
     /// append-only guard. A period longer than the log's history deletes nothing
-    /// and succeeds; a negative one is [`Error::InvalidFilter`].
+    /// and succeeds; a negative one is [`AuditError::InvalidFilter`].
     ///
     /// ```no_run
     /// # async fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) -> Result<(), events_core::Error> {
@@ -71,7 +68,7 @@ impl<L: EventLog> AuditLog<L> {
     /// Like [`prune`](Self::prune), but also deletes the events of recorded
     /// actions on a log that can replay, giving up replay: the cutoff is recorded
     /// as the replay horizon and every later replay or preflight fails with
-    /// [`Error::ReplayHorizon`]. For logs whose state is kept elsewhere (backups,
+    /// [`ReplayError::Horizon`]. For logs whose state is kept elsewhere (backups,
     /// snapshots) and whose old events are no longer wanted.
     ///
     /// ```no_run
@@ -93,14 +90,14 @@ impl<L: EventLog> AuditLog<L> {
         give_up_replay: bool,
     ) -> Result<PruneReport, Error> {
         if older_than < chrono::Duration::zero() {
-            return Err(Error::InvalidFilter {
+            return Err(Error::Audit(events_core::AuditError::InvalidFilter {
                 field: "older_than".into(),
                 message: "a retention period cannot be negative".into(),
-            });
+            }));
         }
         // Milliseconds always fit an i64 for a chrono::Duration; the function
         // treats periods beyond any representable time as "before everything".
-        let mut q = sqlx::query(AssertSqlSafe(Arc::clone(&self.store.statements().prune)))
+        let mut q = crate::sql::query(&self.store.statements().prune)
             .bind(older_than.num_milliseconds())
             .bind(give_up_replay);
         if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {

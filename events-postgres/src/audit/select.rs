@@ -136,9 +136,11 @@ impl AuditSql {
 }
 
 fn to_i64(field: &str, n: u64) -> Result<i64, Error> {
-    i64::try_from(n).map_err(|_| Error::InvalidFilter {
-        field: field.to_owned(),
-        message: format!("{n} is too large"),
+    i64::try_from(n).map_err(|_| {
+        Error::Audit(events_core::AuditError::InvalidFilter {
+            field: field.to_owned(),
+            message: format!("{n} is too large"),
+        })
     })
 }
 

@@ -50,10 +50,12 @@ pub(crate) fn bind_id<L: EventLog>(s: &mut Sql, field: &str, id: EventId) -> Res
 /// A value the toolkit refused, as the audit filter `field` it came from.
 fn filter_error(field: &str, error: Error) -> Error {
     match error {
-        Error::InvalidValue { message, .. } => Error::InvalidFilter {
-            field: field.to_owned(),
-            message,
-        },
+        Error::InvalidValue { message, .. } => {
+            Error::Audit(events_core::AuditError::InvalidFilter {
+                field: field.to_owned(),
+                message,
+            })
+        }
         other => other,
     }
 }

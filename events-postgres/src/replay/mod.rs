@@ -94,7 +94,9 @@ impl<L: EventLog> PgEventStore<L> {
         self.check_horizon(&mut conn).await?;
         let range = self.range(&mut conn, selection, false).await?;
         let triples = self.triples(&mut conn, &start::<L>(), &range).await?;
-        RouteTable::resolve::<L>(&triples).map_err(|missing| Error::MissingRoutes { missing })?;
+        RouteTable::resolve::<L>(&triples).map_err(|missing| {
+            Error::Replay(events_core::ReplayError::MissingRoutes { missing })
+        })?;
         Ok(triples.values().sum())
     }
 
@@ -104,8 +106,8 @@ impl<L: EventLog> PgEventStore<L> {
     ///
     /// All-or-nothing unless [`Replay::in_chunks`] is set; see the
     /// [module docs](self) for the steps. Refuses before changing anything when the
-    /// event log has no `clear_records_for_replay` ([`Error::NoClearRecords`]) or
-    /// an event has no route ([`Error::MissingRoutes`], listing every one).
+    /// event log has no `clear_records_for_replay` ([`ReplayError::NoClearRecords`]) or
+    /// an event has no route ([`ReplayError::MissingRoutes`], listing every one).
     ///
     /// ```no_run
     /// # async fn f<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) -> Result<(), events_core::Error> {
@@ -116,9 +118,9 @@ impl<L: EventLog> PgEventStore<L> {
     /// ```
     pub async fn replay(&self, replay: Replay) -> Result<ReplayReport, Error> {
         if L::CLEAR_RECORDS_FOR_REPLAY.is_none() {
-            return Err(Error::NoClearRecords {
+            return Err(Error::Replay(events_core::ReplayError::NoClearRecords {
                 log: std::any::type_name::<L>(),
-            });
+            }));
         }
         let span = tracing::info_span!("events.replay", log = std::any::type_name::<L>(), selection = ?replay.selection);
         let _enter = span.enter();
@@ -182,8 +184,9 @@ impl<L: EventLog> PgEventStore<L> {
         let range = self.range(&mut *tx, &replay.selection, false).await?;
         let start = start::<L>();
         let triples = self.triples(&mut *tx, &start, &range).await?;
-        let routes = RouteTable::resolve::<L>(&triples)
-            .map_err(|missing| Error::MissingRoutes { missing })?;
+        let routes = RouteTable::resolve::<L>(&triples).map_err(|missing| {
+            Error::Replay(events_core::ReplayError::MissingRoutes { missing })
+        })?;
         let total: u64 = triples.values().sum();
         self.clear(tx).await?;
         // A fresh replay supersedes an unfinished chunked one.
@@ -239,7 +242,9 @@ impl<L: EventLog> PgEventStore<L> {
             .await
             .map_err(|e| Error::from_sqlx("taking the replay lock", e))?;
         if !locked {
-            return Err(Error::ReplayInProgress { table: L::TABLE });
+            return Err(Error::Replay(events_core::ReplayError::InProgress {
+                table: L::TABLE,
+            }));
         }
         let result = self.replay_chunks(&mut conn, replay, chunk, resume).await;
         if let Err(e) = sqlx::query(crate::sql::UNLOCK_REPLAY)
@@ -262,17 +267,17 @@ impl<L: EventLog> PgEventStore<L> {
         self.check_horizon(conn).await?;
         let resume = if resume {
             let Some(saved) = self.load_checkpoint(conn).await? else {
-                return Err(Error::NoReplayToResume {
+                return Err(Error::Replay(events_core::ReplayError::NothingToResume {
                     message: "there is no unfinished chunked replay to resume".into(),
-                });
+                }));
             };
             if saved.public.selection != replay.selection {
-                return Err(Error::NoReplayToResume {
+                return Err(Error::Replay(events_core::ReplayError::NothingToResume {
                     message: format!(
                         "the unfinished replay selected {:?}, not {:?}; resume it with the same selection, or start a new replay",
                         saved.public.selection, replay.selection
                     ),
-                });
+                }));
             }
             Some(saved)
         } else {
@@ -321,8 +326,9 @@ impl<L: EventLog> PgEventStore<L> {
                     Some(table) => table,
                     None => {
                         let triples = self.triples(&mut tx, &after, &range).await?;
-                        let table = RouteTable::resolve::<L>(&triples)
-                            .map_err(|missing| Error::MissingRoutes { missing })?;
+                        let table = RouteTable::resolve::<L>(&triples).map_err(|missing| {
+                            Error::Replay(events_core::ReplayError::MissingRoutes { missing })
+                        })?;
                         if first {
                             total = triples.values().sum();
                             self.clear(&mut tx).await?;
@@ -393,12 +399,11 @@ impl<L: EventLog> PgEventStore<L> {
                 // Nothing of the first chunk committed: the state is as before.
                 Err(e) if first => return Err(e),
                 Err(e) => {
-                    return Err(Error::PartialReplay {
+                    return Err(Error::Replay(events_core::ReplayError::Partial {
                         applied,
-                        last_event: last_event
-                            .map_or_else(|| "none".to_owned(), |id| id.to_string()),
+                        last_event,
                         source: Box::new(e),
-                    });
+                    }));
                 }
             }
         }

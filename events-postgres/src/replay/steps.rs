@@ -17,7 +17,7 @@ use crate::sql::{self, Sql, bind};
 
 impl<L: EventLog> PgEventStore<L> {
     /// Takes the replay lock for the rest of the transaction (refusing with
-    /// [`Error::ReplayInProgress`] when another replay holds it) and blocks
+    /// [`ReplayError::InProgress`] when another replay holds it) and blocks
     /// appends until then; waits for in-flight ones. Through the owner's
     /// `<table>_begin_replay()`, so the application role can replay without the
     /// privileges `LOCK TABLE .. IN SHARE MODE` needs.
@@ -29,7 +29,9 @@ impl<L: EventLog> PgEventStore<L> {
         if sql::get::<bool>(&row, (0, "locked"))? {
             Ok(())
         } else {
-            Err(Error::ReplayInProgress { table: L::TABLE })
+            Err(Error::Replay(events_core::ReplayError::InProgress {
+                table: L::TABLE,
+            }))
         }
     }
 
@@ -40,11 +42,11 @@ impl<L: EventLog> PgEventStore<L> {
             .await
             .map_err(|e| Error::from_sqlx("reading the replay horizon", e))?;
         match row {
-            Some(row) => Err(Error::ReplayHorizon {
+            Some(row) => Err(Error::Replay(events_core::ReplayError::Horizon {
                 table: L::TABLE,
                 before: sql::get(&row, (0, "pruned_before"))?,
                 pruned_at: sql::get(&row, (1, "pruned_at"))?,
-            }),
+            })),
             None => Ok(()),
         }
     }
@@ -52,9 +54,9 @@ impl<L: EventLog> PgEventStore<L> {
     pub(super) async fn clear(&self, conn: &mut PgConnection) -> Result<(), Error> {
         match L::clear_records(conn) {
             Some(fut) => fut.await,
-            None => Err(Error::NoClearRecords {
+            None => Err(Error::Replay(events_core::ReplayError::NoClearRecords {
                 log: std::any::type_name::<L>(),
-            }),
+            })),
         }
     }
 
@@ -92,7 +94,9 @@ impl<L: EventLog> PgEventStore<L> {
                         upto: Some(position::<L>(&r)?),
                         time: None,
                     }),
-                    None => Err(Error::UnknownEvent { id: *id }),
+                    None => Err(Error::Replay(events_core::ReplayError::UnknownEvent {
+                        id: *id,
+                    })),
                 }
             }
             // Nothing occurred before PostgreSQL's earliest time: a cut before it
@@ -341,7 +345,7 @@ pub(super) async fn apply_event(
     let targets = routes.targets(&event.resource, &event.action, event.version);
     if targets.is_empty() {
         // The route table covers every triple of the range; this is a bug if it happens.
-        return Err(Error::MissingRoutes {
+        return Err(Error::Replay(events_core::ReplayError::MissingRoutes {
             missing: vec![MissingRoute {
                 resource: event.resource.clone(),
                 action: event.action.clone(),
@@ -349,7 +353,7 @@ pub(super) async fn apply_event(
                 events: 1,
                 reason: format!("event {} was not covered by the preflight", event.id),
             }],
-        });
+        }));
     }
     for target in targets {
         (target.apply)(&mut *conn, event).await?;

@@ -144,7 +144,7 @@
 //! commit time in `<table>_commits` (Contember's `appliedAt`). That is a row and a
 //! trigger per transaction, measured at a fifth of the write throughput of small
 //! actions, so it is off by default; queries by commit time then fail with
-//! `Error::CommitTimeNotTracked`.
+//! `AuditError::CommitTimeNotTracked`.
 //!
 //! With `events.notify = 'on'` in the writing session the trigger also sends the
 //! transaction id on the channel `<table>_audit` (with commit times off, it is

@@ -73,7 +73,7 @@ async fn log_records_every_field_and_never_fails(pool: PgPool) -> TestResult {
         .await
         .expect_err("invalid uuid");
     assert!(
-        matches!(&err, Error::InvalidEntry { field, .. } if field == "record_id"),
+        matches!(&err, Error::Audit(events_core::AuditError::InvalidEntry { field, .. }) if field == "record_id"),
         "{err}"
     );
     assert_eq!(audit.count(&AuditQuery::new()).await?.value(), 1);
@@ -468,7 +468,7 @@ async fn get_entry_returns_the_entry_or_none(pool: PgPool) -> TestResult {
         .await
         .expect_err("a uuid is not an id of an integer-keyed log");
     assert!(
-        matches!(err, Error::InvalidFilter { ref field, .. } if field == "id"),
+        matches!(err, Error::Audit(events_core::AuditError::InvalidFilter { ref field, .. }) if field == "id"),
         "{err}"
     );
     Ok(())
@@ -487,9 +487,9 @@ async fn get_entry_bang_is_a_typed_not_found(pool: PgPool) -> TestResult {
     assert!(
         matches!(
             err,
-            Error::EntryNotFound {
+            Error::Audit(events_core::AuditError::EntryNotFound {
                 id: EventId::Integer(424_242)
-            }
+            })
         ),
         "{err}"
     );
@@ -635,7 +635,9 @@ async fn prune_deletes_older_entries_and_records_itself(pool: PgPool) -> TestRes
         .prune(chrono::Duration::days(-1))
         .await
         .expect_err("negative");
-    assert!(matches!(err, Error::InvalidFilter { ref field, .. } if field == "older_than"));
+    assert!(
+        matches!(err, Error::Audit(events_core::AuditError::InvalidFilter { ref field, .. }) if field == "older_than")
+    );
     Ok(())
 }
 
@@ -723,9 +725,9 @@ async fn resolve_resource_users_batches_one_load(pool: PgPool) -> TestResult {
     assert_eq!(users.len(), 2);
     assert_eq!(users[&Key::Uuid(bob)], format!("{bob}@example.com"));
     let none: HashMap<Key, ()> = resolve_records(&[], "user", |_| async {
-        Err(Error::EntryNotFound {
+        Err(Error::Audit(events_core::AuditError::EntryNotFound {
             id: EventId::Integer(0),
-        })
+        }))
     })
     .await?;
     assert!(none.is_empty(), "no entries, no load");

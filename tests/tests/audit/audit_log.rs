@@ -105,7 +105,7 @@ async fn get_log_bang_finds_or_fails_typed(pool: PgPool) -> TestResult {
         other => other,
     };
     match audit.get(missing).await {
-        Err(Error::EntryNotFound { id }) => assert_eq!(id, missing),
+        Err(Error::Audit(events_core::AuditError::EntryNotFound { id })) => assert_eq!(id, missing),
         other => return Err(format!("expected EntryNotFound, got {other:?}").into()),
     }
     Ok(())

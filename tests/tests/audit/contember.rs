@@ -402,10 +402,10 @@ async fn applied_at_needs_track_commit_time(pool: PgPool) -> TestResult {
         assert!(
             matches!(
                 err,
-                events_core::Error::CommitTimeNotTracked {
+                events_core::Error::Audit(events_core::AuditError::CommitTimeNotTracked {
                     table: "string_events",
                     ..
-                }
+                })
             ),
             "{err}"
         );
@@ -420,7 +420,7 @@ async fn applied_at_needs_track_commit_time(pool: PgPool) -> TestResult {
         .expect_err("counts are refused too");
     assert!(matches!(
         err,
-        events_core::Error::CommitTimeNotTracked { .. }
+        events_core::Error::Audit(events_core::AuditError::CommitTimeNotTracked { .. })
     ));
     Ok(())
 }

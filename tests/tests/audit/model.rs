@@ -23,8 +23,12 @@ fn entry(action: &str) -> ManualEntry<Log> {
 
 fn field_of(result: Result<impl std::fmt::Debug, Error>) -> String {
     match result {
-        Err(Error::InvalidFilter { field, .. }) => format!("filter:{field}"),
-        Err(Error::InvalidEntry { field, .. }) => format!("entry:{field}"),
+        Err(Error::Audit(events_core::AuditError::InvalidFilter { field, .. })) => {
+            format!("filter:{field}")
+        }
+        Err(Error::Audit(events_core::AuditError::InvalidEntry { field, .. })) => {
+            format!("entry:{field}")
+        }
         other => format!("unexpected: {other:?}"),
     }
 }

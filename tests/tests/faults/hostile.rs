@@ -289,7 +289,7 @@ async fn hostile_strings_in_every_audit_filter_match_literally(pool: PgPool) -> 
 
 fn field_of<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
     match result {
-        Err(Error::InvalidFilter { field, .. }) => field,
+        Err(Error::Audit(events_core::AuditError::InvalidFilter { field, .. })) => field,
         other => format!("not InvalidFilter: {other:?}"),
     }
 }
@@ -401,10 +401,18 @@ async fn paging_bounds_and_tampered_cursors_are_typed(pool: PgPool) -> TestResul
         match v.parse::<Cursor>() {
             Ok(c) => match audit.query(&Q::new().after(Some(c)).limit(5)).await {
                 Ok(_) => pages += 1,
-                Err(Error::InvalidFilter { field, .. }) if field == "cursor" => refused += 1,
+                Err(Error::Audit(events_core::AuditError::InvalidFilter { field, .. }))
+                    if field == "cursor" =>
+                {
+                    refused += 1
+                }
                 Err(e) => panic!("cursor {v:?}: {e}"),
             },
-            Err(Error::InvalidFilter { field, .. }) if field == "cursor" => refused += 1,
+            Err(Error::Audit(events_core::AuditError::InvalidFilter { field, .. }))
+                if field == "cursor" =>
+            {
+                refused += 1
+            }
             Err(e) => panic!("parsing {v:?}: {e}"),
         }
         let from_json: Result<Cursor, _> = serde_json::from_value(json!(v));

@@ -14,10 +14,10 @@ use crate::fixture::{
 };
 
 /// True for the error of a replay whose backend died under a body: the
-/// body's `Error::Database` (SQLSTATE 57P01) wrapped in `Error::Replay`.
+/// body's `Error::Database` (SQLSTATE 57P01) wrapped in `ReplayError::Body`.
 fn killed_while_applying(err: &Error) -> bool {
     match err {
-        Error::Replay { source, .. } => source
+        Error::Replay(events_core::ReplayError::Body { source, .. }) => source
             .downcast_ref::<Error>()
             .and_then(sqlstate)
             .is_some_and(|code| code == "57P01"),
@@ -107,9 +107,9 @@ async fn a_chunked_replay_killed_midway_resumes_to_the_full_state(pool: PgPool) 
     let err = within("the killed replay", replay)
         .await??
         .expect_err("its backend was killed");
-    let Error::PartialReplay {
+    let Error::Replay(events_core::ReplayError::Partial {
         applied, source, ..
-    } = &err
+    }) = &err
     else {
         panic!("expected PartialReplay, got {err}")
     };

@@ -6,6 +6,12 @@
 
 use std::borrow::Cow;
 
+mod audit;
+mod replay;
+
+pub use audit::AuditError;
+pub use replay::ReplayError;
+
 /// Boxed error of user code (an action body, a hook, a clear-records implementation).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -74,13 +80,20 @@ impl std::fmt::Display for EventRef {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Replay refused or failed; see [`ReplayError`].
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+
+    /// An audit query or manual entry was refused; see [`AuditError`].
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+
     /// A database operation failed.
     #[error("database error while {context}: {source}")]
     Database {
         /// What the framework was doing.
         context: Cow<'static, str>,
         /// The driver's error.
-        #[source]
         source: sqlx::Error,
     },
 
@@ -143,24 +156,6 @@ pub enum Error {
         /// Action name.
         action: &'static str,
         /// The serializer's error.
-        #[source]
-        source: serde_json::Error,
-    },
-
-    /// Stored event data does not fit the input type of the action it routes to.
-    #[error(
-        "{event} has data that does not fit the input of `{target}` at field `{field}`: {source}; \
-         route this version to an action that takes this shape with a replay_override"
-    )]
-    DecodeEvent {
-        /// The stored event.
-        event: Box<EventRef>,
-        /// The `resource.action` whose input was expected.
-        target: String,
-        /// Path of the offending field in the data (`(top level)` for the whole value).
-        field: String,
-        /// The deserializer's error.
-        #[source]
         source: serde_json::Error,
     },
 
@@ -219,79 +214,7 @@ pub enum Error {
         /// Action name.
         action: &'static str,
         /// The hook's error.
-        #[source]
         source: BoxError,
-    },
-
-    /// An action body failed while replaying its event.
-    #[error("replaying {event} with `{target}` failed: {source}")]
-    Replay {
-        /// The event being replayed.
-        event: Box<EventRef>,
-        /// The `resource.action` whose body failed.
-        target: String,
-        /// The body's error.
-        #[source]
-        source: BoxError,
-    },
-
-    /// Replay needs `clear_records_for_replay` on the event log.
-    #[error(
-        "event log `{log}` has no clear_records_for_replay, so replay cannot clear the state it \
-         rebuilds; add `clear_records_for_replay = YourType` to #[event_log(...)]"
-    )]
-    NoClearRecords {
-        /// The event log's type name.
-        log: &'static str,
-    },
-
-    /// Replay found stored events it has no body for; nothing was cleared or applied.
-    #[error("replay refused, nothing was changed: {} stored (resource, action, version) have no route:\n  {}", missing.len(), missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
-    MissingRoutes {
-        /// Every triple without a route.
-        missing: Vec<crate::replay::MissingRoute>,
-    },
-
-    /// `Replay::up_to_event` named an event that is not in the log.
-    #[error("event {id} is not in the event log; replay up to an existing event id")]
-    UnknownEvent {
-        /// The id asked for.
-        id: crate::EventId,
-    },
-
-    /// A chunked replay failed part-way: the chunks before it are committed.
-    #[error(
-        "chunked replay stopped after {applied} events (state is rebuilt up to event {last_event}); \
-         fix the cause and call resume_replay(), or run the replay again: {source}"
-    )]
-    PartialReplay {
-        /// Events applied and committed before the failure.
-        applied: u64,
-        /// The last committed event, or `none`.
-        last_event: String,
-        /// What failed.
-        #[source]
-        source: Box<Error>,
-    },
-
-    /// `resume_replay` found no unfinished chunked replay, or one with another selection.
-    #[error("{message}")]
-    NoReplayToResume {
-        /// What was found instead.
-        message: String,
-    },
-
-    /// Another replay of this event log is running, in this process or another.
-    /// Replays exclude each other (two at once would apply every event twice); this
-    /// one changed nothing.
-    #[error(
-        "another replay of event log `{table}` is running (in this or another process), so this \
-         one changed nothing; wait for it to finish and retry, or, if it was a chunked replay \
-         that was interrupted, continue it with resume_replay()"
-    )]
-    ReplayInProgress {
-        /// The event table.
-        table: &'static str,
     },
 
     /// An action ran while a chunked replay of its event log is unfinished: the
@@ -305,24 +228,6 @@ pub enum Error {
     ChunkedReplayUnfinished {
         /// The event table.
         table: &'static str,
-    },
-
-    /// Retention deleted recorded action events that replay needs: the state
-    /// before `before` can no longer be rebuilt from the log. Replay and
-    /// `verify_replayable` refuse (nothing is changed) rather than rebuild a
-    /// partial state.
-    #[error(
-        "replay refused, nothing was changed: retention ran with `give_up_replay` on {pruned_at} \
-         and deleted recorded action events before {before}, so state cannot be rebuilt from \
-         event log `{table}`; restore the log from a backup taken before that prune to replay"
-    )]
-    ReplayHorizon {
-        /// The event table.
-        table: &'static str,
-        /// Recorded action events before this time were deleted.
-        before: chrono::DateTime<chrono::Utc>,
-        /// When that prune ran.
-        pruned_at: chrono::DateTime<chrono::Utc>,
     },
 
     /// A recorded action ran without an actor on an event log whose actor column
@@ -356,7 +261,6 @@ pub enum Error {
         /// `idle_in_transaction_session_timeout` (`25P03`).
         after: Option<std::time::Duration>,
         /// The database's error, when it ended the work itself.
-        #[source]
         source: Option<sqlx::Error>,
     },
 
@@ -367,47 +271,6 @@ pub enum Error {
         column: String,
         /// What is wrong with it.
         message: String,
-    },
-
-    /// An audit query has a filter value that cannot match or cannot be sent: an
-    /// invalid UUID or integer for a key, a string that is too long or contains a
-    /// NUL character, a page number of 0, a cursor of another query.
-    #[error("invalid audit filter `{field}`: {message}")]
-    InvalidFilter {
-        /// The filter at fault, as named on [`AuditQuery`](crate::audit::AuditQuery).
-        field: String,
-        /// What is wrong and what fits.
-        message: String,
-    },
-
-    /// An audit query filters or orders by commit time on an event log that does
-    /// not record it.
-    #[error(
-        "audit query uses `{used}`, but event log `{table}` does not record commit times: \
-         add `track_commit_time = true` to its #[event_log(..)] and run `migrate()` (commit \
-         times are recorded from then on), or filter and order by `occurred_at` instead"
-    )]
-    CommitTimeNotTracked {
-        /// The event table.
-        table: &'static str,
-        /// The filter or order that needs commit times.
-        used: &'static str,
-    },
-
-    /// A manual audit entry has a value that cannot be stored.
-    #[error("invalid audit entry field `{field}`: {message}")]
-    InvalidEntry {
-        /// The field at fault, as named on [`ManualEntry`](crate::audit::ManualEntry).
-        field: String,
-        /// What is wrong and what fits.
-        message: String,
-    },
-
-    /// No audit entry has this id (PhoenixKit's `get_entry!` / `get_log!` raising).
-    #[error("audit entry {id} not found")]
-    EntryNotFound {
-        /// The id asked for.
-        id: crate::EventId,
     },
 
     /// An action body recorded its changes twice; each event has one set of changes.
