@@ -5,7 +5,7 @@ pub use uuid::Uuid;
 
 pub use inventory;
 
-pub use crate::replay::{ResourceEntry, type_id_of};
+pub use crate::routes::{ResourceEntry, type_id_of};
 pub use crate::{
     ActionCall, ActionCtx, ActionInfo, ActionKind, Actor, ActorColumn, AdvisoryLockKeyGenerator,
     BoxFuture, BulkCall, BulkCtx, ClearRecords, DefaultLockKeyGenerator, Error, Event, EventLog,

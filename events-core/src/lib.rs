@@ -42,6 +42,7 @@ pub mod audit;
 pub mod call;
 mod error;
 mod event;
+mod event_store;
 pub mod info;
 pub mod json;
 mod key;
@@ -49,7 +50,8 @@ mod lock;
 mod log;
 pub mod replay;
 mod resource;
-mod store;
+mod routes;
+pub mod store;
 
 use std::pin::Pin;
 
@@ -58,7 +60,8 @@ pub use call::bulk::{BulkCall, BulkCtx};
 pub use call::each::{EachCall, each};
 pub use call::single::{ActionCall, ActionCtx, ActionOutput};
 pub use error::{APPEND_ONLY_SQLSTATE, AuditError, BoxError, Error, EventRef, ReplayError};
-pub use event::{ActionKind, Appended, AppendedMany, Event, EventId, NewEvent, PrimaryKeyType};
+pub use event::{ActionKind, Event, EventId, PrimaryKeyType};
+pub use event_store::{DEFAULT_DEADLINE, EventStore};
 pub use key::{Key, KeyType, KeyValue};
 pub use lock::{
     AdvisoryLockKeyGenerator, DefaultLockKeyGenerator, GlobalLockKeyGenerator, LockKey,
@@ -66,7 +69,6 @@ pub use lock::{
 };
 pub use log::{ActorColumn, ClearRecords, EventLog, ReplayFn, ReplayOverride, Route};
 pub use resource::{ActionInfo, RecordIdOf, Resource};
-pub use store::{DEFAULT_DEADLINE, EventStore};
 
 #[cfg(feature = "macros")]
 pub use events_macros::{event_log, events};

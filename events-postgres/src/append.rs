@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use events_core::{Appended, AppendedMany, Error, EventLog, LockKey, NewEvent};
+use events_core::store::{Appended, AppendedMany, NewEvent};
+use events_core::{Error, EventLog, LockKey};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::PgEventStore;

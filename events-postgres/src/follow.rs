@@ -8,7 +8,7 @@
 //! see `events_core::replay`) and only events whose transaction id is below the
 //! reading snapshot's `xmin`: every transaction below `xmin` has finished, so no
 //! event can later appear before the returned position. Paging with the returned
-//! [`Cursor`] then sees every committed event exactly once.
+//! [`Position`] then sees every committed event exactly once.
 //!
 //! Manual audit entries (`audit().track(..)`) are not events and are not returned.
 //!
@@ -27,7 +27,7 @@ use crate::sql::{self, Sql, bind};
 /// A position in the log's commit-safe order: after the event `id` of transaction
 /// `txid`. Serializable, so a follower can store where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Cursor {
+pub struct Position {
     /// The transaction id (`xid8`) of the last event read.
     pub txid: u64,
     /// The last event read.
@@ -41,7 +41,7 @@ pub struct Committed {
     pub events: Vec<Event>,
     /// Where to continue: the last event's position, or the one given when the
     /// page is empty.
-    pub cursor: Option<Cursor>,
+    pub cursor: Option<Position>,
 }
 
 impl<L: EventLog> PgEventStore<L> {
@@ -67,7 +67,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// ```
     pub async fn read_committed(
         &self,
-        after: Option<Cursor>,
+        after: Option<Position>,
         limit: i64,
     ) -> Result<Committed, Error> {
         if limit <= 0 {
@@ -103,7 +103,7 @@ impl<L: EventLog> PgEventStore<L> {
         for row in &rows {
             let event = decode_event::<L>(row)?;
             let txid = sql::get_txid(row, (row.len() - 1, "txid"))?;
-            cursor = Some(Cursor { txid, id: event.id });
+            cursor = Some(Position { txid, id: event.id });
             events.push(event);
         }
         Ok(Committed { events, cursor })

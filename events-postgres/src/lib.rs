@@ -7,7 +7,7 @@
 //! change, it is stored if and only if that change commits.
 //!
 //! - [`schema`]: the event table, its indexes and its append-only guard, as SQL you
-//!   can copy into your own migrations ([`migration_sql`]) or let
+//!   can copy into your own migrations ([`schema::migration_sql`]) or let
 //!   [`PgEventStore::migrate`] run.
 //! - Appending: one statement, one round trip, prepared once per connection:
 //!   `WITH lock AS (SELECT pg_advisory_xact_lock(..)) INSERT .. SELECT .. FROM lock`.
@@ -62,6 +62,5 @@ pub mod schema;
 mod sql;
 mod store;
 
-pub use audit::AuditLog;
-pub use schema::migration_sql;
+pub use audit::log::AuditLog;
 pub use store::PgEventStore;

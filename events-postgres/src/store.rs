@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use events_core::audit::Changes;
-use events_core::{
-    Appended, AppendedMany, BoxFuture, DEFAULT_DEADLINE, Error, EventId, EventLog, EventStore,
-    LockKey, NewEvent,
-};
+use events_core::store::{Appended, AppendedMany, NewEvent};
+use events_core::{BoxFuture, DEFAULT_DEADLINE, Error, EventId, EventLog, EventStore, LockKey};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
@@ -126,7 +124,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// # use events_core::Error;
     /// # #[events_core::event_log] pub struct AppLog;
     /// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Error> {
-    /// use events_core::{ActionKind, EventStore as _, Key, LockKey, NewEvent};
+    /// use events_core::store::NewEvent;
+    /// use events_core::{ActionKind, EventStore as _, Key, LockKey};
     ///
     /// let (data, metadata) = (serde_json::json!({"imported": true}), serde_json::json!({}));
     /// let mut tx = store.begin().await?;
@@ -167,7 +166,7 @@ impl<L: EventLog> PgEventStore<L> {
     }
 
     /// The schema script [`migrate`](Self::migrate) runs, the same text as
-    /// [`migration_sql::<L>()`](crate::migration_sql).
+    /// [`migration_sql::<L>()`](crate::schema::migration_sql).
     ///
     /// ```no_run
     /// # use events_core::Error;

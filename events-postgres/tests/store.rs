@@ -11,10 +11,11 @@
 //!   that needs quoting.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use events_core::store::NewEvent;
 use events_core::{
     ActionKind, ActorColumn, ActorRef, AdvisoryLockKeyGenerator, BoxFuture,
     DefaultLockKeyGenerator, Error, Event, EventId, EventLog, EventStore, Key, KeyType, LockKey,
-    LockKeyInput, NewEvent, PrimaryKeyType, ReplayOverride,
+    LockKeyInput, PrimaryKeyType, ReplayOverride,
 };
 use events_postgres::PgEventStore;
 use serde_json::{Value, json};
@@ -265,7 +266,7 @@ async fn migrate_twice_creates_the_schema_once(pool: PgPool) -> TestResult {
     }
     assert_eq!(
         store.migration_sql(),
-        events_postgres::migration_sql::<IntLog>()
+        events_postgres::schema::migration_sql::<IntLog>()
     );
     Ok(())
 }

@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, HashSet};
 
 use events_core::replay::Replay;
+use events_core::store::NewEvent;
 use events_core::{
-    ActionCtx, ActionKind, ClearRecords, Error, EventId, EventStore as _, Key, LockKey, NewEvent,
-    event_log, events,
+    ActionCtx, ActionKind, ClearRecords, Error, EventId, EventStore as _, Key, LockKey, event_log,
+    events,
 };
 use events_postgres::PgEventStore;
-use events_postgres::follow::Cursor;
+use events_postgres::follow::Position;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -87,7 +88,7 @@ async fn accounts(pool: &PgPool) -> Result<Vec<(Uuid, String, i32)>, sqlx::Error
 /// Reads everything committed after `cursor`.
 async fn drain(
     store: &PgEventStore<BankLog>,
-    cursor: &mut Option<Cursor>,
+    cursor: &mut Option<Position>,
     seen: &mut Vec<events_core::Event>,
 ) -> Result<usize, Error> {
     let mut n = 0;

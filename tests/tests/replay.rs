@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use events_core::replay::{Replay, ReplayProgress, Selection};
-use events_core::{ActionKind, Error, EventId, EventStore as _, Key, LockKey, NewEvent};
+use events_core::store::NewEvent;
+use events_core::{ActionKind, Error, EventId, EventStore as _, Key, LockKey};
 use events_postgres::PgEventStore;
 use events_tests::alt::{self, AltLog, Counter};
 use events_tests::app::{self, Admin, CreateUserV1, EventLog, Post, PublishPost, UpdateUser, User};

@@ -9,7 +9,7 @@ use events_core::audit::{AuditQuery, ManualEntry};
 use events_core::replay::{Replay, Selection};
 use events_core::{ActionCtx, Actor, ClearRecords, Error, EventId, event_log, events};
 use events_postgres::PgEventStore;
-use events_postgres::follow::Cursor;
+use events_postgres::follow::Position;
 use events_tests::app::{self, EventLog, UpdateUser, User};
 use events_tests::snapshot;
 use serde::{Deserialize, Serialize};
@@ -233,7 +233,7 @@ async fn resumed_replay_crosses_powers_of_ten(pool: PgPool) -> TestResult {
 async fn followers_page_across_powers_of_ten(pool: PgPool) -> TestResult {
     let (store, _, ids) = log_across_powers_of_ten(&pool).await?;
     for limit in [1, 2, 4, 100] {
-        let mut cursor: Option<Cursor> = None;
+        let mut cursor: Option<Position> = None;
         let mut seen = Vec::new();
         let mut txids = Vec::new();
         loop {
@@ -257,7 +257,7 @@ async fn followers_page_across_powers_of_ten(pool: PgPool) -> TestResult {
 /// and other tests run transactions in parallel.
 async fn committed_after<L: events_core::EventLog>(
     store: &PgEventStore<L>,
-    after: Option<Cursor>,
+    after: Option<Position>,
     n: usize,
 ) -> Result<Vec<events_core::Event>, Box<dyn std::error::Error>> {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -107,7 +107,7 @@ fn json_type(value: &Value) -> &'static str {
 impl Changes {
     /// The changes of a create: the whole new record.
     ///
-    /// `new` must serialize to a JSON object ([`AuditError::InvalidEntry`] for field
+    /// `new` must serialize to a JSON object ([`AuditError::InvalidEntry`](crate::AuditError::InvalidEntry) for field
     /// `changes` otherwise).
     ///
     /// ```
@@ -173,7 +173,7 @@ impl Changes {
     /// [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH), no NUL character) and at most
     /// [`MAX_JSON_LEN`](super::MAX_JSON_LEN) bytes a side. The constructors check
     /// it; stores check it again before writing changes built by hand. A failure
-    /// is [`AuditError::InvalidEntry`] for field `changes`.
+    /// is [`AuditError::InvalidEntry`](crate::AuditError::InvalidEntry) for field `changes`.
     ///
     /// ```
     /// use events_core::audit::Changes;

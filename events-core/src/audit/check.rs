@@ -29,7 +29,7 @@ pub const MAX_JSON_LEN: usize = 64 * 1024;
 /// The earliest instant PostgreSQL's `timestamptz` holds: 4714-11-24 00:00:00
 /// UTC BC (year -4713 of the proleptic Gregorian calendar chrono uses). An
 /// earlier time in an audit query (a time filter or a cursor) is
-/// [`AuditError::InvalidFilter`] naming the field, before any SQL runs; replaying up
+/// [`AuditError::InvalidFilter`](crate::AuditError::InvalidFilter) naming the field, before any SQL runs; replaying up
 /// to an earlier time replays nothing
 /// ([`Replay::up_to_time`](crate::replay::Replay::up_to_time)).
 ///
@@ -117,7 +117,7 @@ pub(crate) fn entry_text(field: &str, value: &str, max: usize) -> Result<(), Err
 /// (single calls, `#[bulk]` calls and `each(..)`), the data and metadata of
 /// manual entries, and recorded [`Changes`](super::Changes). A deeper value is
 /// refused before any SQL runs: [`Error::InvalidValue`] naming the column for
-/// actions, [`AuditError::InvalidEntry`] naming the field for entries and changes.
+/// actions, [`AuditError::InvalidEntry`](crate::AuditError::InvalidEntry) naming the field for entries and changes.
 ///
 /// Why 512: PostgreSQL 15 with its default `max_stack_depth` (2 MB) parses
 /// about 13,000 levels of `jsonb` (13,087 nested objects, 14,541 nested arrays,
@@ -263,7 +263,7 @@ fn size_problem<T: serde::Serialize + ?Sized>(value: &T) -> Option<String> {
 /// Strings are parsed: `"42"` fits an integer column, a UUID in any case fits a
 /// UUID column, so keys can come straight from URLs and forms. UUIDs and integers
 /// fit a string column as their text. Anything else is
-/// [`AuditError::InvalidFilter`] naming `field`.
+/// [`AuditError::InvalidFilter`](crate::AuditError::InvalidFilter) naming `field`.
 ///
 /// ```
 /// use events_core::{Key, KeyType, audit::coerce_key};
@@ -277,7 +277,7 @@ pub fn coerce_key(field: &str, expected: KeyType, key: &Key) -> Result<Key, Erro
     coerce(expected, key).map_err(|message| filter(field, message))
 }
 
-/// [`coerce_key`] for entry fields: the error is [`AuditError::InvalidEntry`].
+/// [`coerce_key`] for entry fields: the error is [`AuditError::InvalidEntry`](crate::AuditError::InvalidEntry).
 pub(crate) fn coerce_entry_key(field: &str, expected: KeyType, key: &Key) -> Result<Key, Error> {
     coerce(expected, key).map_err(|message| entry(field, message))
 }

@@ -13,7 +13,7 @@ use crate::{Error, EventId};
 /// A position in one order, for keyset paging: the entry's sort time and id.
 ///
 /// Its text form (`Display` / `FromStr`) is opaque and safe to put in a URL;
-/// parsing a malformed or foreign one is [`AuditError::InvalidFilter`] for `cursor`.
+/// parsing a malformed or foreign one is [`AuditError::InvalidFilter`](crate::AuditError::InvalidFilter) for `cursor`.
 /// Times are kept to the microsecond, PostgreSQL's precision, which is what
 /// stored entries carry.
 ///

@@ -328,7 +328,7 @@ impl<L: EventLog> ManualEntry<L> {
     }
 
     /// Checks every field and puts keys in their columns' shapes. Stores call it
-    /// before writing; each failure is [`AuditError::InvalidEntry`] naming the field.
+    /// before writing; each failure is [`AuditError::InvalidEntry`](crate::AuditError::InvalidEntry) naming the field.
     ///
     /// ```ignore
     /// let err = ManualEntry::<AppLog>::new("").validate().unwrap_err(); // field `action`

@@ -8,8 +8,8 @@
 //!
 //! Each rule is a function in `rules.rs` with a one-line comment stating it.
 //! They run in a fixed order and the first failure is returned, as
-//! [`AuditError::InvalidFilter`] naming the filter (or
-//! [`AuditError::CommitTimeNotTracked`]).
+//! [`AuditError::InvalidFilter`](crate::AuditError::InvalidFilter) naming the filter (or
+//! [`AuditError::CommitTimeNotTracked`](crate::AuditError::CommitTimeNotTracked)).
 
 use std::fmt;
 use std::marker::PhantomData;

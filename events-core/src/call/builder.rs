@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use super::Configurable;
 use crate::audit::RequestContext;
-use crate::{ActionInfo, Actor, ActorRef, Key, NewEvent, PersistsActor};
+use crate::store::NewEvent;
+use crate::{ActionInfo, Actor, ActorRef, Key, PersistsActor};
 
 /// The actor, metadata and tenant of a call's events, which its bodies see
 /// again through [`Scope`](super::Scope).

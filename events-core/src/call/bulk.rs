@@ -11,8 +11,9 @@ use super::prepare::{PreparedEvent, prepare_event, resolve_record_id};
 use super::run::{self, AfterCommit, CallStore, Work};
 use super::scope::derefs_to_scope;
 use super::{Call, EventOptions, Scope};
+use crate::store::NewEvent;
 use crate::{
-    ActionInfo, ActionOutput, BoxFuture, Error, EventId, EventStore, NewEvent, RecordIdOf, Resource,
+    ActionInfo, ActionOutput, BoxFuture, Error, EventId, EventStore, RecordIdOf, Resource,
 };
 
 /// What a bulk body sees: the record id and event id of every input (in input

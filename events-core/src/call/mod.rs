@@ -115,7 +115,7 @@
 //! # Modules
 //!
 //! `builder` holds [`Call`], its builder methods and the one constructor of a
-//! [`NewEvent`](crate::NewEvent); `scope` the shared context and its hooks;
+//! [`NewEvent`](crate::store::NewEvent); `scope` the shared context and its hooks;
 //! `prepare` the checks made before a connection is taken; `run` the
 //! transaction skeleton and the deadline; `single`, `bulk` and `each` the three
 //! kinds on top; `record` the changes a body records for the audit log.

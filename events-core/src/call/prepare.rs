@@ -5,9 +5,10 @@
 use serde::Serialize;
 
 use super::EventOptions;
+use crate::store::NewEvent;
 use crate::{
     ActionInfo, ActionKind, ActorRef, Error, EventLog, Key, KeyValue, LockKey, LockKeyInput,
-    LockScope, NewEvent, RecordIdOf, Resource,
+    LockScope, RecordIdOf, Resource,
 };
 
 /// The event of one input of a call, before the store inserts it.

@@ -39,9 +39,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::Scope;
-use crate::{
-    ActionOutput, Appended, BoxFuture, Error, EventId, EventLog, EventStore, LockKey, NewEvent,
-};
+use crate::store::{Appended, NewEvent};
+use crate::{ActionOutput, BoxFuture, Error, EventId, EventLog, EventStore, LockKey};
 
 /// The `after_commit` hooks a call's bodies registered.
 pub(crate) type AfterCommit = Vec<BoxFuture<'static, ()>>;

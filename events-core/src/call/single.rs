@@ -11,9 +11,8 @@ use super::prepare::{PreparedEvent, prepare_event, resolve_record_id};
 use super::run::{self, AfterCommit, CallStore, Work};
 use super::scope::derefs_to_scope;
 use super::{Call, EventOptions, Scope};
-use crate::{
-    ActionInfo, BoxFuture, Error, EventId, EventStore, LockKey, NewEvent, RecordIdOf, Resource,
-};
+use crate::store::NewEvent;
+use crate::{ActionInfo, BoxFuture, Error, EventId, EventStore, LockKey, RecordIdOf, Resource};
 
 /// What an action body sees: the record id, its event id and whether this is a
 /// replay, and through [`Scope`] (which it dereferences to) the transaction's

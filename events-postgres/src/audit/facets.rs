@@ -217,7 +217,7 @@ impl<L: EventLog> AuditLog<L> {
 }
 
 /// `n` as a page size of 1 to [`MAX_PAGE_SIZE`](events_core::audit::MAX_PAGE_SIZE),
-/// or [`AuditError::InvalidFilter`] naming `field`.
+/// or [`AuditError::InvalidFilter`](events_core::AuditError::InvalidFilter) naming `field`.
 fn page_size(field: &str, n: u64) -> Result<i64, Error> {
     if n == 0 || n > events_core::audit::MAX_PAGE_SIZE {
         return Err(Error::Audit(events_core::AuditError::InvalidFilter {

@@ -123,7 +123,7 @@ impl<L: EventLog> AuditLog<L> {
         row.as_ref().map(decode_entry::<L>).transpose()
     }
 
-    /// One entry by id, or [`AuditError::EntryNotFound`] (PhoenixKit's `get_entry!`,
+    /// One entry by id, or [`AuditError::EntryNotFound`](events_core::AuditError::EntryNotFound) (PhoenixKit's `get_entry!`,
     /// the audit log's `get_log!`).
     ///
     /// ```no_run

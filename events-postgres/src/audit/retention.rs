@@ -46,13 +46,13 @@ impl<L: EventLog> AuditLog<L> {
     /// Whenever action events are deleted, the cutoff is recorded as the log's
     /// replay horizon, and from then on [`replay`](crate::PgEventStore::replay)
     /// and [`verify_replayable`](crate::PgEventStore::verify_replayable) refuse
-    /// with [`ReplayError::Horizon`] naming it, instead of rebuilding a partial
+    /// with [`ReplayError::Horizon`](events_core::ReplayError::Horizon) naming it, instead of rebuilding a partial
     /// state.
     ///
     /// Runs through the owner's `<table>_prune` function (see
     /// [`grants_sql`](crate::schema::grants_sql)): the only path past the
     /// append-only guard. A period longer than the log's history deletes nothing
-    /// and succeeds; a negative one is [`AuditError::InvalidFilter`].
+    /// and succeeds; a negative one is [`AuditError::InvalidFilter`](events_core::AuditError::InvalidFilter).
     ///
     /// ```no_run
     /// # async fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) -> Result<(), events_core::Error> {
@@ -68,7 +68,7 @@ impl<L: EventLog> AuditLog<L> {
     /// Like [`prune`](Self::prune), but also deletes the events of recorded
     /// actions on a log that can replay, giving up replay: the cutoff is recorded
     /// as the replay horizon and every later replay or preflight fails with
-    /// [`ReplayError::Horizon`]. For logs whose state is kept elsewhere (backups,
+    /// [`ReplayError::Horizon`](events_core::ReplayError::Horizon). For logs whose state is kept elsewhere (backups,
     /// snapshots) and whose old events are no longer wanted.
     ///
     /// ```no_run

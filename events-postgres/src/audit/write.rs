@@ -18,7 +18,7 @@ impl<L: EventLog> AuditLog<L> {
     /// Stores a manual entry and returns it (`committed_at` unset: it is known
     /// once the insert commits). `Ok(None)` when the entry is skipped: it is
     /// marked [`skip_if_unchanged`](ManualEntry::skip_if_unchanged) and its
-    /// changes changed nothing. Invalid fields are [`AuditError::InvalidEntry`].
+    /// changes changed nothing. Invalid fields are [`AuditError::InvalidEntry`](events_core::AuditError::InvalidEntry).
     ///
     /// HawkEx's `track`, PhoenixKit's `create_log_entry` and `log_password_change`.
     ///

@@ -24,30 +24,31 @@
 mod steps;
 
 use chrono::{DateTime, Utc};
-use events_core::replay::{Replay, ReplayReport, RouteTable, Selection};
+use events_core::replay::{Replay, ReplayReport, Selection};
+use events_core::store::RouteTable;
 use events_core::{Error, EventId, EventLog, PrimaryKeyType};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::PgEventStore;
-use crate::follow::Cursor;
+use crate::follow::Position;
 use steps::report_progress;
 
 /// Before every event (replay positions are the follower's cursors: both walk
 /// `(txid, id)` order).
-fn start<L: EventLog>() -> Cursor {
+fn start<L: EventLog>() -> Position {
     let id = match L::PRIMARY_KEY_TYPE {
         PrimaryKeyType::Integer => EventId::Integer(i64::MIN),
         PrimaryKeyType::UuidV7 => EventId::Uuid(Uuid::nil()),
     };
-    Cursor { txid: 0, id }
+    Position { txid: 0, id }
 }
 
 /// The selection as SQL conditions: strictly after `after`, up to `upto`, and no
 /// later than `time`.
 #[derive(Debug, Clone)]
 struct Range {
-    upto: Option<Cursor>,
+    upto: Option<Position>,
     time: Option<DateTime<Utc>>,
 }
 
@@ -69,7 +70,7 @@ pub struct Checkpoint {
 /// The internal state of a checkpoint: the cursor and the fixed upper bound.
 struct Saved {
     public: Checkpoint,
-    after: Cursor,
+    after: Position,
     range: Range,
 }
 
@@ -106,8 +107,8 @@ impl<L: EventLog> PgEventStore<L> {
     ///
     /// All-or-nothing unless [`Replay::in_chunks`] is set; see the
     /// [module docs](self) for the steps. Refuses before changing anything when the
-    /// event log has no `clear_records_for_replay` ([`ReplayError::NoClearRecords`]) or
-    /// an event has no route ([`ReplayError::MissingRoutes`], listing every one).
+    /// event log has no `clear_records_for_replay` ([`ReplayError::NoClearRecords`](events_core::ReplayError::NoClearRecords)) or
+    /// an event has no route ([`ReplayError::MissingRoutes`](events_core::ReplayError::MissingRoutes), listing every one).
     ///
     /// ```no_run
     /// # async fn f<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) -> Result<(), events_core::Error> {

@@ -4,20 +4,21 @@
 
 use std::collections::BTreeMap;
 
-use events_core::replay::{MissingRoute, Replay, ReplayProgress, RouteTable, Selection};
+use events_core::replay::{MissingRoute, Replay, ReplayProgress, Selection};
+use events_core::store::RouteTable;
 use events_core::{Error, Event, EventId, EventLog};
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 use super::{Checkpoint, Range, Saved, start};
 use crate::PgEventStore;
-use crate::follow::Cursor;
+use crate::follow::Position;
 use crate::read::decode_event;
 use crate::sql::{self, Sql, bind};
 
 impl<L: EventLog> PgEventStore<L> {
     /// Takes the replay lock for the rest of the transaction (refusing with
-    /// [`ReplayError::InProgress`] when another replay holds it) and blocks
+    /// [`ReplayError::InProgress`](events_core::ReplayError::InProgress) when another replay holds it) and blocks
     /// appends until then; waits for in-flight ones. Through the owner's
     /// `<table>_begin_replay()`, so the application role can replay without the
     /// privileges `LOCK TABLE .. IN SHARE MODE` needs.
@@ -112,7 +113,7 @@ impl<L: EventLog> PgEventStore<L> {
     /// `after`, in replay order. Manual audit entries (`action_type = 'manual'`)
     /// are never replayed: they record what application code said happened, not
     /// an action with a body to run.
-    pub(super) fn select_range(s: &mut Sql, after: &Cursor, range: &Range) -> Result<(), Error> {
+    pub(super) fn select_range(s: &mut Sql, after: &Position, range: &Range) -> Result<(), Error> {
         s.push(" WHERE e.action_type <> 'manual' AND ");
         compare_position::<L>(s, ">", after)?;
         if let Some(upto) = &range.upto {
@@ -129,7 +130,7 @@ impl<L: EventLog> PgEventStore<L> {
     pub(super) async fn triples(
         &self,
         conn: &mut PgConnection,
-        after: &Cursor,
+        after: &Position,
         range: &Range,
     ) -> Result<BTreeMap<(String, String, u32), u64>, Error> {
         let mut s = Sql::new("SELECT e.resource, e.action, e.version, count(*) FROM ");
@@ -161,7 +162,7 @@ impl<L: EventLog> PgEventStore<L> {
     pub(super) async fn remaining(
         &self,
         conn: &mut PgConnection,
-        after: &Cursor,
+        after: &Position,
         range: &Range,
     ) -> Result<u64, Error> {
         let mut s = Sql::new("SELECT count(*) FROM (SELECT 1 FROM ");
@@ -182,7 +183,7 @@ impl<L: EventLog> PgEventStore<L> {
         &self,
         conn: &mut PgConnection,
         routes: &RouteTable,
-        after: &mut Cursor,
+        after: &mut Position,
         range: &Range,
         limit: usize,
         last_event: &mut Option<EventId>,
@@ -204,7 +205,7 @@ impl<L: EventLog> PgEventStore<L> {
         for row in &rows {
             let event = refuse_too_deep(decode_event::<L>(row)?)?;
             apply_event(conn, routes, &event).await?;
-            *after = Cursor {
+            *after = Position {
                 txid: sql::get_txid(row, (sqlx::Row::len(row) - 1, "txid"))?,
                 id: event.id,
             };
@@ -231,7 +232,7 @@ impl<L: EventLog> PgEventStore<L> {
             sql::get::<Option<String>>(&row, txid)?,
             sql::get::<Option<String>>(&row, id)?,
         ) {
-            (Some(t), Some(i)) => Ok(Some(Cursor {
+            (Some(t), Some(i)) => Ok(Some(Position {
                 txid: sql::parse_txid(txid.1, &t)?,
                 id: sql::parse_id::<L>(id.1, &i)?,
             })),
@@ -262,7 +263,7 @@ impl<L: EventLog> PgEventStore<L> {
         &self,
         conn: &mut PgConnection,
         selection: &Selection,
-        after: &Cursor,
+        after: &Position,
         range: &Range,
         applied: u64,
         total: u64,
@@ -297,7 +298,7 @@ impl<L: EventLog> PgEventStore<L> {
 pub(super) fn compare_position<L: EventLog>(
     s: &mut Sql,
     op: &str,
-    at: &Cursor,
+    at: &Position,
 ) -> Result<(), Error> {
     s.push("(e.txid, e.id) ").push(op).push(" (");
     s.bind("txid", at.txid.to_string())?.push("::text::xid8, ");
@@ -306,8 +307,8 @@ pub(super) fn compare_position<L: EventLog>(
 }
 
 /// A position selected as (`txid` as text, `id`).
-pub(super) fn position<L: EventLog>(row: &PgRow) -> Result<Cursor, Error> {
-    Ok(Cursor {
+pub(super) fn position<L: EventLog>(row: &PgRow) -> Result<Position, Error> {
+    Ok(Position {
         txid: sql::get_txid(row, (0, "txid"))?,
         id: sql::get_id::<L>(row, (1, "id"))?,
     })

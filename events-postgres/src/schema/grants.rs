@@ -7,7 +7,7 @@ use crate::sql::names::{Names, quote_ident};
 /// The least-privilege grants for event log `L`: what the `application` role
 /// (runs actions, tracks entries, queries, follows and replays) and the
 /// `retention` role (prunes) need, and nothing more. Run it as the owner of the
-/// event table, after [`migration_sql`]; both roles must exist. The two may be the
+/// event table, after [`migration_sql`](super::migration_sql); both roles must exist. The two may be the
 /// same role.
 ///
 /// The application role can insert and read events, changes and commit times,

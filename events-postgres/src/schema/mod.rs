@@ -184,7 +184,7 @@ use audit::audit_migration_sql;
 /// ```
 /// # use events_core::Error;
 /// # #[events_core::event_log] pub struct AppLog;
-/// let sql = events_postgres::migration_sql::<AppLog>();
+/// let sql = events_postgres::schema::migration_sql::<AppLog>();
 /// assert!(sql.contains(r#"CREATE TABLE IF NOT EXISTS "events""#));
 /// // e.g. save it as migrations/0001_events.sql of your migration tool
 /// ```

@@ -10,7 +10,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use events_core::audit::ValidEntry;
-use events_core::{Error, EventLog, Key, NewEvent, PrimaryKeyType};
+use events_core::store::NewEvent;
+use events_core::{Error, EventLog, Key, PrimaryKeyType};
 
 use super::PgQuery;
 use super::bind::{self, unknown_actor_column};

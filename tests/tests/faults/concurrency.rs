@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use events_core::replay::Replay;
 use events_core::{Error, EventId, Key};
 use events_postgres::PgEventStore;
-use events_postgres::follow::Cursor;
+use events_postgres::follow::Position;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ use crate::fixture::{
 /// back.
 async fn drain(
     store: &PgEventStore<FaultLog>,
-    cursor: &mut Option<Cursor>,
+    cursor: &mut Option<Position>,
     seen: &mut Vec<events_core::Event>,
 ) -> Result<(), Error> {
     loop {

@@ -437,7 +437,7 @@ async fn paging_bounds_and_tampered_cursors_are_typed(pool: PgPool) -> TestResul
 
     // The follower's cursor: out-of-range positions read nothing, a foreign id
     // is a typed error, limits below 1 read nothing.
-    use events_postgres::follow::Cursor as Position;
+    use events_postgres::follow::Position;
     let far = store
         .read_committed(
             Some(Position {
