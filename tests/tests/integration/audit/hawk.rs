@@ -7,7 +7,7 @@ use events_postgres::audit::SEARCH_LIMIT;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::fixture::{Log, Member, TestResult, actions, project, setup};
+use super::fixture::{Log, Member, TestResult, actions, project, setup};
 
 /// `track(current_user, "project.deleted", project)` and `track(nil, action, nil)`.
 #[sqlx::test(migrations = false)]

@@ -16,7 +16,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::fixture::{Log, Member, Service, TestResult, actions, project, setup};
+use super::fixture::{Log, Member, Service, TestResult, actions, project, setup};
 
 fn log(action: &str) -> ManualEntry<Log> {
     ManualEntry::new(action)
@@ -518,7 +518,7 @@ async fn recent_returns_the_n_newest(pool: PgPool) -> TestResult {
 async fn list_action_types_lists_distinct_actions(pool: PgPool) -> TestResult {
     let (store, audit) = setup(&pool).await?;
     let p = project(&store, "Apollo").await?;
-    crate::fixture::Project::delete(p.id, ())
+    super::fixture::Project::delete(p.id, ())
         .run(&store)
         .await?;
     for action in ["post.created", "post.created", "comment.liked"] {

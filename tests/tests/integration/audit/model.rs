@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
-use crate::fixture::{
+use super::fixture::{
     Log, Member, NewProject, Project, Rename, TestResult, actions, project, setup,
 };
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::fixture::{Log, Member, TestResult, actions, setup};
+use super::fixture::{Log, Member, TestResult, actions, setup};
 
 fn admin_action(action: &str, admin: &Member, target: Uuid) -> ManualEntry<Log> {
     ManualEntry::admin_action(action, admin, target)

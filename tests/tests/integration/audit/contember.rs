@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::fixture::{Log, Member, Project, Rename, Service, TestResult, actions, project, setup};
+use super::fixture::{Log, Member, Project, Rename, Service, TestResult, actions, project, setup};
 
 /// A log with string record ids, where composite keys live.
 #[event_log(record_id_type = string, table = "string_events")]
@@ -45,7 +45,7 @@ async fn crossed(
 async fn event_fields_and_old_diff_new_values(pool: PgPool) -> TestResult {
     let (store, audit) = setup(&pool).await?;
     let member = Member::new();
-    let p = Project::create(crate::fixture::NewProject {
+    let p = Project::create(super::fixture::NewProject {
         name: "Apollo".into(),
     })
     .actor(&member)
@@ -346,7 +346,7 @@ async fn orders_with_offset_and_limit(pool: PgPool) -> TestResult {
 async fn stage_is_the_tenant(pool: PgPool) -> TestResult {
     let (store, audit) = setup(&pool).await?;
     let (live, prelive) = (Uuid::now_v7(), Uuid::now_v7());
-    Project::create(crate::fixture::NewProject {
+    Project::create(super::fixture::NewProject {
         name: "live".into(),
     })
     .tenant(live)

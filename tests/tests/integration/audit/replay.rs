@@ -7,7 +7,7 @@ use events_core::replay::{Replay, Selection};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::fixture::{Log, Project, Rename, TestResult, project, setup};
+use super::fixture::{Log, Project, Rename, TestResult, project, setup};
 
 async fn projects(pool: &PgPool) -> Result<Vec<Project>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM projects ORDER BY id")
