@@ -1,9 +1,11 @@
 //! Advisory lock keys: what an action locks before it writes.
 //!
-//! Every recorded action takes `pg_advisory_xact_lock` as its transaction's first
-//! statement. The key comes from the event log's `advisory_lock_key_generator`
-//! (default [`DefaultLockKeyGenerator`], AshEvents' behaviour) given the
-//! `advisory_lock_key_default`.
+//! Every recorded action takes `pg_advisory_xact_lock` in the statement that
+//! appends its event: its transaction's first statement, or its savepoint's for
+//! an action nested with `run_in` (a create of a generated record id under
+//! [`LockScope::Record`] takes none). The key comes from the event log's
+//! `advisory_lock_key_generator` (default [`DefaultLockKeyGenerator`],
+//! AshEvents' behaviour) given the `advisory_lock_key_default`.
 
 use std::fmt;
 

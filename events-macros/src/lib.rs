@@ -22,7 +22,7 @@ pub fn event_log(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Declares a resource's recorded actions on its inherent `impl` block: methods
 /// marked `#[create]`, `#[update]` or `#[destroy]`, and bulk forms of them marked
-/// `#[bulk(action)]`. See `events_core::Resource` and `events_core::bulk`.
+/// `#[bulk(action)]`. See `events_core::Resource` and `events_core::call`.
 #[proc_macro_attribute]
 pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
     events::expand(args.into(), item.into()).into()

@@ -12,8 +12,9 @@ use crate::PgEventStore;
 use crate::sql::columns::{bind_event, bind_events};
 use crate::sql::{self, PgQuery, Statements};
 
-/// What [`EventStore::append`] does for a PostgreSQL store: one statement, one
-/// round trip, carrying the call's deadline when given.
+/// What [`EventStore::append`](events_core::EventStore::append) does for a
+/// PostgreSQL store: one statement, one round trip, carrying the call's
+/// deadline when given.
 pub(crate) async fn append_one<L: EventLog>(
     store: &PgEventStore<L>,
     conn: &mut PgConnection,
@@ -49,8 +50,8 @@ pub(crate) async fn append_one<L: EventLog>(
     Ok(Appended { id, occurred_at })
 }
 
-/// What [`EventStore::append_many`] does for a PostgreSQL store: one statement,
-/// whatever the number of events.
+/// What [`EventStore::append_many`](events_core::EventStore::append_many) does
+/// for a PostgreSQL store: one statement, whatever the number of events.
 pub(crate) async fn append_many<L: EventLog>(
     store: &PgEventStore<L>,
     conn: &mut PgConnection,

@@ -10,7 +10,8 @@
 //!   can copy into your own migrations ([`schema::migration_sql`]) or let
 //!   [`PgEventStore::migrate`] run.
 //! - Appending: one statement, one round trip, prepared once per connection:
-//!   `WITH lock AS (SELECT pg_advisory_xact_lock(..)) INSERT .. SELECT .. FROM lock`.
+//!   `WITH cfg AS (..), lock AS (SELECT pg_advisory_xact_lock(..) FROM cfg)
+//!   INSERT .. SELECT .. FROM lock` (`cfg` tells the database the call's deadline).
 //!   It is the first statement of a call's transaction (of its savepoint for an
 //!   action nested with `run_in`); the lock is granted before the row is
 //!   inserted and before its `occurred_at` (`clock_timestamp()`) is read. `uuid_v7`

@@ -1,9 +1,10 @@
 //! Reading events back: keyset pages over the whole log and one record's history.
 //!
-//! A minimal reader for tests, tools and the replay engine's first version; the full
-//! query API (filters, time ranges, commit-ordered following) comes later. Rows are
-//! mapped into [`Event`]; a row that does not fit is [`Error::MalformedRow`] naming
-//! the column, never a panic.
+//! A minimal reader for tests and tools; filtered queries are the audit log's
+//! ([`AuditLog`](crate::AuditLog)), commit-ordered following is
+//! [`follow`](crate::follow)'s. Rows are mapped into [`Event`] by `decode_event`,
+//! which replay and the follower use too; a row that does not fit is
+//! [`Error::MalformedRow`] naming the column, never a panic.
 
 use std::str::FromStr;
 

@@ -20,7 +20,8 @@
 //! 3. its SQL family function in the store (`events_postgres`'s
 //!    `audit/filters.rs`), called from `filters` there, with an index that
 //!    serves it;
-//! 4. a test that matches and one that refuses (`tests/tests/audit/model.rs`).
+//! 4. a test that matches and one that refuses
+//!    (`tests/tests/integration/audit/model.rs`).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

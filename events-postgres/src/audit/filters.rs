@@ -3,7 +3,7 @@
 //! on which filters are set, never on their values; the values are already
 //! checked and in their columns' shapes. Adding a filter adds one function here
 //! and its call in [`AuditSql::filters`] (see
-//! [`Filters`](events_core::audit::Filters) for the other places).
+//! [`Filters`] for the other places).
 
 use events_core::audit::{ActionMatch, ActorKey, Filters, ValidQuery, target_text};
 use events_core::{Error, EventLog};

@@ -53,7 +53,8 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | `mod.rs` | [`AuditLog`], its constructor and limits |
+//! | `mod.rs` | the limits ([`FACET_LIMIT`], [`SEARCH_LIMIT`]) |
+//! | `log.rs` | [`AuditLog`], its constructor, [`PgEventStore::audit`](crate::PgEventStore::audit) |
 //! | `write.rs` | manual entries: `track`, `track_in`, `log` |
 //! | `read.rs` | `query`, `list`, `list_all`, `count`, `find`, `get`: paging and counting |
 //! | `shortcuts.rs` | the one-line presets named after the reference libraries, with a table of which API each mirrors |

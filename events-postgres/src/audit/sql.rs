@@ -1,7 +1,9 @@
-//! The audit log's SQL toolkit: the statement builder ([`Sql`]), its bind
-//! helpers, and the fixed texts built once per [`AuditLog`](super::AuditLog)
-//! from the event log's configuration ([`AuditSql`]). The statements of a query
-//! are put together in `select.rs` and `filters.rs`.
+//! The audit log's part of the SQL toolkit: bind helpers over the store's
+//! statement builder ([`Sql`], from `crate::sql`) that report refused values as
+//! audit filter errors, the prefix and skip-scan fragments, and the fixed texts
+//! built once per store, with its [`Statements`](crate::sql::Statements), from
+//! the event log's configuration ([`AuditSql`]). The statements of a query are
+//! put together in `select.rs` and `filters.rs`.
 //!
 //! Every value a caller gives is a bound parameter. The builder only concatenates
 //! fixed fragments (and identifiers from the event log's compile-time

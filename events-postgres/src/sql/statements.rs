@@ -35,7 +35,8 @@ pub(crate) struct Statements {
     /// then `INSERT ... SELECT ... FROM lock RETURNING id, occurred_at`. Parameters:
     /// (`id` for `uuid_v7`), resource, record_id, action, action_type, data,
     /// metadata, version, tenant, every actor column, then the lock key (one
-    /// `int8`). The row is produced by scanning the lock, so the lock is granted
+    /// `int8`), then the deadline in milliseconds (`int8`, `NULL` for none; see
+    /// `deadline_cte`). The row is produced by scanning the lock, so the lock is granted
     /// before the insert and before `occurred_at = clock_timestamp()` is read.
     pub(crate) insert_single: Arc<str>,
     /// The same with a two-`int4` lock key (the last two parameters).
