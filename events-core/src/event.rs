@@ -154,7 +154,8 @@ impl NewEvent<'_> {
     /// (`data` or `metadata`) and the event's action.
     ///
     /// ```
-    /// use events_core::{ActionKind, Error, Key, NewEvent};
+    /// use events_core::store::NewEvent;
+    /// use events_core::{ActionKind, Error, Key};
     /// let (record_id, metadata) = (Key::Integer(1), serde_json::json!({}));
     /// let data = serde_json::json!({"name": "nul \u{0}"});
     /// let event = NewEvent {

@@ -33,10 +33,10 @@ impl<L> AuditQuery<L> {
     /// use chrono::{DateTime, Utc};
     /// use events_core::{Error, audit::AuditQuery};
     /// let err = AuditQuery::<()>::new().action("x".repeat(10_000)).check().unwrap_err();
-    /// assert!(matches!(err, AuditError::InvalidFilter { ref field, .. } if field == "action"));
+    /// assert!(matches!(err, Error::Audit(events_core::AuditError::InvalidFilter { ref field, .. }) if field == "action"));
     /// assert!(AuditQuery::<()>::new().page(0, 50).check().is_err());
     /// let err = AuditQuery::<()>::new().since(DateTime::<Utc>::MIN_UTC).check().unwrap_err();
-    /// assert!(matches!(err, AuditError::InvalidFilter { ref field, .. } if field == "since"));
+    /// assert!(matches!(err, Error::Audit(events_core::AuditError::InvalidFilter { ref field, .. }) if field == "since"));
     /// ```
     pub fn check(&self) -> Result<(), Error> {
         let f = &self.filters;
@@ -73,9 +73,9 @@ impl<L: EventLog> AuditQuery<L> {
     /// assert_eq!((valid.limit(), valid.offset()), (20, 40));
     ///
     /// let err = AuditQuery::<AppLog>::new().record_id("not a number").validate().unwrap_err();
-    /// assert!(matches!(err, AuditError::InvalidFilter { ref field, .. } if field == "record_ids"));
+    /// assert!(matches!(err, Error::Audit(events_core::AuditError::InvalidFilter { ref field, .. }) if field == "record_ids"));
     /// let err = AuditQuery::<AppLog>::new().order(Order::CommittedDesc).validate().unwrap_err();
-    /// assert!(matches!(err, AuditError::CommitTimeNotTracked { .. }));
+    /// assert!(matches!(err, Error::Audit(events_core::AuditError::CommitTimeNotTracked { .. })));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn validate(&self) -> Result<ValidQuery<L>, Error> {
