@@ -16,7 +16,7 @@
 //! before an event's is still open (in any database of the cluster), that event is
 //! held back. Keep transactions short.
 
-use events_core::{Error, Event, EventId, EventLog};
+use events_core::{Error, Event, EventId, EventLog, PrimaryKeyType};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -76,6 +76,20 @@ impl<L: EventLog> PgEventStore<L> {
                 cursor: after,
             });
         }
+        let page = self.read_positions(after, limit).await?;
+        let cursor = page.last().map(|(position, _)| *position).or(after);
+        let events = page.into_iter().map(|(_, event)| event).collect();
+        Ok(Committed { events, cursor })
+    }
+
+    /// Up to `limit` (at least 1) events after `after` in commit-safe order,
+    /// each with its position: what [`read_committed`](Self::read_committed)
+    /// and subscriptions read.
+    pub(crate) async fn read_positions(
+        &self,
+        after: Option<Position>,
+        limit: i64,
+    ) -> Result<Vec<(Position, Event)>, Error> {
         let statements = self.statements();
         // Manual audit entries are not events: nothing to follow or replay.
         // Ordered and compared by the `xid8` column itself (qualified: the text copy
@@ -83,7 +97,10 @@ impl<L: EventLog> PgEventStore<L> {
         let mut s = Sql::new(statements.select_list.as_str());
         s.push(", e.txid::text FROM ")
             .push(&statements.names.table)
-            .push(" e WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot()) AND e.action_type <> 'manual'");
+            .push(
+                " e WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot()) \
+                 AND e.action_type <> 'manual'",
+            );
         if let Some(c) = &after {
             s.push(" AND (e.txid, e.id) > (")
                 .bind("txid", c.txid.to_string())?
@@ -92,20 +109,93 @@ impl<L: EventLog> PgEventStore<L> {
                 .push(")");
         }
         s.push(" ORDER BY e.txid, e.id LIMIT ")
-            .bind("limit", limit)?;
-        let q = s.query();
-        let rows = q
+            .bind("limit", limit.max(1))?;
+        let rows = s
+            .query()
             .fetch_all(self.pool())
             .await
             .map_err(|e| Error::from_sqlx("reading committed events", e))?;
-        let mut events = Vec::with_capacity(rows.len());
-        let mut cursor = after;
-        for row in &rows {
-            let event = decode_event::<L>(row)?;
-            let txid = sql::get_txid(row, (row.len() - 1, "txid"))?;
-            cursor = Some(Position { txid, id: event.id });
-            events.push(event);
-        }
-        Ok(Committed { events, cursor })
+        rows.iter()
+            .map(|row| {
+                let event = decode_event::<L>(row)?;
+                let txid = sql::get_txid(row, (row.len() - 1, "txid"))?;
+                Ok((Position { txid, id: event.id }, event))
+            })
+            .collect()
+    }
+
+    /// Where a subscription from "now" starts, and which events it must skip:
+    /// the current snapshot. Every event of a transaction that had committed
+    /// when it was taken is skipped; every other (in flight then, or later)
+    /// is delivered. The position is just before the snapshot's `xmin`, the
+    /// oldest transaction still in flight.
+    pub(crate) async fn snapshot_now(&self) -> Result<(Option<Position>, Snapshot), Error> {
+        let row = sqlx::query("SELECT pg_current_snapshot()::text")
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| Error::from_sqlx("taking the current snapshot", e))?;
+        let text: String = sql::get(&row, (0, "pg_current_snapshot"))?;
+        let snapshot = Snapshot::parse(&text)?;
+        let position = snapshot.xmin.checked_sub(1).map(|txid| Position {
+            txid,
+            id: match L::PRIMARY_KEY_TYPE {
+                PrimaryKeyType::Integer => EventId::Integer(i64::MAX),
+                PrimaryKeyType::UuidV7 => EventId::Uuid(uuid::Uuid::max()),
+            },
+        });
+        Ok((position, snapshot))
+    }
+}
+
+/// A PostgreSQL snapshot (`xmin:xmax:xip,..`): which transactions had
+/// committed when it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Snapshot {
+    xmin: u64,
+    xmax: u64,
+    in_progress: Vec<u64>,
+}
+
+impl Snapshot {
+    /// Parses `pg_current_snapshot()::text`.
+    fn parse(text: &str) -> Result<Snapshot, Error> {
+        let bad = || sql::malformed("pg_current_snapshot", format!("`{text}` is not a snapshot"));
+        let mut parts = text.split(':');
+        let (Some(xmin), Some(xmax), Some(xip), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let number = |t: &str| t.parse::<u64>().map_err(|_| bad());
+        Ok(Snapshot {
+            xmin: number(xmin)?,
+            xmax: number(xmax)?,
+            in_progress: xip
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(number)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// True when transaction `txid` had committed (or aborted) when the
+    /// snapshot was taken.
+    pub(crate) fn finished(&self, txid: u64) -> bool {
+        txid < self.xmin || (txid < self.xmax && !self.in_progress.contains(&txid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_say_which_transactions_had_finished() -> Result<(), Error> {
+        let s = Snapshot::parse("100:105:100,103")?;
+        assert!(s.finished(99) && s.finished(101) && s.finished(104));
+        assert!(!s.finished(100) && !s.finished(103) && !s.finished(105));
+        assert_eq!(Snapshot::parse("7:7:")?.in_progress, Vec::<u64>::new());
+        assert!(Snapshot::parse("7:x:").is_err() && Snapshot::parse("7:7").is_err());
+        Ok(())
     }
 }

@@ -24,6 +24,10 @@
 //!   over a silent network partition (see [`PgEventStore`]).
 //! - Reading back: [`PgEventStore::list_events`] (keyset pages over the log) and
 //!   [`PgEventStore::events_for_record`].
+//! - Following: [`PgEventStore::read_committed`] (commit-safe pages, see
+//!   [`follow`]) and [`PgEventStore::subscribe`], a live stream of committed
+//!   events woken by notifications ([`PgEventStore::with_notifications`]); see
+//!   [`subscribe`].
 //! - The audit log: [`PgEventStore::audit`] gives an [`AuditLog`], which runs the
 //!   query model of [`events_core::audit`] (filters, numbered, offset and keyset
 //!   pages, count modes, facets, typeahead), writes manual entries and prunes by
@@ -62,6 +66,7 @@ pub mod replay;
 pub mod schema;
 mod sql;
 mod store;
+pub mod subscribe;
 
 pub use audit::log::AuditLog;
 pub use store::PgEventStore;

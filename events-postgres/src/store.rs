@@ -82,7 +82,7 @@ impl<L: EventLog> PgEventStore<L> {
     pub fn new(pool: PgPool) -> Self {
         PgEventStore {
             pool,
-            sql: Arc::new(Statements::new::<L>()),
+            sql: Arc::new(Statements::new::<L>(false)),
             deadline: DEFAULT_DEADLINE,
             _log: PhantomData,
         }
@@ -112,6 +112,41 @@ impl<L: EventLog> PgEventStore<L> {
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
+    }
+
+    /// Turns notifications on (or off): every transaction this store writes
+    /// events or manual entries in announces itself at commit on the log's
+    /// channel ([`AuditLog::topic`](crate::AuditLog::topic), payload the
+    /// transaction id), which wakes [subscriptions](Self::subscribe) at once
+    /// instead of at their next poll. Off by default.
+    ///
+    /// The setting rides in the append statement (`set_config('events.notify',
+    /// 'on', true)`): no extra statement or round trip. Its cost is at commit:
+    /// PostgreSQL queues notifications under one lock, so committing
+    /// transactions that notify take turns for a moment (see the README for the
+    /// measured cost to writers). Every store writing the log should agree;
+    /// a transaction written by a store with notifications off is still seen by
+    /// subscribers, at their next poll.
+    ///
+    /// ```no_run
+    /// # #[events_core::event_log] pub struct AppLog;
+    /// # fn run(pool: sqlx::PgPool) {
+    /// let store = events_postgres::PgEventStore::<AppLog>::new(pool).with_notifications(true);
+    /// assert!(store.notifications());
+    /// # }
+    /// ```
+    #[must_use = "`with_notifications` returns the configured store"]
+    pub fn with_notifications(mut self, on: bool) -> Self {
+        if self.sql.notify != on {
+            self.sql = Arc::new(Statements::new::<L>(on));
+        }
+        self
+    }
+
+    /// Whether this store's transactions announce themselves at commit (see
+    /// [`with_notifications`](Self::with_notifications)).
+    pub fn notifications(&self) -> bool {
+        self.sql.notify
     }
 
     /// Opens a transaction on a connection of the pool, with the store's

@@ -6,6 +6,8 @@
 //!   as an action);
 //! - N writers (1, 4, 16, 32) on distinct records: the `global` lock scope vs the
 //!   `record` scope vs a hand-written record + event insert without a lock;
+//! - notifications: the record scope with notifications off and on
+//!   ([`PgEventStore::with_notifications`]), 1 and 16 writers;
 //! - bulk: 10,000 creates in one call (`#[bulk(create)]`, and `each(..)` over the
 //!   single action) vs a hand-written multi-row insert of the records and their
 //!   events in one transaction.
@@ -154,6 +156,8 @@ enum Path {
     Global,
     /// The framework, record scope.
     Record,
+    /// The framework, record scope, on a store with notifications on.
+    RecordNotifying,
 }
 
 impl Path {
@@ -164,6 +168,7 @@ impl Path {
             Path::HandWritten => "hand-written record + event, no lock",
             Path::Global => "framework, global scope",
             Path::Record => "framework, record scope",
+            Path::RecordNotifying => "framework, record scope, notifications on",
         }
     }
 }
@@ -172,6 +177,7 @@ struct Stores {
     pool: PgPool,
     global: PgEventStore<GlobalLog>,
     record: PgEventStore<RecordLog>,
+    notifying: PgEventStore<RecordLog>,
 }
 
 async fn one(stores: &Stores, path: Path, value: i64) -> Result<(), BoxError> {
@@ -212,6 +218,7 @@ async fn one(stores: &Stores, path: Path, value: i64) -> Result<(), BoxError> {
         }
         Path::Global => GlobalItem::create(value).run(&stores.global).await?,
         Path::Record => RecordItem::create(value).run(&stores.record).await?,
+        Path::RecordNotifying => RecordItem::create(value).run(&stores.notifying).await?,
     }
     Ok(())
 }
@@ -280,6 +287,7 @@ async fn main() -> Result<(), BoxError> {
     let stores: &'static Stores = Box::leak(Box::new(Stores {
         global: PgEventStore::new(pool.clone()),
         record: PgEventStore::new(pool.clone()),
+        notifying: PgEventStore::new(pool.clone()).with_notifications(true),
         pool,
     }));
     stores.global.migrate().await?;
@@ -302,6 +310,7 @@ async fn main() -> Result<(), BoxError> {
         Path::HandWritten,
         Path::Global,
         Path::Record,
+        Path::RecordNotifying,
     ] {
         run(stores, path, 32, 5).await?;
     }
@@ -347,6 +356,21 @@ async fn main() -> Result<(), BoxError> {
             record / hand
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "\nnotifications: what announcing each commit costs writers (record scope, {per_writer} actions per writer)"
+    );
+    println!("| writers | notifications off | notifications on | on / off |");
+    println!("|---|---|---|---|");
+    for writers in [1, 16] {
+        let paths = [Path::Record, Path::RecordNotifying];
+        let rates = interleaved(stores, &paths, writers, per_writer, rounds).await?;
+        println!(
+            "| {writers} | {:.0} | {:.0} | {:.2}x |",
+            rates[0],
+            rates[1],
+            rates[1] / rates[0]
+        );
     }
     let (size, calls) = (10_000, 5);
     println!("\nbulk: {size} creates in one call, best of {calls}");

@@ -10,10 +10,12 @@ use super::AuditLog;
 impl<L: EventLog> AuditLog<L> {
     /// The `LISTEN` channel announcing committed transactions that wrote entries
     /// (PhoenixKit's `pubsub_topic`). The payload is the transaction id: read its
-    /// entries with [`AuditQuery::transaction`](events_core::audit::AuditQuery::transaction). Sent only by sessions with
-    /// `events.notify = 'on'` (e.g. `ALTER DATABASE app SET events.notify = 'on'`):
-    /// off by default, because a transaction that notifies takes a global lock at
-    /// commit, which serializes commits.
+    /// entries with [`AuditQuery::transaction`](events_core::audit::AuditQuery::transaction). Sent by transactions of a
+    /// store with [`with_notifications(true)`](crate::PgEventStore::with_notifications)
+    /// (and by sessions that set `events.notify = 'on'` themselves): off by
+    /// default, because a transaction that notifies takes a global lock at
+    /// commit, which serializes commits. Subscriptions
+    /// ([`PgEventStore::subscribe`](crate::PgEventStore::subscribe)) listen on it.
     ///
     /// ```no_run
     /// # fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) {

@@ -138,7 +138,7 @@ pub(crate) struct AuditSql {
 }
 
 impl AuditSql {
-    pub(crate) fn new<L: EventLog>(names: &Names, columns: &[Column]) -> Self {
+    pub(crate) fn new<L: EventLog>(names: &Names, columns: &[Column], notify: bool) -> Self {
         let table = names.table.clone();
         let changes = names.changes.clone();
         let commits = names.commits.clone();
@@ -160,8 +160,18 @@ impl AuditSql {
         let (insert_columns, values, n) = manual_values(columns, 1);
         let [has, old, new, diff, unchanged] =
             [n, n + 1, n + 2, n + 3, n + 4].map(|i| format!("${i}"));
+        // With notifications on, the row is produced by scanning `cfg`, which
+        // turns them on before the row (and its trigger) is inserted.
+        let (cfg, source) = if notify {
+            (
+                format!("cfg AS (SELECT 1 AS one{}), ", crate::sql::NOTIFY_ON),
+                format!("SELECT {values} FROM cfg"),
+            )
+        } else {
+            (String::new(), format!("VALUES ({values})"))
+        };
         let manual_insert = format!(
-            "WITH entry AS (INSERT INTO {table} ({insert_columns}) VALUES ({values}) RETURNING id, occurred_at, txid), \
+            "WITH {cfg}entry AS (INSERT INTO {table} ({insert_columns}) {source} RETURNING id, occurred_at, txid), \
              changes AS (INSERT INTO {changes} (event_id, old_values, new_values, diff_values, unchanged) \
              SELECT id, {old}, {new}, {diff}, {unchanged} FROM entry WHERE {has}::boolean) \
              SELECT id, occurred_at, txid::text FROM entry",

@@ -146,10 +146,12 @@
 //! actions, so it is off by default; queries by commit time then fail with
 //! `AuditError::CommitTimeNotTracked`.
 //!
-//! With `events.notify = 'on'` in the writing session the trigger also sends the
-//! transaction id on the channel `<table>_audit` (with commit times off, it is
-//! queued in such sessions only, and only notifies); that is off by default because
-//! a notifying transaction takes a global lock at commit.
+//! With `events.notify = 'on'` in the writing transaction (what a store with
+//! [`with_notifications(true)`](crate::PgEventStore::with_notifications) sets
+//! in its append statements) the trigger also sends the transaction id on the
+//! channel `<table>_audit` (with commit times off, it is queued in such
+//! transactions only, and only notifies); that is off by default because a
+//! notifying transaction takes a global lock at commit.
 //!
 //! # Re-running and upgrading
 //!

@@ -31,7 +31,7 @@ pub(crate) use decode::{
     get, get_id, get_json, get_key, get_opt_json, get_opt_key, get_txid, malformed, parse_id,
     parse_txid,
 };
-pub(crate) use statements::{EVENT_COLUMNS, Statements};
+pub(crate) use statements::{EVENT_COLUMNS, NOTIFY_ON, Statements};
 
 /// A query with its arguments bound eagerly, independent of any borrow.
 pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;

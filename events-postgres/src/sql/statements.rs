@@ -91,6 +91,8 @@ pub(crate) struct Statements {
     pub(crate) insert_changes: Arc<str>,
     /// The audit log's texts ([`AuditLog`](crate::AuditLog)).
     pub(crate) audit: AuditSql,
+    /// Whether the appends turn notifications on for their transaction.
+    pub(crate) notify: bool,
     /// Retention: `$1` period in milliseconds, `$2` give up replay, (`$3` the
     /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
     /// (`NULL` for before all time) and the `audit.pruned` entry's id.
@@ -98,7 +100,7 @@ pub(crate) struct Statements {
 }
 
 impl Statements {
-    pub(crate) fn new<L: EventLog>() -> Self {
+    pub(crate) fn new<L: EventLog>(notify: bool) -> Self {
         let names = Names::of(L::TABLE);
         let table = names.table.clone();
         let checkpoint_table = &names.checkpoint;
@@ -123,7 +125,7 @@ impl Statements {
             format!(
                 "WITH {}, lock AS (SELECT {lock} FROM cfg) INSERT INTO {table} ({}) SELECT {} FROM lock \
                  WHERE {no_chunked_replay} RETURNING id, occurred_at",
-                deadline_cte(deadline),
+                deadline_cte(deadline, notify),
                 insert_columns.join(", "),
                 values.join(", "),
             )
@@ -137,14 +139,14 @@ impl Statements {
         let insert_unlocked: Arc<str> = format!(
             "WITH {} INSERT INTO {table} ({}) SELECT {} FROM cfg WHERE {no_chunked_replay} \
              RETURNING id, occurred_at",
-            deadline_cte(n),
+            deadline_cte(n, notify),
             insert_columns.join(", "),
             values.join(", "),
         )
         .into();
 
-        let insert_many = insert_many_sql(&columns, &table, &no_chunked_replay, true);
-        let insert_many_rows = insert_many_sql(&columns, &table, &no_chunked_replay, false);
+        let insert_many = insert_many_sql(&columns, &table, &no_chunked_replay, true, notify);
+        let insert_many_rows = insert_many_sql(&columns, &table, &no_chunked_replay, false, notify);
 
         let select_columns: Vec<String> = EVENT_COLUMNS
             .iter()
@@ -218,7 +220,8 @@ impl Statements {
                 },
             )
             .into(),
-            audit: AuditSql::new::<L>(&names, &columns),
+            audit: AuditSql::new::<L>(&names, &columns, notify),
+            notify,
             select_list,
             names,
             columns,
@@ -226,13 +229,18 @@ impl Statements {
     }
 }
 
+/// The `cfg` column that turns notifications on for the rest of the
+/// transaction: its commit announces it on the log's channel (see
+/// [`PgEventStore::with_notifications`](crate::PgEventStore::with_notifications)).
+pub(crate) const NOTIFY_ON: &str = ", pg_catalog.set_config('events.notify', 'on', true) AS nt";
+
 /// A CTE `cfg` (one row) that tells the database a call's deadline, parameter
 /// `$n` in milliseconds (`NULL`: nothing): `statement_timeout` and
 /// `idle_in_transaction_session_timeout` for the rest of the transaction, each
 /// lowered to it, never raised (a shorter timeout of the session stays). Set in
 /// the call's first statement, so it costs no statement of its own: it applies
 /// from the next statement on, the body's.
-fn deadline_cte(n: usize) -> String {
+fn deadline_cte(n: usize, notify: bool) -> String {
     let set = |name: &str| {
         format!(
             "pg_catalog.set_config('{name}', CASE WHEN ${n}::int8 IS NULL \
@@ -246,9 +254,10 @@ fn deadline_cte(n: usize) -> String {
         )
     };
     format!(
-        "cfg AS (SELECT {} AS st, {} AS it FROM (SELECT {}, {}) AS t)",
+        "cfg AS (SELECT {} AS st, {} AS it{} FROM (SELECT {}, {}) AS t)",
         set("statement_timeout"),
         set("idle_in_transaction_session_timeout"),
+        if notify { NOTIFY_ON } else { "" },
         ms("statement_timeout"),
         ms("idle_in_transaction_session_timeout"),
     )
@@ -256,7 +265,13 @@ fn deadline_cte(n: usize) -> String {
 
 /// The text of [`Statements::insert_many`] (`shared`) or
 /// [`Statements::insert_many_rows`].
-fn insert_many_sql(columns: &[Column], table: &str, guard: &str, shared: bool) -> Arc<str> {
+fn insert_many_sql(
+    columns: &[Column],
+    table: &str,
+    guard: &str,
+    shared: bool,
+    notify: bool,
+) -> Arc<str> {
     let mut values = Vec::new();
     let mut arrays = Vec::new();
     let mut row_columns = Vec::new();
@@ -273,7 +288,7 @@ fn insert_many_sql(columns: &[Column], table: &str, guard: &str, shared: bool) -
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     let n = columns.len();
     let (singles, pair_a, pair_b) = (n + 1, n + 2, n + 3);
-    let cfg = deadline_cte(n + 4);
+    let cfg = deadline_cte(n + 4, notify);
     // Each lock aggregate reads a sorted, distinct subquery, so the locks are
     // taken in key order; `clock_timestamp()` is read once both are done, and the
     // insert scans `lock` before writing a row.

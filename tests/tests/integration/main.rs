@@ -12,6 +12,7 @@
 //! | [`replay_routes`] | routing to several targets, the replay context |
 //! | [`replay_prop`] | property: replay of random action sequences equals the live state |
 //! | [`follow`] | the commit-safe follower never skips a late commit |
+//! | [`subscribe`] | subscriptions: every committed event once, in order, live, resumed, filtered |
 //! | [`trust`] | the trust guarantees: order by transaction id, one replay at a time, retention, roles |
 //! | [`xid_wrap`] | transaction ids crossing a power of ten on a throwaway cluster |
 //! | [`json_roundtrip`] | whatever the log accepts, every reader gives back |
@@ -35,6 +36,7 @@ mod replay;
 mod replay_prop;
 mod replay_routes;
 mod request_context;
+mod subscribe;
 mod time_ranges;
 mod trust;
 mod xid_wrap;
