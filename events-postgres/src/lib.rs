@@ -27,7 +27,8 @@
 //! - Following: [`PgEventStore::read_committed`] (commit-safe pages, see
 //!   [`follow`]) and [`PgEventStore::subscribe`], a live stream of committed
 //!   events woken by notifications ([`PgEventStore::with_notifications`]); see
-//!   [`subscribe`].
+//!   [`subscribe`]. [`PgEventStore::consume`] runs a projection that handles
+//!   each event exactly once; see [`consume`].
 //! - The audit log: [`PgEventStore::audit`] gives an [`AuditLog`], which runs the
 //!   query model of [`events_core::audit`] (filters, numbered, offset and keyset
 //!   pages, count modes, facets, typeahead), writes manual entries and prunes by
@@ -60,6 +61,7 @@
 mod append;
 pub mod audit;
 mod changes;
+pub mod consume;
 pub mod follow;
 mod read;
 pub mod replay;

@@ -32,6 +32,7 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
         changes,
         commits,
         checkpoint,
+        consumers,
         horizon,
         prune_fn,
         replay_fn,
@@ -56,7 +57,7 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
          -- Application: append events and changes, read everything, replay.\n\
          GRANT SELECT, INSERT ON {table}, {changes} TO {app};\n\
          GRANT SELECT ON {commits}, {horizon} TO {app};\n\
-         GRANT SELECT, INSERT, UPDATE, DELETE ON {checkpoint} TO {app};\n\
+         GRANT SELECT, INSERT, UPDATE, DELETE ON {checkpoint}, {consumers} TO {app};\n\
          GRANT EXECUTE ON FUNCTION {replay_fn}() TO {app};\n\
          -- Retention: prunes through the owner's function only, and reads what it prunes.\n\
          GRANT SELECT ON {table}, {horizon} TO {ops};\n\

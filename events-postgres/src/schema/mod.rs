@@ -42,6 +42,11 @@
 //! | `<table>_changes` | `event_id` (primary key), `old_values`, `new_values`, `diff_values` (`jsonb`), `unchanged`, `recorded_at` | action bodies (`ctx.record_updated` and friends, `ctx.record_all`), manual entries with changes |
 //! | `<table>_commits` | `txid` (primary key), `committed_at` | a deferred constraint trigger on the event table, as each writing transaction commits (with `track_commit_time`) |
 //!
+//! And three tables of state, which are updated: `<table>_replay_checkpoint`
+//! (an unfinished chunked replay), `<table>_replay_horizon` (where retention gave
+//! up replay) and `<table>_consumers` (each checkpointed consumer's position,
+//! written in the transaction of the event it handled; see [`crate::consume`]).
+//!
 //! # Indexes
 //!
 //! Every query the store runs, or that the query API and followers will run, has an
@@ -197,7 +202,11 @@ pub fn migration_sql<L: EventLog>() -> String {
     let table_literal = quote_literal(&table);
     let guard = quote_qualified(&format!("{name}_append_only"));
     let row_trigger = quote_ident(&format!("{base}_append_only_row"));
-    let checkpoint = Names::of(name).checkpoint;
+    let Names {
+        checkpoint,
+        consumers,
+        ..
+    } = Names::of(name);
     let truncate_trigger = quote_ident(&format!("{base}_append_only_truncate"));
     let stamp = quote_qualified(&format!("{name}_stamp"));
     let stamp_trigger = quote_ident(&format!("{base}_stamp"));
@@ -354,6 +363,20 @@ CREATE TABLE IF NOT EXISTS {checkpoint} (
     total bigint NOT NULL,
     started_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Where each checkpointed consumer stands (events_postgres::consume): one row
+-- per consumer and group member, written in the transaction of the event it
+-- handled, so a projection's effect and its position commit together.
+CREATE TABLE IF NOT EXISTS {consumers} (
+    name text NOT NULL,
+    member integer NOT NULL,
+    members integer NOT NULL,
+    last_txid xid8,
+    last_id text,
+    handled bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, member)
 );
 "#
     ) + &audit_migration_sql::<L>()

@@ -20,6 +20,8 @@ pub(crate) struct Names {
     pub(crate) checkpoint: String,
     /// Where retention gave up replay.
     pub(crate) horizon: String,
+    /// The checkpointed consumers' positions.
+    pub(crate) consumers: String,
     /// The owner's retention function.
     pub(crate) prune_fn: String,
     /// The function that starts a replay (lock, exclusion).
@@ -35,6 +37,7 @@ impl Names {
             commits: quote_qualified(&events_core::audit::commits_table(table)),
             checkpoint: quote_qualified(&checkpoint_table_name(table)),
             horizon: quote_qualified(&horizon_table_name(table)),
+            consumers: quote_qualified(&format!("{table}_consumers")),
             prune_fn: quote_qualified(&prune_function_name(table)),
             replay_fn: quote_qualified(&replay_function_name(table)),
         }

@@ -12,6 +12,7 @@
 //! | [`replay_routes`] | routing to several targets, the replay context |
 //! | [`replay_prop`] | property: replay of random action sequences equals the live state |
 //! | [`follow`] | the commit-safe follower never skips a late commit |
+//! | [`consume`] | checkpointed consumers: exactly once across failures and restarts, groups, status, reset |
 //! | [`subscribe`] | subscriptions: every committed event once, in order, live, resumed, filtered |
 //! | [`trust`] | the trust guarantees: order by transaction id, one replay at a time, retention, roles |
 //! | [`xid_wrap`] | transaction ids crossing a power of ten on a throwaway cluster |
@@ -28,6 +29,7 @@
 mod actions;
 mod audit;
 mod bulk;
+mod consume;
 mod follow;
 mod introspection;
 mod json_roundtrip;

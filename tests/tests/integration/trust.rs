@@ -737,6 +737,7 @@ async fn a_schema_qualified_log_works_end_to_end(pool: PgPool) -> TestResult {
             "trail",
             "trail_changes",
             "trail_commits",
+            "trail_consumers",
             "trail_replay_checkpoint",
             "trail_replay_horizon"
         ]

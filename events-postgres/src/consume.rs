@@ -1,0 +1,484 @@
+//! Checkpointed consumers: projections that handle each committed event
+//! exactly once, across crashes and restarts.
+//!
+//! A [`Consumer`] handles one event at a time in a transaction on the
+//! application's database; the runner saves the consumer's position in that
+//! same transaction (in `<table>_consumers`), so the projection's writes and
+//! "this event is done" commit together or not at all. After a crash the
+//! consumer resumes after the last event whose transaction committed: nothing
+//! is lost, nothing is applied twice.
+//!
+//! - **Names.** Each consumer has a name and its own position; several run
+//!   side by side on one log.
+//! - **Groups.** [`ConsumerRunner::member`] splits the log between `members`
+//!   runners (threads, tasks or processes) by a stable hash of (resource,
+//!   record id): every event of a record goes to the same member, in order,
+//!   while members work in parallel. Each member keeps its own position. The
+//!   number of members of a consumer must not change while it has positions
+//!   ([`PgEventStore::reset_consumer`] first).
+//! - **Failures.** A handler error rolls its transaction back, then the event
+//!   is retried per the [`RetryPolicy`] (3 attempts, 100 ms doubling, by
+//!   default); when they are spent the runner stops with
+//!   [`ConsumerError::Handler`] naming the consumer and the event, its
+//!   position just before it, and other consumers go on. Reading the log retries database errors
+//!   as subscriptions do.
+//! - **Status.** [`PgEventStore::consumer_status`] gives every consumer's
+//!   position and lag in events and seconds, in one call.
+//!
+//! ```no_run
+//! # #[events_core::event_log] pub struct AppLog;
+//! # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Box<dyn std::error::Error>> {
+//! use events_core::BoxFuture;
+//! use events_postgres::consume::Consumer;
+//! use events_postgres::subscribe::Delivery;
+//!
+//! /// Counts events per resource into `event_counts`.
+//! struct Counts;
+//!
+//! impl Consumer for Counts {
+//!     fn name(&self) -> &str {
+//!         "counts"
+//!     }
+//!
+//!     fn handle<'a>(
+//!         &'a self,
+//!         tx: &'a mut sqlx::PgConnection,
+//!         delivery: &'a Delivery,
+//!     ) -> BoxFuture<'a, Result<(), events_core::BoxError>> {
+//!         Box::pin(async move {
+//!             sqlx::query(
+//!                 "INSERT INTO event_counts (resource, n) VALUES ($1, 1) \
+//!                  ON CONFLICT (resource) DO UPDATE SET n = event_counts.n + 1",
+//!             )
+//!             .bind(&delivery.event.resource)
+//!             .execute(tx)
+//!             .await?;
+//!             Ok(())
+//!         })
+//!     }
+//! }
+//!
+//! // Runs until the handler fails for good (or the task is dropped).
+//! store.consume(Counts).run().await?;
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use events_core::{BoxError, BoxFuture, Error, EventId, EventLog};
+use futures_util::StreamExt;
+use sqlx::{Connection, PgConnection};
+
+use crate::PgEventStore;
+use crate::follow::Position;
+use crate::sql::{self, Sql};
+use crate::subscribe::{Delivery, StartAt};
+
+/// A projection fed by the log: handles each committed event once, in
+/// commit-safe order, in a transaction its position is saved in.
+pub trait Consumer: Send + Sync {
+    /// The consumer's name, under which its position is kept: stable across
+    /// deploys, unique per log.
+    fn name(&self) -> &str;
+
+    /// Handles one event in `tx`, the transaction the consumer's new position
+    /// is saved in: write the projection on `tx`. An error rolls both back.
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        delivery: &'a Delivery,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
+}
+
+/// How often a failing event is tried before its consumer stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, at least 1.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles after each failure.
+    pub first_backoff: Duration,
+    /// The longest wait between attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three attempts, waiting 100 ms then 200 ms.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a consumer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    /// The handler failed on an event as many times as the retry policy allows;
+    /// the consumer's position is just before that event.
+    #[error(
+        "consumer `{consumer}` (member {member}) stopped at event {event} ({resource}.{action}) \
+         after {attempts} attempts: {source}; fix the handler or the data and run it again, it \
+         resumes at this event"
+    )]
+    Handler {
+        /// The consumer's name.
+        consumer: String,
+        /// Its group member.
+        member: u32,
+        /// The event it could not handle.
+        event: EventId,
+        /// The event's resource.
+        resource: String,
+        /// The event's action.
+        action: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The handler's last error.
+        source: BoxError,
+    },
+    /// The log could not be read or the position could not be saved.
+    #[error(transparent)]
+    Log(#[from] Error),
+}
+
+/// The position and lag of one consumer member ([`PgEventStore::consumer_status`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerStatus {
+    /// The consumer's name.
+    pub name: String,
+    /// The group member (0 without a group).
+    pub member: u32,
+    /// Members in its group (1 without a group).
+    pub members: u32,
+    /// The last event it handled; `None` before the first.
+    pub position: Option<Position>,
+    /// Events it handled.
+    pub handled: u64,
+    /// Committed events after its position, of every member: how far behind
+    /// the log it is (an upper bound for a group member).
+    pub lag_events: u64,
+    /// Age of the oldest committed event after its position; zero when caught up.
+    pub lag: Duration,
+    /// When its position last moved.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Runs a [`Consumer`] (see the [module docs](self)); from
+/// [`PgEventStore::consume`].
+#[must_use = "a consumer does nothing until `.run()` is awaited"]
+pub struct ConsumerRunner<L: EventLog, C> {
+    store: PgEventStore<L>,
+    consumer: C,
+    member: u32,
+    members: u32,
+    retry: RetryPolicy,
+    poll: Duration,
+}
+
+impl<L: EventLog> PgEventStore<L> {
+    /// A runner for `consumer` on this log; [`run`](ConsumerRunner::run) it.
+    pub fn consume<C: Consumer>(&self, consumer: C) -> ConsumerRunner<L, C> {
+        ConsumerRunner {
+            store: self.clone(),
+            consumer,
+            member: 0,
+            members: 1,
+            retry: RetryPolicy::default(),
+            poll: Duration::from_secs(1),
+        }
+    }
+
+    /// Every consumer's position and lag, in one call.
+    pub async fn consumer_status(&self) -> Result<Vec<ConsumerStatus>, Error> {
+        let names = &self.statements().names;
+        let mut s = Sql::new(
+            "SELECT c.name, c.member, c.members, c.last_txid::text AS last_txid, c.last_id, \
+             c.handled, c.updated_at, lag.n, lag.oldest FROM ",
+        );
+        s.push(&names.consumers)
+            .push(" c, LATERAL (SELECT count(*) AS n, min(e.occurred_at) AS oldest FROM ");
+        s.push(&names.table).push(
+            " e WHERE e.action_type <> 'manual' \
+             AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) \
+             AND (c.last_txid IS NULL OR (e.txid, e.id) > (c.last_txid, ",
+        );
+        s.push(match L::PRIMARY_KEY_TYPE {
+            events_core::PrimaryKeyType::Integer => "c.last_id::int8",
+            events_core::PrimaryKeyType::UuidV7 => "c.last_id::uuid",
+        });
+        s.push("))) lag ORDER BY c.name, c.member");
+        let rows = s
+            .query()
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| Error::from_sqlx("reading the consumers' status", e))?;
+        let now = Utc::now();
+        rows.iter()
+            .map(|row| {
+                let position = match (
+                    sql::get::<Option<String>>(row, "last_txid")?,
+                    sql::get::<Option<String>>(row, "last_id")?,
+                ) {
+                    (Some(txid), Some(id)) => Some(Position {
+                        txid: sql::parse_txid("last_txid", &txid)?,
+                        id: sql::parse_id::<L>("last_id", &id)?,
+                    }),
+                    _ => None,
+                };
+                let oldest: Option<DateTime<Utc>> = sql::get(row, "oldest")?;
+                Ok(ConsumerStatus {
+                    name: sql::get(row, "name")?,
+                    member: sql::get::<i32>(row, "member")?.unsigned_abs(),
+                    members: sql::get::<i32>(row, "members")?.unsigned_abs(),
+                    position,
+                    handled: sql::get::<i64>(row, "handled")?.unsigned_abs(),
+                    lag_events: sql::get::<i64>(row, "n")?.unsigned_abs(),
+                    lag: oldest
+                        .and_then(|t| (now - t).to_std().ok())
+                        .unwrap_or_default(),
+                    updated_at: sql::get(row, "updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets consumer `name`'s positions (every member): its next run starts
+    /// from the beginning of the log. Clear its projection in the same
+    /// breath, then run it to rebuild. Returns how many positions were removed.
+    pub async fn reset_consumer(&self, name: &str) -> Result<u64, Error> {
+        let mut s = Sql::new("DELETE FROM ");
+        s.push(&self.statements().names.consumers)
+            .push(" WHERE name = ")
+            .bind("name", name.to_owned())?;
+        let done = s
+            .query()
+            .execute(self.pool())
+            .await
+            .map_err(|e| Error::from_sqlx(format!("resetting consumer `{name}`"), e))?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
+    /// Runs as member `member` of a group of `members` (0-based): handles only
+    /// the events whose (resource, record id) hash to it.
+    pub fn member(mut self, member: u32, members: u32) -> Self {
+        self.members = members.max(1);
+        self.member = member.min(self.members - 1);
+        self
+    }
+
+    /// How a failing event is retried (see [`RetryPolicy`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            attempts: policy.attempts.max(1),
+            ..policy
+        };
+        self
+    }
+
+    /// How often a caught-up consumer looks for new events when no
+    /// notification wakes it (1 s by default).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval;
+        self
+    }
+
+    /// Handles events as they commit, until a handler fails for good (or the
+    /// future is dropped: a transaction in flight then rolls back, and the
+    /// event is handled again on the next run).
+    pub async fn run(self) -> Result<(), ConsumerError> {
+        self.run_until(|_| false).await
+    }
+
+    /// Like [`run`](Self::run), and returns `Ok` once `done(handled so far)`
+    /// is true after an event (for tests, rebuilds and batch jobs).
+    pub async fn run_until(
+        self,
+        mut done: impl FnMut(u64) -> bool + Send,
+    ) -> Result<(), ConsumerError> {
+        let start = self.load_position().await?;
+        let mut deliveries = self
+            .store
+            .subscribe(StartAt::from(start))
+            .poll_interval(self.poll);
+        let mut handled = 0_u64;
+        while let Some(delivery) = deliveries.next().await {
+            let delivery = delivery?;
+            if !self.mine(&delivery) {
+                continue;
+            }
+            self.handle(&delivery).await?;
+            handled += 1;
+            if done(handled) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the event belongs to this member of the group.
+    fn mine(&self, delivery: &Delivery) -> bool {
+        self.members <= 1
+            || member_of(
+                &delivery.event.resource,
+                &delivery.event.record_id.to_string(),
+                self.members,
+            ) == self.member
+    }
+
+    /// The saved position of this consumer member.
+    async fn load_position(&self) -> Result<Option<Position>, Error> {
+        let mut s = Sql::new("SELECT last_txid::text AS last_txid, last_id FROM ");
+        s.push(&self.store.statements().names.consumers)
+            .push(" WHERE name = ")
+            .bind("name", self.consumer.name().to_owned())?
+            .push(" AND member = ")
+            .bind("member", i32::try_from(self.member).unwrap_or(i32::MAX))?;
+        let row = s
+            .query()
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(|e| Error::from_sqlx("reading a consumer's position", e))?;
+        let Some(row) = row else { return Ok(None) };
+        match (
+            sql::get::<Option<String>>(&row, "last_txid")?,
+            sql::get::<Option<String>>(&row, "last_id")?,
+        ) {
+            (Some(txid), Some(id)) => Ok(Some(Position {
+                txid: sql::parse_txid("last_txid", &txid)?,
+                id: sql::parse_id::<L>("last_id", &id)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Handles one event, with its retries: the handler and the new position
+    /// in one transaction.
+    async fn handle(&self, delivery: &Delivery) -> Result<(), ConsumerError> {
+        let mut backoff = self.retry.first_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.attempt(delivery).await {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Log(e)) => return Err(ConsumerError::Log(e)),
+                Err(Attempt::Handler(source)) if attempt >= self.retry.attempts => {
+                    return Err(ConsumerError::Handler {
+                        consumer: self.consumer.name().to_owned(),
+                        member: self.member,
+                        event: delivery.event.id,
+                        resource: delivery.event.resource.clone(),
+                        action: delivery.event.action.clone(),
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                Err(Attempt::Handler(source)) => {
+                    tracing::warn!(
+                        consumer = self.consumer.name(),
+                        event = %delivery.event.id,
+                        attempt,
+                        error = %source,
+                        "consumer handler failed; retrying"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.retry.max_backoff);
+                }
+            }
+        }
+    }
+
+    /// One attempt: BEGIN, the handler, the position, COMMIT.
+    async fn attempt(&self, delivery: &Delivery) -> Result<(), Attempt> {
+        let log = |context: &'static str| {
+            move |e: sqlx::Error| Attempt::Log(Error::from_sqlx(context, e))
+        };
+        let mut conn = self
+            .store
+            .pool()
+            .acquire()
+            .await
+            .map_err(log("taking a connection for a consumer"))?;
+        let mut tx = conn
+            .begin()
+            .await
+            .map_err(log("beginning a consumer's transaction"))?;
+        self.consumer
+            .handle(&mut tx, delivery)
+            .await
+            .map_err(Attempt::Handler)?;
+        let mut s = Sql::new("INSERT INTO ");
+        s.push(&self.store.statements().names.consumers)
+            .push(" (name, member, members, last_txid, last_id, handled) VALUES (")
+            .bind("name", self.consumer.name().to_owned())
+            .map_err(Attempt::Log)?
+            .push(", ")
+            .bind("member", i32::try_from(self.member).unwrap_or(i32::MAX))
+            .map_err(Attempt::Log)?
+            .push(", ")
+            .bind("members", i32::try_from(self.members).unwrap_or(i32::MAX))
+            .map_err(Attempt::Log)?
+            .push(", ")
+            .bind("last_txid", delivery.position.txid.to_string())
+            .map_err(Attempt::Log)?
+            .push("::text::xid8, ")
+            .bind("last_id", delivery.position.id.to_string())
+            .map_err(Attempt::Log)?
+            .push(
+                ", 1) ON CONFLICT (name, member) DO UPDATE SET last_txid = EXCLUDED.last_txid, \
+                 last_id = EXCLUDED.last_id, handled = ",
+            );
+        s.push(&self.store.statements().names.consumers)
+            .push(".handled + 1, updated_at = now()");
+        s.query()
+            .execute(&mut *tx)
+            .await
+            .map_err(log("saving a consumer's position"))?;
+        tx.commit()
+            .await
+            .map_err(log("committing a consumer's transaction"))?;
+        Ok(())
+    }
+}
+
+/// What an attempt failed on.
+enum Attempt {
+    /// The handler: retried.
+    Handler(BoxError),
+    /// The database under the runner: ends the run.
+    Log(Error),
+}
+
+/// The member of a group of `members` that handles the events of
+/// (`resource`, `record_id`): a stable hash (FNV-1a), the same in every
+/// process and release.
+pub fn member_of(resource: &str, record_id: &str, members: u32) -> u32 {
+    let hash = resource
+        .bytes()
+        .chain([0])
+        .chain(record_id.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    u32::try_from(hash % u64::from(members.max(1))).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_stable_and_spread() {
+        assert_eq!(member_of("User", "42", 3), member_of("User", "42", 3));
+        assert_eq!(member_of("User", "42", 1), 0);
+        let mut counts = [0_u32; 3];
+        for i in 0..3_000 {
+            counts[member_of("User", &i.to_string(), 3) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&n| n > 800), "{counts:?}");
+    }
+}
