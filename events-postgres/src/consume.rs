@@ -24,6 +24,9 @@
 //!   as subscriptions do.
 //! - **Status.** [`PgEventStore::consumer_status`] gives every consumer's
 //!   position and lag in events and seconds, in one call.
+//! - **Rebuild.** [`ConsumerRunner::rebuild`] forgets a consumer's position and
+//!   handles the log again from the start, reporting its progress;
+//!   [`PgEventStore::reset_consumer`] only forgets it.
 //!
 //! ```no_run
 //! # #[events_core::event_log] pub struct AppLog;
@@ -164,6 +167,17 @@ pub struct ConsumerStatus {
     pub lag: Duration,
     /// When its position last moved.
     pub updated_at: DateTime<Utc>,
+}
+
+/// How far a [`ConsumerRunner::rebuild`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// Events of the log read so far.
+    pub read: u64,
+    /// Events the rebuild reads in all (those committed when it started).
+    pub total: u64,
+    /// Events this consumer (member) handled so far.
+    pub handled: u64,
 }
 
 /// Runs a [`Consumer`] (see the [module docs](self)); from
@@ -318,6 +332,95 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
             }
         }
         Ok(())
+    }
+
+    /// Rebuilds the projection: forgets this member's position, then handles
+    /// every event committed up to now from the beginning of the log, calling
+    /// `progress` about every percent and once at the end, and returns how
+    /// many events it handled. Clear the projection first (in the same
+    /// deploy step): the handler sees every event again. Events committing
+    /// meanwhile are left for the next [`run`](Self::run), which continues
+    /// where the rebuild stopped.
+    ///
+    /// ```no_run
+    /// # #[events_core::event_log] pub struct AppLog;
+    /// # async fn run<C: events_postgres::consume::Consumer>(store: events_postgres::PgEventStore<AppLog>, consumer: C) -> Result<(), events_postgres::consume::ConsumerError> {
+    /// store
+    ///     .consume(consumer)
+    ///     .rebuild(|p| eprintln!("{}/{} events ({} handled)", p.read, p.total, p.handled))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn rebuild(
+        self,
+        mut progress: impl FnMut(RebuildProgress) + Send,
+    ) -> Result<u64, ConsumerError> {
+        let names = &self.store.statements().names;
+        let mut s = Sql::new("DELETE FROM ");
+        s.push(&names.consumers)
+            .push(" WHERE name = ")
+            .bind("name", self.consumer.name().to_owned())?
+            .push(" AND member = ")
+            .bind("member", i32::try_from(self.member).unwrap_or(i32::MAX))?;
+        s.query()
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| Error::from_sqlx("resetting a consumer for its rebuild", e))?;
+        // The end: the last event every reader can see now, and how many come
+        // before it.
+        let mut s = Sql::new("SELECT e.txid::text AS txid, e.id, (SELECT count(*) FROM ");
+        s.push(&names.table).push(" c WHERE c.action_type <> 'manual' AND (c.txid, c.id) <= (e.txid, e.id)) AS total FROM ");
+        s.push(&names.table).push(
+            " e WHERE e.action_type <> 'manual' AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY e.txid DESC, e.id DESC LIMIT 1",
+        );
+        let row = s
+            .query()
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(|e| Error::from_sqlx("finding where a rebuild ends", e))?;
+        let Some(row) = row else {
+            progress(RebuildProgress {
+                read: 0,
+                total: 0,
+                handled: 0,
+            });
+            return Ok(0);
+        };
+        let end = Position {
+            txid: sql::get_txid(&row, "txid")?,
+            id: sql::get_id::<L>(&row, "id")?,
+        };
+        let total = sql::get::<i64>(&row, "total")?.unsigned_abs();
+        let step = (total / 100).max(1);
+        let mut deliveries = self
+            .store
+            .subscribe(StartAt::Beginning)
+            .batch_size(5_000)
+            .poll_interval(self.poll);
+        let (mut read, mut handled) = (0_u64, 0_u64);
+        while let Some(delivery) = deliveries.next().await {
+            let delivery = delivery?;
+            if delivery.position > end {
+                break;
+            }
+            read += 1;
+            if self.mine(&delivery) {
+                self.handle(&delivery).await?;
+                handled += 1;
+            }
+            if read % step == 0 || delivery.position == end {
+                progress(RebuildProgress {
+                    read,
+                    total,
+                    handled,
+                });
+            }
+            if delivery.position == end {
+                break;
+            }
+        }
+        Ok(handled)
     }
 
     /// True when the event belongs to this member of the group.

@@ -298,3 +298,37 @@ async fn a_group_splits_the_log_by_record_and_keeps_each_records_order(pool: PgP
     assert!(status.iter().all(|s| s.members == 3 && s.name == "group"));
     Ok(())
 }
+
+#[sqlx::test]
+async fn a_rebuild_replays_the_log_from_the_start_with_progress(pool: PgPool) -> TestResult {
+    let store = setup(&pool).await?;
+    write(&store, 5, 39).await?; // 200 events
+    let healthy = || Seen {
+        name: "rebuilt",
+        member: 0,
+        fail_on: None,
+        failures: Arc::new(AtomicU32::new(0)),
+    };
+    store.consume(healthy()).run_until(|n| n == 200).await?;
+    // The projection is cleared and rebuilt from the log.
+    sqlx::query("DELETE FROM seen").execute(&pool).await?;
+    let mut reports = Vec::new();
+    let handled = store
+        .consume(healthy())
+        .rebuild(|p| reports.push(p))
+        .await?;
+    assert_eq!(handled, 200);
+    assert_eq!(seen(&pool, "rebuilt").await?, (1..=200).collect::<Vec<_>>());
+    assert_eq!(reports.len(), 100, "about every percent: {reports:?}");
+    let last = reports.last().copied();
+    assert_eq!(
+        last.map(|p| (p.read, p.total, p.handled)),
+        Some((200, 200, 200))
+    );
+    assert!(reports.windows(2).all(|w| w[0].read < w[1].read));
+    // A run after the rebuild continues where it stopped.
+    write(&store, 1, 0).await?;
+    store.consume(healthy()).run_until(|n| n == 1).await?;
+    assert_eq!(seen(&pool, "rebuilt").await?, (1..=201).collect::<Vec<_>>());
+    Ok(())
+}
