@@ -71,11 +71,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use events_core::{BoxError, BoxFuture, Error, EventId, EventLog};
 use futures_util::StreamExt;
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
 use crate::PgEventStore;
 use crate::follow::Position;
-use crate::sql::{self, Sql};
+use crate::sql;
+use crate::sql::names::fnv1a;
 use crate::subscribe::{Delivery, StartAt};
 
 /// A projection fed by the log: handles each committed event once, in
@@ -207,41 +208,14 @@ impl<L: EventLog> PgEventStore<L> {
 
     /// Every consumer's position and lag, in one call.
     pub async fn consumer_status(&self) -> Result<Vec<ConsumerStatus>, Error> {
-        let names = &self.statements().names;
-        let mut s = Sql::new(
-            "SELECT c.name, c.member, c.members, c.last_txid::text AS last_txid, c.last_id, \
-             c.handled, c.updated_at, lag.n, lag.oldest FROM ",
-        );
-        s.push(&names.consumers)
-            .push(" c, LATERAL (SELECT count(*) AS n, min(e.occurred_at) AS oldest FROM ");
-        s.push(&names.table).push(
-            " e WHERE e.action_type <> 'manual' \
-             AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) \
-             AND (c.last_txid IS NULL OR (e.txid, e.id) > (c.last_txid, ",
-        );
-        s.push(match L::PRIMARY_KEY_TYPE {
-            events_core::PrimaryKeyType::Integer => "c.last_id::int8",
-            events_core::PrimaryKeyType::UuidV7 => "c.last_id::uuid",
-        });
-        s.push("))) lag ORDER BY c.name, c.member");
-        let rows = s
-            .query()
+        let rows = sql::query(&self.statements().consumers.status)
             .fetch_all(self.pool())
             .await
             .map_err(|e| Error::from_sqlx("reading the consumers' status", e))?;
         let now = Utc::now();
         rows.iter()
             .map(|row| {
-                let position = match (
-                    sql::get::<Option<String>>(row, "last_txid")?,
-                    sql::get::<Option<String>>(row, "last_id")?,
-                ) {
-                    (Some(txid), Some(id)) => Some(Position {
-                        txid: sql::parse_txid("last_txid", &txid)?,
-                        id: sql::parse_id::<L>("last_id", &id)?,
-                    }),
-                    _ => None,
-                };
+                let position = sql::get_saved_position::<L>(row, "last_txid", "last_id")?;
                 let oldest: Option<DateTime<Utc>> = sql::get(row, "oldest")?;
                 Ok(ConsumerStatus {
                     name: sql::get(row, "name")?,
@@ -263,12 +237,8 @@ impl<L: EventLog> PgEventStore<L> {
     /// from the beginning of the log. Clear its projection in the same
     /// breath, then run it to rebuild. Returns how many positions were removed.
     pub async fn reset_consumer(&self, name: &str) -> Result<u64, Error> {
-        let mut s = Sql::new("DELETE FROM ");
-        s.push(&self.statements().names.consumers)
-            .push(" WHERE name = ")
-            .bind("name", name.to_owned())?;
-        let done = s
-            .query()
+        let done = sql::query(&self.statements().consumers.reset)
+            .bind(name)
             .execute(self.pool())
             .await
             .map_err(|e| Error::from_sqlx(format!("resetting consumer `{name}`"), e))?;
@@ -355,27 +325,16 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         self,
         mut progress: impl FnMut(RebuildProgress) + Send,
     ) -> Result<u64, ConsumerError> {
-        let names = &self.store.statements().names;
-        let mut s = Sql::new("DELETE FROM ");
-        s.push(&names.consumers)
-            .push(" WHERE name = ")
-            .bind("name", self.consumer.name().to_owned())?
-            .push(" AND member = ")
-            .bind("member", i32::try_from(self.member).unwrap_or(i32::MAX))?;
-        s.query()
+        let statements = &self.store.statements().consumers;
+        sql::query(&statements.reset_member)
+            .bind(self.consumer.name())
+            .bind(self.member_column())
             .execute(self.store.pool())
             .await
             .map_err(|e| Error::from_sqlx("resetting a consumer for its rebuild", e))?;
         // The end: the last event every reader can see now, and how many come
         // before it.
-        let mut s = Sql::new("SELECT e.txid::text AS txid, e.id, (SELECT count(*) FROM ");
-        s.push(&names.table).push(" c WHERE c.action_type <> 'manual' AND (c.txid, c.id) <= (e.txid, e.id)) AS total FROM ");
-        s.push(&names.table).push(
-            " e WHERE e.action_type <> 'manual' AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) \
-             ORDER BY e.txid DESC, e.id DESC LIMIT 1",
-        );
-        let row = s
-            .query()
+        let row = sql::query(&statements.log_end)
             .fetch_optional(self.store.pool())
             .await
             .map_err(|e| Error::from_sqlx("finding where a rebuild ends", e))?;
@@ -435,28 +394,21 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
 
     /// The saved position of this consumer member.
     async fn load_position(&self) -> Result<Option<Position>, Error> {
-        let mut s = Sql::new("SELECT last_txid::text AS last_txid, last_id FROM ");
-        s.push(&self.store.statements().names.consumers)
-            .push(" WHERE name = ")
-            .bind("name", self.consumer.name().to_owned())?
-            .push(" AND member = ")
-            .bind("member", i32::try_from(self.member).unwrap_or(i32::MAX))?;
-        let row = s
-            .query()
+        let row = sql::query(&self.store.statements().consumers.position)
+            .bind(self.consumer.name())
+            .bind(self.member_column())
             .fetch_optional(self.store.pool())
             .await
             .map_err(|e| Error::from_sqlx("reading a consumer's position", e))?;
-        let Some(row) = row else { return Ok(None) };
-        match (
-            sql::get::<Option<String>>(&row, "last_txid")?,
-            sql::get::<Option<String>>(&row, "last_id")?,
-        ) {
-            (Some(txid), Some(id)) => Ok(Some(Position {
-                txid: sql::parse_txid("last_txid", &txid)?,
-                id: sql::parse_id::<L>("last_id", &id)?,
-            })),
-            _ => Ok(None),
+        match row {
+            Some(row) => sql::get_saved_position::<L>(&row, "last_txid", "last_id"),
+            None => Ok(None),
         }
+    }
+
+    /// The `member` column's value of this runner.
+    fn member_column(&self) -> i32 {
+        i32::try_from(self.member).unwrap_or(i32::MAX)
     }
 
     /// Handles one event, with its retries: the handler and the new position
@@ -500,13 +452,9 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         let log = |context: &'static str| {
             move |e: sqlx::Error| Attempt::Log(Error::from_sqlx(context, e))
         };
-        let mut conn = self
+        let mut tx = self
             .store
             .pool()
-            .acquire()
-            .await
-            .map_err(log("taking a connection for a consumer"))?;
-        let mut tx = conn
             .begin()
             .await
             .map_err(log("beginning a consumer's transaction"))?;
@@ -514,30 +462,12 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
             .handle(&mut tx, delivery)
             .await
             .map_err(Attempt::Handler)?;
-        let mut s = Sql::new("INSERT INTO ");
-        s.push(&self.store.statements().names.consumers)
-            .push(" (name, member, members, last_txid, last_id, handled) VALUES (")
-            .bind("name", self.consumer.name().to_owned())
-            .map_err(Attempt::Log)?
-            .push(", ")
-            .bind("member", i32::try_from(self.member).unwrap_or(i32::MAX))
-            .map_err(Attempt::Log)?
-            .push(", ")
-            .bind("members", i32::try_from(self.members).unwrap_or(i32::MAX))
-            .map_err(Attempt::Log)?
-            .push(", ")
-            .bind("last_txid", delivery.position.txid.to_string())
-            .map_err(Attempt::Log)?
-            .push("::text::xid8, ")
-            .bind("last_id", delivery.position.id.to_string())
-            .map_err(Attempt::Log)?
-            .push(
-                ", 1) ON CONFLICT (name, member) DO UPDATE SET last_txid = EXCLUDED.last_txid, \
-                 last_id = EXCLUDED.last_id, handled = ",
-            );
-        s.push(&self.store.statements().names.consumers)
-            .push(".handled + 1, updated_at = now()");
-        s.query()
+        sql::query(&self.store.statements().consumers.save)
+            .bind(self.consumer.name())
+            .bind(self.member_column())
+            .bind(i32::try_from(self.members).unwrap_or(i32::MAX))
+            .bind(delivery.position.txid.to_string())
+            .bind(delivery.position.id.to_string())
             .execute(&mut *tx)
             .await
             .map_err(log("saving a consumer's position"))?;
@@ -560,13 +490,7 @@ enum Attempt {
 /// (`resource`, `record_id`): a stable hash (FNV-1a), the same in every
 /// process and release.
 pub fn member_of(resource: &str, record_id: &str, members: u32) -> u32 {
-    let hash = resource
-        .bytes()
-        .chain([0])
-        .chain(record_id.bytes())
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+    let hash = fnv1a(resource.bytes().chain([0]).chain(record_id.bytes()));
     u32::try_from(hash % u64::from(members.max(1))).unwrap_or(0)
 }
 

@@ -228,18 +228,8 @@ impl<L: EventLog> PgEventStore<L> {
         };
         let selection: Selection = serde_json::from_value(sql::get(&row, (0, "selection"))?)
             .map_err(|e| sql::malformed("selection", e.to_string()))?;
-        let stored_position = |txid: (usize, &'static str), id: (usize, &'static str)| match (
-            sql::get::<Option<String>>(&row, txid)?,
-            sql::get::<Option<String>>(&row, id)?,
-        ) {
-            (Some(t), Some(i)) => Ok(Some(Position {
-                txid: sql::parse_txid(txid.1, &t)?,
-                id: sql::parse_id::<L>(id.1, &i)?,
-            })),
-            _ => Ok::<_, Error>(None),
-        };
-        let last = stored_position((1, "last_txid"), (2, "last_id"))?;
-        let upto = stored_position((3, "bound_txid"), (4, "bound_id"))?;
+        let last = sql::get_saved_position::<L>(&row, (1, "last_txid"), (2, "last_id"))?;
+        let upto = sql::get_saved_position::<L>(&row, (3, "bound_txid"), (4, "bound_id"))?;
         let time = match &selection {
             Selection::UpToTime(t) => Some(*t),
             _ => None,

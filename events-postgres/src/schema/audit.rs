@@ -9,8 +9,8 @@ use crate::sql::names::{
     truncate_ident,
 };
 
-use super::fnv1a;
 use super::retention::{RetentionNames, retention_sql};
+use crate::sql::names::fnv1a;
 
 /// The audit part of the schema script: manual entries, the changes and commit
 /// tables, the commit-time trigger and the audit indexes. Written to upgrade a
@@ -40,7 +40,10 @@ pub(super) fn audit_migration_sql<L: EventLog>() -> String {
     } = Names::of(name);
     // A transaction-local setting per event table, named from a hash of the table
     // name so that any table name makes a valid setting name.
-    let queued_setting = quote_literal(&format!("events.commit_queued_{:016x}", fnv1a(name)));
+    let queued_setting = quote_literal(&format!(
+        "events.commit_queued_{:016x}",
+        fnv1a(name.bytes())
+    ));
     let channel = quote_literal(&events_core::audit::notify_channel(name));
     let index = |suffix: &str| quote_ident(&format!("{base}_{suffix}_idx"));
     let side_guards = |side: &str, side_name: &str| {

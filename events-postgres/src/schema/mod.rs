@@ -382,13 +382,6 @@ CREATE TABLE IF NOT EXISTS {consumers} (
     ) + &audit_migration_sql::<L>()
 }
 
-/// 64-bit FNV-1a of `s`: a stable, short tag for names derived from a table name.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use events_core::{

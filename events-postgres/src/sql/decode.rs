@@ -11,6 +11,8 @@ use sqlx::{ColumnIndex, Decode, Postgres, Row, Type};
 
 use events_core::{Error, EventId, EventLog, Key, KeyType, PrimaryKeyType};
 
+use crate::follow::Position;
+
 /// A column of a row: its name (`"id"`), or its position with the name errors
 /// use (`(0, "id")`), for statements whose columns are known by position.
 pub(crate) trait Column: Copy {
@@ -94,6 +96,25 @@ pub(crate) fn get_txid(row: &PgRow, column: impl Column) -> Result<u64, Error> {
 pub(crate) fn parse_txid(column: &str, text: &str) -> Result<u64, Error> {
     text.parse()
         .map_err(|e| malformed(column, format!("`{text}` is not a transaction id: {e}")))
+}
+
+/// Reads a position saved as text in two nullable columns (`txid`, `id`):
+/// a replay checkpoint's or a consumer's. `None` when either is `NULL`.
+pub(crate) fn get_saved_position<L: EventLog>(
+    row: &PgRow,
+    txid: impl Column,
+    id: impl Column,
+) -> Result<Option<Position>, Error> {
+    match (
+        get::<Option<String>>(row, txid)?,
+        get::<Option<String>>(row, id)?,
+    ) {
+        (Some(t), Some(i)) => Ok(Some(Position {
+            txid: parse_txid(txid.name(), &t)?,
+            id: parse_id::<L>(id.name(), &i)?,
+        })),
+        _ => Ok(None),
+    }
 }
 
 /// Parses an event id of log `L` that `column` holds as text.

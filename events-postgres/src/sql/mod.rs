@@ -3,6 +3,7 @@
 //!
 //! - [`names`]: every database object of an event log, named and quoted once.
 //! - [`statements`]: the fixed texts of a store, built once when it is created.
+//! - [`consumers`]: the checkpointed consumers' texts.
 //! - [`columns`]: the column table that drives the append statements' texts and
 //!   their binders.
 //! - [`builder`]: [`Sql`], for statements whose shape depends on the call
@@ -17,6 +18,7 @@
 pub(crate) mod bind;
 mod builder;
 pub(crate) mod columns;
+mod consumers;
 mod decode;
 pub(crate) mod names;
 mod statements;
@@ -28,8 +30,8 @@ use sqlx::{AssertSqlSafe, Postgres};
 
 pub(crate) use builder::Sql;
 pub(crate) use decode::{
-    get, get_id, get_json, get_key, get_opt_json, get_opt_key, get_txid, malformed, parse_id,
-    parse_txid,
+    get, get_id, get_json, get_key, get_opt_json, get_opt_key, get_saved_position, get_txid,
+    malformed,
 };
 pub(crate) use statements::{EVENT_COLUMNS, NOTIFY_ON, Statements};
 

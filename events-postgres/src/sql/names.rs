@@ -64,6 +64,14 @@ pub(crate) fn checkpoint_table_name(table: &str) -> String {
     format!("{table}_replay_checkpoint")
 }
 
+/// 64-bit FNV-1a of `bytes`: a stable hash, the same in every process and
+/// release (names derived from a table name; consumer group members).
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// Quotes an identifier for PostgreSQL: `events` becomes `"events"`, embedded
 /// double quotes are doubled.
 pub(crate) fn quote_ident(name: &str) -> String {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use events_core::{EventLog, PrimaryKeyType};
 
 use super::columns::{Column, columns};
+use super::consumers::ConsumerStatements;
 use super::names::{Names, quote_ident};
 use crate::audit::AuditSql;
 use crate::schema::migration_sql;
@@ -89,6 +90,8 @@ pub(crate) struct Statements {
     /// `$1` event ids (the log's id type), `$2` old, `$3` new, `$4` diff values
     /// (`jsonb[]`), `$5` the `unchanged` flags.
     pub(crate) insert_changes: Arc<str>,
+    /// The checkpointed consumers' texts.
+    pub(crate) consumers: ConsumerStatements,
     /// The audit log's texts ([`AuditLog`](crate::AuditLog)).
     pub(crate) audit: AuditSql,
     /// Whether the appends turn notifications on for their transaction.
@@ -210,6 +213,7 @@ impl Statements {
             )
             .into(),
             delete_checkpoint: format!("DELETE FROM {checkpoint_table}").into(),
+            consumers: ConsumerStatements::new::<L>(&names),
             insert_changes: format!(
                 "INSERT INTO {} (event_id, old_values, new_values, diff_values, unchanged) \
                  SELECT * FROM unnest($1::{}[], $2::jsonb[], $3::jsonb[], $4::jsonb[], $5::bool[])",
