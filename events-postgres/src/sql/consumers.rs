@@ -13,8 +13,11 @@ pub(crate) struct ConsumerStatements {
     /// A member's position: `$1` name, `$2` member. Columns `last_txid`
     /// (text), `last_id`.
     pub(crate) position: Arc<str>,
-    /// Saves a member's position, in the handled event's transaction: `$1`
-    /// name, `$2` member, `$3` members, `$4` txid (text), `$5` id (text).
+    /// Moves a member's position, in the handled events' transaction, from
+    /// where the runner found it (compare and set): `$1` name, `$2` member,
+    /// `$3` members, `$4` txid (text), `$5` id (text), `$6`/`$7` the expected
+    /// txid/id (null before the first save), `$8` events handled. Column
+    /// `saved` is 0 when the position had moved (another runner, a reset).
     pub(crate) save: Arc<str>,
     /// Forgets every member's position: `$1` name.
     pub(crate) reset: Arc<str>,
@@ -44,10 +47,16 @@ impl ConsumerStatements {
             )
             .into(),
             save: format!(
-                "INSERT INTO {consumers} (name, member, members, last_txid, last_id, handled) \
-                 VALUES ($1, $2, $3, $4::text::xid8, $5, 1) ON CONFLICT (name, member) DO UPDATE \
-                 SET last_txid = EXCLUDED.last_txid, last_id = EXCLUDED.last_id, \
-                 handled = {consumers}.handled + 1, updated_at = now()"
+                "WITH upd AS (UPDATE {consumers} SET members = $3, \
+                 last_txid = $4::text::xid8, last_id = $5, handled = handled + $8, \
+                 updated_at = now() WHERE name = $1 AND member = $2 \
+                 AND last_txid IS NOT DISTINCT FROM $6::text::xid8 \
+                 AND last_id IS NOT DISTINCT FROM $7 RETURNING 1), \
+                 ins AS (INSERT INTO {consumers} \
+                 (name, member, members, last_txid, last_id, handled) \
+                 SELECT $1, $2, $3, $4::text::xid8, $5, $8 WHERE $6::text IS NULL \
+                 ON CONFLICT (name, member) DO NOTHING RETURNING 1) \
+                 SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins) AS saved"
             )
             .into(),
             reset: format!("DELETE FROM {consumers} WHERE name = $1").into(),

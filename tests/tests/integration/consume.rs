@@ -332,3 +332,132 @@ async fn a_rebuild_replays_the_log_from_the_start_with_progress(pool: PgPool) ->
     assert_eq!(seen(&pool, "rebuilt").await?, (1..=201).collect::<Vec<_>>());
     Ok(())
 }
+
+#[sqlx::test]
+async fn batches_commit_together_and_a_failing_batch_names_its_event(pool: PgPool) -> TestResult {
+    let store = setup(&pool).await?;
+    write(&store, 4, 4).await?; // 20 events
+    let always_failing = Seen {
+        name: "batched",
+        member: 0,
+        fail_on: Some(7),
+        failures: Arc::new(AtomicU32::new(u32::MAX)),
+    };
+    let err = store
+        .consume(always_failing)
+        .batch_size(50)
+        .retry(RetryPolicy {
+            attempts: 2,
+            first_backoff: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        })
+        .run()
+        .await
+        .err();
+    let Some(ConsumerError::Handler { event, .. }) = err else {
+        panic!("a failing batch stops the consumer: {err:?}");
+    };
+    assert_eq!(
+        event,
+        EventId::Integer(7),
+        "the event at fault, not the batch's first"
+    );
+    // The batch was rolled back, then its events handled one by one up to the
+    // failing one.
+    assert_eq!(seen(&pool, "batched").await?, (1..=6).collect::<Vec<_>>());
+    let status = store.consumer_status().await?;
+    assert_eq!(status[0].handled, 6);
+    assert_eq!(status[0].position.map(|p| p.id), Some(EventId::Integer(6)));
+
+    let healthy = Seen {
+        name: "batched",
+        member: 0,
+        fail_on: None,
+        failures: Arc::new(AtomicU32::new(0)),
+    };
+    store
+        .consume(healthy)
+        .batch_size(8)
+        .run_until(|n| n >= 14)
+        .await?;
+    assert_eq!(seen(&pool, "batched").await?, (1..=20).collect::<Vec<_>>());
+    let status = store.consumer_status().await?;
+    assert_eq!((status[0].handled, status[0].lag_events), (20, 0));
+    Ok(())
+}
+
+/// Appends each event it handles to `applied`, which has no key: a second
+/// application shows as a second row.
+struct Applied;
+
+impl Consumer for Applied {
+    fn name(&self) -> &str {
+        "applied"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        delivery: &'a Delivery,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            sqlx::query("INSERT INTO applied (event_id) VALUES ($1)")
+                .bind(delivery.event.id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+#[sqlx::test]
+async fn a_second_runner_of_the_same_member_stops_without_applying_anything_twice(
+    pool: PgPool,
+) -> TestResult {
+    let store = setup(&pool).await?;
+    sqlx::query("CREATE TABLE applied (event_id text)")
+        .execute(&pool)
+        .await?;
+    write(&store, 5, 7).await?; // 40 events
+    let mut first = tokio::spawn({
+        let store = store.clone();
+        async move { store.consume(Applied).run().await }
+    });
+    let mut second = tokio::spawn({
+        let store = store.clone();
+        async move { store.consume(Applied).run().await }
+    });
+    // One of them is moved under and stops; the other goes on to the end.
+    let (stopped, first_stopped) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::select! {
+            done = &mut first => (done, true),
+            done = &mut second => (done, false),
+        }
+    })
+    .await?;
+    let other = if first_stopped { second } else { first };
+    let stopped = stopped?;
+    assert!(
+        matches!(stopped, Err(ConsumerError::Moved { ref consumer, member: 0 }) if consumer == "applied"),
+        "{stopped:?}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT event_id) FROM applied")
+            .fetch_one(&pool)
+            .await?;
+        if n == 40 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{n} of 40 applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    other.abort();
+    let (rows, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT event_id) FROM applied")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!((rows, distinct), (40, 40), "each event applied once");
+    Ok(())
+}
