@@ -34,6 +34,44 @@ pub struct Position {
     pub id: EventId,
 }
 
+impl std::fmt::Display for Position {
+    /// `<txid>:<id>`, which [`FromStr`](std::str::FromStr) reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.txid, self.id)
+    }
+}
+
+impl std::str::FromStr for Position {
+    type Err = Error;
+
+    /// Reads `<txid>:<id>` ([`Display`](std::fmt::Display)); the id is an
+    /// integer or a UUID.
+    ///
+    /// ```
+    /// # use events_postgres::follow::Position;
+    /// let p: Position = "812:42".parse()?;
+    /// assert_eq!(p.to_string(), "812:42");
+    /// assert!("812".parse::<Position>().is_err());
+    /// # Ok::<(), events_core::Error>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self, Error> {
+        let bad = |message: &str| Error::MalformedRow {
+            column: "position".into(),
+            message: format!("`{text}` is not a position (`<txid>:<event id>`): {message}"),
+        };
+        let (txid, id) = text.split_once(':').ok_or_else(|| bad("no `:`"))?;
+        let txid = txid.parse().map_err(|_| bad("the txid is not a number"))?;
+        let id = match id.parse::<i64>() {
+            Ok(i) => EventId::Integer(i),
+            Err(_) => EventId::Uuid(
+                id.parse()
+                    .map_err(|_| bad("the id is neither an integer nor a UUID"))?,
+            ),
+        };
+        Ok(Position { txid, id })
+    }
+}
+
 /// A page of [`PgEventStore::read_committed`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {

@@ -13,6 +13,7 @@
 //! | [`replay_prop`] | property: replay of random action sequences equals the live state |
 //! | [`follow`] | the commit-safe follower never skips a late commit |
 //! | [`consume`] | checkpointed consumers: exactly once across failures and restarts, groups, status, reset |
+//! | [`relay`] | the NATS JetStream relay: each event once in commit order, across kills and NATS outages |
 //! | [`subscribe`] | subscriptions: every committed event once, in order, live, resumed, filtered |
 //! | [`trust`] | the trust guarantees: order by transaction id, one replay at a time, retention, roles |
 //! | [`xid_wrap`] | transaction ids crossing a power of ten on a throwaway cluster |
@@ -34,6 +35,7 @@ mod follow;
 mod introspection;
 mod json_roundtrip;
 mod lock_scopes;
+mod relay;
 mod replay;
 mod replay_prop;
 mod replay_routes;
