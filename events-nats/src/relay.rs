@@ -3,16 +3,19 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::context::{Context, PublishErrorKind};
+use std::collections::VecDeque;
+use std::pin::Pin;
+
+use async_nats::jetstream::context::{Context, PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{Config as StreamConfig, StorageType};
-use events_core::{BoxError, BoxFuture, EventLog};
+use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::stream::{Config as StreamConfig, RawMessageErrorKind, StorageType};
+use events_core::EventLog;
 use events_postgres::PgEventStore;
-use events_postgres::consume::{Consumer, RetryPolicy};
+use events_postgres::consume::{Checkpoint, ConsumerError, read_ahead};
 use events_postgres::follow::Position;
-use events_postgres::subscribe::Delivery;
-use sqlx::PgConnection;
-use tokio::sync::Mutex;
+use events_postgres::subscribe::{Delivery, StartAt};
+use futures_util::{FutureExt, StreamExt};
 
 use crate::RelayError;
 use crate::message::{POSITION, RelayedEvent, subject};
@@ -162,167 +165,176 @@ impl<L: EventLog> Relay<L> {
     /// Relays events as they commit, forever: failures to publish (NATS down,
     /// a timeout) are logged and retried with backoff, never skipped, and
     /// never reach the application's actions. Returns at once when the stream
-    /// holds messages the relay did not publish
-    /// ([`RelayError::Foreign`]), and when the log cannot be read.
+    /// holds messages the relay did not publish ([`RelayError::Foreign`]), or
+    /// when another relay moved this one's position ([`RelayError::Log`]).
     pub async fn run(&self) -> Result<(), RelayError> {
         self.run_until(|_| false).await
     }
 
     /// Like [`run`](Self::run), and returns once `done(events so far)` is
-    /// true after a batch (for tests, benchmarks and batch jobs).
-    pub async fn run_until(&self, done: impl FnMut(u64) -> bool + Send) -> Result<(), RelayError> {
-        self.check_prefix()?;
-        let publisher = Publisher {
-            name: self.name.clone(),
-            jetstream: self.jetstream.clone(),
-            stream: self.stream.clone(),
-            prefix: self.prefix.clone(),
-            with_tenant: self.with_tenant,
-            chain: Mutex::new(None),
-        };
-        // A stream that is not the relay's is a mistake to report now; NATS
-        // being down is not, the runner retries.
-        match publisher.sync().await {
-            Ok(chain) => *publisher.chain.lock().await = Some(chain),
-            Err(foreign @ RelayError::Foreign { .. }) => return Err(foreign),
-            Err(other) => tracing::warn!(error = %other, "relay: NATS not ready; retrying"),
-        }
-        self.store
-            .consume(publisher)
-            .batch_size(self.batch)
-            .poll_interval(self.poll)
-            .retry(RetryPolicy {
-                attempts: u32::MAX,
-                first_backoff: self.first_backoff,
-                max_backoff: self.max_backoff,
-            })
-            .run_until(done)
-            .await
-            .map_err(RelayError::from)
-    }
-
-    fn check_prefix(&self) -> Result<(), RelayError> {
-        let valid = !self.prefix.is_empty()
-            && self.prefix.split('.').all(|token| {
-                !token.is_empty()
-                    && token
-                        .bytes()
-                        .all(|b| b.is_ascii_graphic() && !matches!(b, b'*' | b'>'))
-            });
-        if valid {
-            Ok(())
-        } else {
-            Err(RelayError::Config(format!(
-                "subject prefix `{}` is not a NATS subject: use tokens of visible characters \
-                 separated by `.`, without `*` or `>`",
-                self.prefix
-            )))
-        }
-    }
-}
-
-/// Where the relay's messages end in the stream: its last sequence and the
-/// position of the event there.
-#[derive(Debug, Clone, Copy)]
-struct Chain {
-    sequence: u64,
-    through: Option<Position>,
-}
-
-/// The relay's consumer: publishes a batch pipelined, each message expecting
-/// the stream's last sequence to be its predecessor's, and returns once all
-/// are acknowledged; the runner then saves the position.
-struct Publisher {
-    name: String,
-    jetstream: Context,
-    stream: String,
-    prefix: String,
-    with_tenant: bool,
-    /// Unknown (None) at start and after a failure: read from the stream.
-    chain: Mutex<Option<Chain>>,
-}
-
-impl Consumer for Publisher {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        delivery: &'a Delivery,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        self.handle_batch(tx, std::slice::from_ref(delivery))
-    }
-
-    fn handle_batch<'a>(
-        &'a self,
-        _tx: &'a mut PgConnection,
-        batch: &'a [Delivery],
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let mut chain = self.chain.lock().await;
-            let result = self.publish(&mut chain, batch).await;
-            if result.is_err() {
-                *chain = None;
-            }
-            result.map_err(BoxError::from)
-        })
-    }
-}
-
-impl Publisher {
-    async fn publish(
+    /// true after the position was saved (for tests, benchmarks and batch
+    /// jobs). Events found already in the stream count.
+    pub async fn run_until(
         &self,
-        chain: &mut Option<Chain>,
-        batch: &[Delivery],
+        mut done: impl FnMut(u64) -> bool + Send,
     ) -> Result<(), RelayError> {
-        let mut at = match *chain {
-            Some(at) => at,
-            None => self.sync().await?,
-        };
-        // Events after a crash between publish and checkpoint are in the
-        // stream already: the chain makes them a contiguous run ending at
-        // `through`.
-        let fresh = batch
-            .iter()
-            .filter(|d| at.through.is_none_or(|through| d.position > through));
-        let mut acks = Vec::with_capacity(batch.len());
-        for (expected, delivery) in (at.sequence..).zip(fresh) {
-            let event = RelayedEvent::from_delivery(delivery);
-            let body = serde_json::to_vec(&event).map_err(|e| RelayError::Config(e.to_string()))?;
-            let message = PublishMessage::build()
-                .payload(body.into())
-                .headers(event.headers())
-                .message_id(event.id.to_string())
-                .expected_last_sequence(expected);
-            let ack = self
-                .jetstream
-                .send_publish(
-                    subject(&self.prefix, self.with_tenant, &delivery.event),
-                    message,
-                )
-                .await
-                .map_err(|e| RelayError::publish(&self.stream, delivery, e))?;
-            acks.push((delivery, ack));
+        self.check_prefix()?;
+        let mut checkpoint = self
+            .store
+            .checkpoint(&self.name)
+            .await
+            .map_err(|e| RelayError::Log(e.into()))?;
+        // A stream that is not the relay's is a mistake to report now; NATS
+        // being down is not, the relay retries.
+        if let Err(foreign @ RelayError::Foreign { .. }) = self.sync().await {
+            return Err(foreign);
         }
-        for (delivery, ack) in acks {
-            let ack = ack
-                .await
-                .map_err(|e| RelayError::publish(&self.stream, delivery, e))?;
-            if ack.duplicate {
-                // Already stored: the sequence did not move; read it again.
-                tracing::debug!(event = %delivery.event.id, "JetStream had the event already");
-                at = self.sync().await?;
-            } else {
-                at = Chain {
-                    sequence: ack.sequence,
-                    through: Some(delivery.position),
-                };
+        let mut relayed = 0_u64;
+        let mut backoff = self.first_backoff;
+        loop {
+            let before = relayed;
+            match self.pump(&mut checkpoint, &mut relayed, &mut done).await {
+                Ok(()) => return Ok(()),
+                Err(Pump::Stop(error)) => return Err(error),
+                Err(Pump::Retry(error)) => {
+                    if relayed > before {
+                        backoff = self.first_backoff;
+                    }
+                    tracing::warn!(
+                        relay = %self.name,
+                        %error,
+                        retry_in = ?backoff,
+                        "relay: publishing failed; retrying from its saved position"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
             }
         }
-        *chain = Some(at);
-        Ok(())
+    }
+
+    /// Publishes from the saved position on until `done` or a failure: reads
+    /// ahead, keeps up to four batches unacknowledged, saves the position
+    /// after every batch of acknowledgements and whenever it is idle.
+    async fn pump(
+        &self,
+        checkpoint: &mut Checkpoint<L>,
+        relayed: &mut u64,
+        done: &mut (impl FnMut(u64) -> bool + Send),
+    ) -> Result<(), Pump> {
+        let mut chain = self.sync().await.map_err(Pump::from)?;
+        let deliveries = self
+            .store
+            .subscribe(StartAt::from(checkpoint.position()))
+            .batch_size(u32::try_from(self.batch.max(500)).unwrap_or(500))
+            .poll_interval(self.poll);
+        let mut chunks = read_ahead(deliveries, self.batch).ready_chunks(self.batch);
+        let window = self.batch * 4;
+        let mut in_flight: VecDeque<(Position, Ack)> = VecDeque::with_capacity(window);
+        // Acknowledged (or found in the stream) and not saved yet.
+        let mut unsaved: Option<(Position, u64)> = None;
+        loop {
+            let chunk = if in_flight.is_empty() {
+                if let Some((position, n)) = unsaved.take() {
+                    self.save(checkpoint, position, n).await?;
+                    *relayed += n;
+                    if done(*relayed) {
+                        return Ok(());
+                    }
+                }
+                Some(chunks.next().await)
+            } else if in_flight.len() < window {
+                chunks.next().now_or_never()
+            } else {
+                None
+            };
+            match chunk {
+                Some(Some(chunk)) => {
+                    for delivery in chunk {
+                        let delivery =
+                            delivery.map_err(|e| Pump::Retry(ConsumerError::from(e).into()))?;
+                        if chain.through.is_some_and(|t| delivery.position <= t) {
+                            // In the stream already (a crash between publish
+                            // and save): the chain makes these a contiguous run.
+                            let n = unsaved.map_or(0, |(_, n)| n);
+                            unsaved = Some((delivery.position, n + 1));
+                            continue;
+                        }
+                        let ack = self.publish(&delivery, chain.sequence).await?;
+                        chain.sequence += 1;
+                        in_flight.push_back((delivery.position, ack));
+                    }
+                }
+                Some(None) => {
+                    return Err(Pump::Stop(RelayError::Config(
+                        "the log's subscription ended".into(),
+                    )));
+                }
+                None => {
+                    let Some((position, ack)) = in_flight.pop_front() else {
+                        continue;
+                    };
+                    let ack = ack.await.map_err(|e| {
+                        Pump::Retry(RelayError::nats(
+                            format!(
+                                "waiting for stream `{}` to acknowledge the event at {position}",
+                                self.stream
+                            ),
+                            e,
+                        ))
+                    })?;
+                    if ack.duplicate {
+                        tracing::debug!(%position, "JetStream had the event already");
+                    }
+                    let n = unsaved.map_or(0, |(_, n)| n) + 1;
+                    unsaved = Some((position, n));
+                    if n >= self.batch as u64 {
+                        unsaved = None;
+                        self.save(checkpoint, position, n).await?;
+                        *relayed += n;
+                        if done(*relayed) {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes one event, expecting the stream's last sequence to be
+    /// `expected`.
+    async fn publish(&self, delivery: &Delivery, expected: u64) -> Result<Ack, Pump> {
+        let event = RelayedEvent::from_delivery(delivery);
+        let body = serde_json::to_vec(&event)
+            .map_err(|e| Pump::Stop(RelayError::Config(format!("serializing an event: {e}"))))?;
+        let message = PublishMessage::build()
+            .payload(body.into())
+            .headers(event.headers())
+            .message_id(event.id.to_string())
+            .expected_last_sequence(expected);
+        let ack = self
+            .jetstream
+            .send_publish(
+                subject(&self.prefix, self.with_tenant, &delivery.event),
+                message,
+            )
+            .await
+            .map_err(|e| Pump::Retry(RelayError::publish(&self.stream, delivery, e)))?;
+        Ok(ack.into_future())
+    }
+
+    /// Saves the position; a database error is retried, a moved position stops.
+    async fn save(
+        &self,
+        checkpoint: &mut Checkpoint<L>,
+        position: Position,
+        n: u64,
+    ) -> Result<(), Pump> {
+        match checkpoint.save(position, n).await {
+            Ok(()) => Ok(()),
+            Err(moved @ ConsumerError::Moved { .. }) => Err(Pump::Stop(moved.into())),
+            Err(other) => Err(Pump::Retry(other.into())),
+        }
     }
 
     /// Reads where the relay's messages end in the stream.
@@ -348,10 +360,7 @@ impl Publisher {
         let message = match stream.get_raw_message(last).await {
             Ok(message) => message,
             // Purged or deleted: nothing to skip, chain after it.
-            Err(e)
-                if e.kind()
-                    == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound =>
-            {
+            Err(e) if e.kind() == RawMessageErrorKind::NoMessageFound => {
                 return Ok(Chain {
                     sequence: last,
                     through: None,
@@ -373,6 +382,53 @@ impl Publisher {
             through: Some(through),
         })
     }
+
+    fn check_prefix(&self) -> Result<(), RelayError> {
+        let valid = !self.prefix.is_empty()
+            && self.prefix.split('.').all(|token| {
+                !token.is_empty()
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && !matches!(b, b'*' | b'>'))
+            });
+        if valid {
+            Ok(())
+        } else {
+            Err(RelayError::Config(format!(
+                "subject prefix `{}` is not a NATS subject: use tokens of visible characters \
+                 separated by `.`, without `*` or `>`",
+                self.prefix
+            )))
+        }
+    }
+}
+
+/// An acknowledgement on its way.
+type Ack = Pin<Box<dyn Future<Output = Result<PublishAck, PublishError>> + Send>>;
+
+/// Why a pump stopped.
+enum Pump {
+    /// Start again from the saved position after a backoff.
+    Retry(RelayError),
+    /// End the run.
+    Stop(RelayError),
+}
+
+impl From<RelayError> for Pump {
+    fn from(error: RelayError) -> Self {
+        match error {
+            RelayError::Foreign { .. } | RelayError::Config(_) => Pump::Stop(error),
+            other => Pump::Retry(other),
+        }
+    }
+}
+
+/// Where the relay's messages end in the stream: its last sequence and the
+/// position of the event there.
+#[derive(Debug, Clone, Copy)]
+struct Chain {
+    sequence: u64,
+    through: Option<Position>,
 }
 
 impl RelayError {

@@ -76,14 +76,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use events_core::{BoxError, BoxFuture, Error, EventId, EventLog};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use sqlx::PgConnection;
 
 use crate::PgEventStore;
 use crate::follow::Position;
 use crate::sql;
 use crate::sql::names::fnv1a;
-use crate::subscribe::{Delivery, StartAt};
+use crate::subscribe::{Delivery, StartAt, Subscription};
 
 /// A projection fed by the log: handles each committed event once, in
 /// commit-safe order, in a transaction its position is saved in.
@@ -287,6 +287,109 @@ impl<L: EventLog> PgEventStore<L> {
     }
 }
 
+/// The saved position of a consumer that keeps it itself, for effects outside
+/// the application's database (a broker, a search index): read the log after
+/// [`position`](Self::position), apply the effect, and
+/// [`save`](Self::save) the position once the effect is acknowledged. A crash
+/// in between repeats the effect for the unsaved events (at least once): make
+/// it idempotent, by event id for example. [`Consumer`]s, whose effect commits
+/// with the position, do not need it.
+///
+/// Saves compare and set, like the runner's: a second holder of the same
+/// checkpoint gets [`ConsumerError::Moved`]. Positions are shown by
+/// [`PgEventStore::consumer_status`] with the others.
+///
+/// ```no_run
+/// # #[events_core::event_log] pub struct AppLog;
+/// # async fn run(store: events_postgres::PgEventStore<AppLog>) -> Result<(), Box<dyn std::error::Error>> {
+/// use futures_util::StreamExt;
+/// use events_postgres::subscribe::StartAt;
+///
+/// let mut checkpoint = store.checkpoint("search-index").await?;
+/// let mut events = store.subscribe(StartAt::from(checkpoint.position())).ready_chunks(500);
+/// while let Some(batch) = events.next().await {
+///     let batch = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
+///     // index the batch, wait for the index to acknowledge it, then:
+///     if let Some(last) = batch.last() {
+///         checkpoint.save(last.position, batch.len() as u64).await?;
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Checkpoint<L: EventLog> {
+    store: PgEventStore<L>,
+    name: String,
+    at: Option<Position>,
+}
+
+impl<L: EventLog> PgEventStore<L> {
+    /// The checkpoint of consumer `name`, with its saved position.
+    pub async fn checkpoint(&self, name: &str) -> Result<Checkpoint<L>, Error> {
+        let at = load_position(self, name, 0).await?;
+        Ok(Checkpoint {
+            store: self.clone(),
+            name: name.to_owned(),
+            at,
+        })
+    }
+}
+
+impl<L: EventLog> Checkpoint<L> {
+    /// The saved position: start reading after it. `None` before the first save.
+    pub fn position(&self) -> Option<Position> {
+        self.at
+    }
+
+    /// The consumer's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Saves `position`, counting `handled` more events, if the saved position
+    /// is still the one this checkpoint last read or saved.
+    pub async fn save(&mut self, position: Position, handled: u64) -> Result<(), ConsumerError> {
+        let row = sql::query(&self.store.statements().consumers.save)
+            .bind(&self.name)
+            .bind(0_i32)
+            .bind(1_i32)
+            .bind(position.txid.to_string())
+            .bind(position.id.to_string())
+            .bind(self.at.map(|p| p.txid.to_string()))
+            .bind(self.at.map(|p| p.id.to_string()))
+            .bind(i64::try_from(handled).unwrap_or(i64::MAX))
+            .fetch_one(self.store.pool())
+            .await
+            .map_err(|e| Error::from_sqlx(format!("saving the position of `{}`", self.name), e))?;
+        if sql::get::<i64>(&row, "saved")? == 0 {
+            return Err(ConsumerError::Moved {
+                consumer: self.name.clone(),
+                member: 0,
+            });
+        }
+        self.at = Some(position);
+        Ok(())
+    }
+}
+
+/// The saved position of consumer `name`'s `member`.
+async fn load_position<L: EventLog>(
+    store: &PgEventStore<L>,
+    name: &str,
+    member: i32,
+) -> Result<Option<Position>, Error> {
+    let row = sql::query(&store.statements().consumers.position)
+        .bind(name)
+        .bind(member)
+        .fetch_optional(store.pool())
+        .await
+        .map_err(|e| Error::from_sqlx("reading a consumer's position", e))?;
+    match row {
+        Some(row) => sql::get_saved_position::<L>(&row, "last_txid", "last_id"),
+        None => Ok(None),
+    }
+}
+
 impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
     /// Runs as member `member` of a group of `members` (0-based): handles only
     /// the events whose (resource, record id) hash to it.
@@ -337,11 +440,11 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         mut done: impl FnMut(u64) -> bool + Send,
     ) -> Result<(), ConsumerError> {
         let mut at = self.load_position().await?;
-        let mut chunks = self
+        let deliveries = self
             .store
             .subscribe(StartAt::from(at))
-            .poll_interval(self.poll)
-            .ready_chunks(self.batch);
+            .poll_interval(self.poll);
+        let mut chunks = read_ahead(deliveries, self.batch).ready_chunks(self.batch);
         let mut handled = 0_u64;
         while let Some(chunk) = chunks.next().await {
             let mut batch = Vec::with_capacity(chunk.len());
@@ -410,12 +513,12 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         };
         let total = sql::get::<i64>(&row, "total")?.unsigned_abs();
         let step = (total / 100).max(1);
-        let mut chunks = self
+        let deliveries = self
             .store
             .subscribe(StartAt::Beginning)
             .batch_size(5_000)
-            .poll_interval(self.poll)
-            .ready_chunks(self.batch);
+            .poll_interval(self.poll);
+        let mut chunks = read_ahead(deliveries, self.batch).ready_chunks(self.batch);
         let (mut read, mut handled, mut at) = (0_u64, 0_u64, None);
         let mut reported = 0_u64;
         while let Some(chunk) = chunks.next().await {
@@ -466,16 +569,7 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
 
     /// The saved position of this consumer member.
     async fn load_position(&self) -> Result<Option<Position>, Error> {
-        let row = sql::query(&self.store.statements().consumers.position)
-            .bind(self.consumer.name())
-            .bind(self.member_column())
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(|e| Error::from_sqlx("reading a consumer's position", e))?;
-        match row {
-            Some(row) => sql::get_saved_position::<L>(&row, "last_txid", "last_id"),
-            None => Ok(None),
-        }
+        load_position(&self.store, self.consumer.name(), self.member_column()).await
     }
 
     /// The `member` column's value of this runner.
@@ -607,6 +701,37 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
             .await
             .map_err(log("committing a consumer's transaction"))?;
         Ok(last.position)
+    }
+}
+
+/// Reads the log ahead of its consumer: `deliveries` runs in a task of its
+/// own, up to about four `batch`es ahead, so reading the log overlaps handling
+/// it. Dropping the returned stream stops the task. The runners use it.
+pub fn read_ahead<L: EventLog>(
+    mut deliveries: Subscription<L>,
+    batch: usize,
+) -> impl Stream<Item = Result<Delivery, Error>> + Send {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(batch.saturating_mul(4).max(512));
+    let reader = AbortOnDrop(tokio::spawn(async move {
+        while let Some(delivery) = deliveries.next().await {
+            let failed = delivery.is_err();
+            if sender.send(delivery).await.is_err() || failed {
+                break;
+            }
+        }
+    }));
+    futures_util::stream::poll_fn(move |cx| {
+        let _reader = &reader;
+        receiver.poll_recv(cx)
+    })
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

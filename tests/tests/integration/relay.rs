@@ -221,13 +221,19 @@ async fn the_relay_publishes_each_event_once_in_commit_order_with_its_headers(
     });
     write(&store, 4).await?; // 6 more
     stream.wait_for(21).await?;
+    // The position follows the acknowledgements.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = store.consumer_status().await?;
+        if status[0].handled == 21 {
+            assert_eq!(status[0].name, "nats-relay");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     running.abort();
     assert_exactly_once(&stream, &pool).await?;
-    let status = store.consumer_status().await?;
-    assert_eq!(
-        (status[0].name.as_str(), status[0].handled),
-        ("nats-relay", 21)
-    );
     stream.delete().await;
     Ok(())
 }
@@ -259,9 +265,31 @@ async fn a_relay_killed_between_publish_and_checkpoint_publishes_nothing_twice(
         let relay = relay.clone();
         async move { relay.run().await }
     });
-    stream.wait_for(12 + 8).await?;
+    // It saves once JetStream acknowledged: wait for that save to block.
+    let waiting = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                   AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let pids = loop {
+        let pids: Vec<i32> = sqlx::query_scalar(waiting).fetch_all(&pool).await?;
+        if !pids.is_empty() {
+            break pids;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay never saved"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(stream.count().await? > 12, "published before the save");
+    // Killed: the task and its connections, the one waiting to save included.
     killed.abort();
     let _ = killed.await;
+    for pid in pids {
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&pool)
+            .await?;
+    }
     lock.rollback().await?;
     let status = store.consumer_status().await?;
     assert_eq!(
@@ -358,11 +386,20 @@ async fn with_nats_down_actions_go_on_and_the_relay_catches_up(pool: PgPool) -> 
     // Actions neither fail nor wait while the relay retries.
     write(&store, 20).await?; // 30 events
     assert!(!running.is_finished(), "the relay keeps trying");
-    let status = store.consumer_status().await?;
-    assert!(
-        status[0].lag_events >= 30,
-        "the relay is behind: {status:?}"
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        // Lag counts events every reader can see: other tests' open
+        // transactions may hide them for a moment.
+        let status = store.consumer_status().await?;
+        if status[0].lag_events >= 30 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay is behind: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     nats.up()?;
     stream.wait_for(36).await?;
