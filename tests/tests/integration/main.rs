@@ -15,6 +15,7 @@
 //! | [`consume`] | checkpointed consumers: exactly once across failures and restarts, groups, status, reset |
 //! | [`relay`] | the NATS JetStream relay: each event once in commit order, across kills and NATS outages |
 //! | [`subscribe`] | subscriptions: every committed event once, in order, live, resumed, filtered |
+//! | [`live_scenario`] | 16 writers, 3 subscribers and a group with a killed member at once: each event once, in order |
 //! | [`trust`] | the trust guarantees: order by transaction id, one replay at a time, retention, roles |
 //! | [`xid_wrap`] | transaction ids crossing a power of ten on a throwaway cluster |
 //! | [`json_roundtrip`] | whatever the log accepts, every reader gives back |
@@ -34,6 +35,7 @@ mod consume;
 mod follow;
 mod introspection;
 mod json_roundtrip;
+mod live_scenario;
 mod lock_scopes;
 mod relay;
 mod replay;
