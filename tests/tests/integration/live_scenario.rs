@@ -32,9 +32,11 @@
 //! Each failure mode named above was checked by breaking the product on
 //! purpose (reading by id with and without the commit-safe filter; saving the
 //! consumer's position before, or after, the handler's transaction): the test
-//! fails, with a message naming what broke, within seconds. Not covered: a
-//! restart while the killed run's `COMMIT` is still in flight (the test waits
-//! for it), since the runner does not fence two runs of one member.
+//! fails, with a message naming what broke, within seconds. Two runs of one
+//! member at once (a restart while the killed run's `COMMIT` is still on the
+//! server) are fenced by the runner's compare-and-set, which `consume.rs`'s
+//! `a_second_runner_of_the_same_member_stops_without_applying_anything_twice`
+//! checks; here the restart waits for that `COMMIT`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -587,10 +589,8 @@ async fn writers_subscribers_and_a_group_with_a_killed_member_see_each_event_onc
     .await?;
     assert_eq!(saved, y.to_string(), "the position committed with the row");
 
-    // Restarted again, for good. (Only now: the runner does not fence two runs
-    // of one member, so a run started while the killed run's COMMIT is still
-    // on the server would handle that event again; the primary key would stop
-    // it here, a projection without one would apply it twice.)
+    // Restarted again, for good, once that COMMIT is done (a run started
+    // before would be fenced: ConsumerError::Moved, tested in `consume`).
     let (third, _) = Run::new(1, Fault::None);
     members.push((1, start(&store, &third)));
 
