@@ -12,7 +12,7 @@ use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{Config as StreamConfig, RawMessageErrorKind, StorageType};
 use events_core::EventLog;
 use events_postgres::PgEventStore;
-use events_postgres::consume::{Checkpoint, ConsumerError, read_ahead};
+use events_postgres::consume::{ConsumerCheckpoint, ConsumerError, read_ahead};
 use events_postgres::follow::Position;
 use events_postgres::subscribe::{Delivery, StartAt};
 use futures_util::{FutureExt, StreamExt};
@@ -181,7 +181,7 @@ impl<L: EventLog> Relay<L> {
         self.check_prefix()?;
         let mut checkpoint = self
             .store
-            .checkpoint(&self.name)
+            .consumer_checkpoint(&self.name)
             .await
             .map_err(|e| RelayError::Log(e.into()))?;
         // A stream that is not the relay's is a mistake to report now; NATS
@@ -218,7 +218,7 @@ impl<L: EventLog> Relay<L> {
     /// after every batch of acknowledgements and whenever it is idle.
     async fn pump(
         &self,
-        checkpoint: &mut Checkpoint<L>,
+        checkpoint: &mut ConsumerCheckpoint<L>,
         relayed: &mut u64,
         done: &mut (impl FnMut(u64) -> bool + Send),
     ) -> Result<(), Pump> {
@@ -326,7 +326,7 @@ impl<L: EventLog> Relay<L> {
     /// Saves the position; a database error is retried, a moved position stops.
     async fn save(
         &self,
-        checkpoint: &mut Checkpoint<L>,
+        checkpoint: &mut ConsumerCheckpoint<L>,
         position: Position,
         n: u64,
     ) -> Result<(), Pump> {

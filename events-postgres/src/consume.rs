@@ -305,7 +305,7 @@ impl<L: EventLog> PgEventStore<L> {
 /// use futures_util::StreamExt;
 /// use events_postgres::subscribe::StartAt;
 ///
-/// let mut checkpoint = store.checkpoint("search-index").await?;
+/// let mut checkpoint = store.consumer_checkpoint("search-index").await?;
 /// let mut events = store.subscribe(StartAt::from(checkpoint.position())).ready_chunks(500);
 /// while let Some(batch) = events.next().await {
 ///     let batch = batch.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -317,7 +317,7 @@ impl<L: EventLog> PgEventStore<L> {
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct Checkpoint<L: EventLog> {
+pub struct ConsumerCheckpoint<L: EventLog> {
     store: PgEventStore<L>,
     name: String,
     at: Option<Position>,
@@ -325,9 +325,9 @@ pub struct Checkpoint<L: EventLog> {
 
 impl<L: EventLog> PgEventStore<L> {
     /// The checkpoint of consumer `name`, with its saved position.
-    pub async fn checkpoint(&self, name: &str) -> Result<Checkpoint<L>, Error> {
+    pub async fn consumer_checkpoint(&self, name: &str) -> Result<ConsumerCheckpoint<L>, Error> {
         let at = load_position(self, name, 0).await?;
-        Ok(Checkpoint {
+        Ok(ConsumerCheckpoint {
             store: self.clone(),
             name: name.to_owned(),
             at,
@@ -335,7 +335,7 @@ impl<L: EventLog> PgEventStore<L> {
     }
 }
 
-impl<L: EventLog> Checkpoint<L> {
+impl<L: EventLog> ConsumerCheckpoint<L> {
     /// The saved position: start reading after it. `None` before the first save.
     pub fn position(&self) -> Option<Position> {
         self.at

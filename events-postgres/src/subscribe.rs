@@ -277,6 +277,17 @@ struct Follower<L: EventLog> {
     backoff: Duration,
     /// Set after a fatal error was yielded.
     done: bool,
+    /// While catching up: the next page, read ahead after the last page's
+    /// end while the consumer handles this one.
+    ahead: Option<tokio::task::JoinHandle<Result<Vec<(Position, Event)>, Error>>>,
+}
+
+impl<L: EventLog> Drop for Follower<L> {
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            ahead.abort();
+        }
+    }
 }
 
 /// The stream of a subscription configured with `config`.
@@ -296,6 +307,7 @@ fn run<L: EventLog>(config: Config<L>) -> impl Stream<Item = Result<Delivery, Er
         announced: None,
         backoff: FIRST_BACKOFF,
         done: false,
+        ahead: None,
     };
     futures_util::stream::unfold(follower, |mut f| async move {
         let item = f.next().await?;
@@ -328,12 +340,14 @@ impl<L: EventLog> Follower<L> {
                 }
             }
             self.listen().await;
-            let page = match self
-                .config
-                .store
-                .read_positions(self.position, self.config.batch)
-                .await
-            {
+            let read = match self.ahead.take() {
+                Some(ahead) => match ahead.await {
+                    Ok(read) => read,
+                    Err(_) => self.read().await,
+                },
+                None => self.read().await,
+            };
+            let page = match read {
                 Ok(page) => page,
                 Err(e) => match self.retry_after(e).await {
                     Ok(()) => continue,
@@ -345,6 +359,16 @@ impl<L: EventLog> Follower<L> {
             let scanned = page.last().map(|(p, _)| *p);
             if scanned.is_some() {
                 self.announced = None;
+            }
+            if full {
+                // Catching up: read the next page while this one is handled.
+                // Each read is commit-safe on its own, so reading ahead from
+                // this page's end skips nothing.
+                let store = self.config.store.clone();
+                let batch = self.config.batch;
+                self.ahead = Some(tokio::spawn(async move {
+                    store.read_positions(scanned, batch).await
+                }));
             }
             let kept: Vec<_> = page
                 .into_iter()
@@ -363,6 +387,14 @@ impl<L: EventLog> Follower<L> {
                 }
             }
         }
+    }
+
+    /// Reads the page after the subscription's position.
+    async fn read(&self) -> Result<Vec<(Position, Event)>, Error> {
+        self.config
+            .store
+            .read_positions(self.position, self.config.batch)
+            .await
     }
 
     /// Whether `event` passes the subscription's filters.
