@@ -161,22 +161,72 @@ impl RelayedEvent {
     /// The message's headers (see the [module docs](self)); `Nats-Msg-Id` is
     /// set by the publisher.
     pub fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("Content-Type", "application/json");
-        headers.insert(POSITION, self.position.to_string().as_str());
-        headers.insert(RESOURCE, self.resource.as_str());
-        headers.insert(ACTION, self.action.as_str());
-        headers.insert(ACTION_TYPE, self.action_type.as_str());
-        headers.insert(VERSION, self.version.to_string().as_str());
-        headers.insert(RECORD_ID, self.record_id.to_string().as_str());
-        if let Some(tenant) = &self.tenant {
-            headers.insert(TENANT, tenant.as_str());
-        }
-        if let Some(actor) = &self.actor {
-            headers.insert(ACTOR, format!("{}:{}", actor.column, actor.key).as_str());
-        }
-        headers
+        headers(self.position, &self.to_event())
     }
+}
+
+/// The headers of the message of `event` at `position`.
+pub(crate) fn headers(position: Position, event: &Event) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    headers.insert(POSITION, position.to_string().as_str());
+    headers.insert(RESOURCE, event.resource.as_str());
+    headers.insert(ACTION, event.action.as_str());
+    headers.insert(ACTION_TYPE, event.action_type.as_str());
+    headers.insert(VERSION, event.version.to_string().as_str());
+    headers.insert(RECORD_ID, event.record_id.to_string().as_str());
+    if let Some(tenant) = &event.tenant {
+        headers.insert(TENANT, tenant.as_str());
+    }
+    if let Some((column, key)) = &event.actor {
+        headers.insert(ACTOR, format!("{column}:{key}").as_str());
+    }
+    headers
+}
+
+/// The body of the message of a delivery: a [`RelayedEvent`], serialized
+/// from the delivery without copying it.
+pub(crate) fn body(delivery: &Delivery) -> Result<Vec<u8>, serde_json::Error> {
+    /// [`RelayedEvent`], borrowed: the same fields in the same order.
+    #[derive(Serialize)]
+    struct Wire<'a> {
+        id: &'a EventId,
+        position: &'a Position,
+        resource: &'a str,
+        record_id: &'a Key,
+        action: &'a str,
+        action_type: ActionKind,
+        version: u32,
+        tenant: Option<&'a str>,
+        actor: Option<WireActor<'a>>,
+        data: &'a serde_json::Value,
+        metadata: &'a serde_json::Value,
+        occurred_at: &'a DateTime<Utc>,
+    }
+    /// [`Actor`], borrowed.
+    #[derive(Serialize)]
+    struct WireActor<'a> {
+        column: &'a str,
+        key: &'a Key,
+    }
+    let e = &delivery.event;
+    serde_json::to_vec(&Wire {
+        id: &e.id,
+        position: &delivery.position,
+        resource: &e.resource,
+        record_id: &e.record_id,
+        action: &e.action,
+        action_type: e.action_type,
+        version: e.version,
+        tenant: e.tenant.as_deref(),
+        actor: e
+            .actor
+            .as_ref()
+            .map(|(column, key)| WireActor { column, key }),
+        data: &e.data,
+        metadata: &e.metadata,
+        occurred_at: &e.occurred_at,
+    })
 }
 
 /// One token of a subject: letters, digits, `_` and `-` as they are, every
@@ -233,6 +283,27 @@ mod tests {
             tenant: tenant.map(str::to_owned),
             occurred_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn the_body_is_a_relayed_event() -> Result<(), Box<dyn std::error::Error>> {
+        let mut e = event(Some("acme"));
+        e.actor = Some(("user_id".into(), Key::Integer(9)));
+        e.data = serde_json::json!({"title": "Hello", "tags": ["a"]});
+        let delivery = Delivery {
+            position: Position {
+                txid: 812,
+                id: EventId::Integer(1),
+            },
+            event: e,
+        };
+        let relayed = RelayedEvent::from_payload(&body(&delivery)?)?;
+        assert_eq!(relayed, RelayedEvent::from_delivery(&delivery));
+        assert_eq!(relayed.to_event(), delivery.event);
+        let headers = relayed.headers();
+        assert_eq!(headers.get(ACTOR).map(|v| v.as_str()), Some("user_id:9"));
+        assert_eq!(headers.get(POSITION).map(|v| v.as_str()), Some("812:1"));
+        Ok(())
     }
 
     #[test]

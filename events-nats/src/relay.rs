@@ -18,7 +18,7 @@ use events_postgres::subscribe::{Delivery, StartAt};
 use futures_util::{FutureExt, StreamExt};
 
 use crate::RelayError;
-use crate::message::{POSITION, RelayedEvent, subject};
+use crate::message::{POSITION, body, headers, subject};
 
 /// Relays an event log to a JetStream stream (see the [crate docs](crate)).
 #[must_use = "a relay does nothing until `.run()` is awaited"]
@@ -304,13 +304,12 @@ impl<L: EventLog> Relay<L> {
     /// Publishes one event, expecting the stream's last sequence to be
     /// `expected`.
     async fn publish(&self, delivery: &Delivery, expected: u64) -> Result<Ack, Pump> {
-        let event = RelayedEvent::from_delivery(delivery);
-        let body = serde_json::to_vec(&event)
+        let body = body(delivery)
             .map_err(|e| Pump::Stop(RelayError::Config(format!("serializing an event: {e}"))))?;
         let message = PublishMessage::build()
             .payload(body.into())
-            .headers(event.headers())
-            .message_id(event.id.to_string())
+            .headers(headers(delivery.position, &delivery.event))
+            .message_id(delivery.event.id.to_string())
             .expected_last_sequence(expected);
         let ack = self
             .jetstream
