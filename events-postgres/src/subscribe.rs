@@ -256,6 +256,9 @@ impl<L: EventLog> std::fmt::Debug for Subscription<L> {
     }
 }
 
+/// A page of events with their positions, as read.
+type Page = Result<Vec<(Position, Event)>, Error>;
+
 /// The state of a running subscription.
 struct Follower<L: EventLog> {
     config: Config<L>,
@@ -279,7 +282,7 @@ struct Follower<L: EventLog> {
     done: bool,
     /// While catching up: the next page, read ahead after the last page's
     /// end while the consumer handles this one.
-    ahead: Option<tokio::task::JoinHandle<Result<Vec<(Position, Event)>, Error>>>,
+    ahead: Option<tokio::task::JoinHandle<Page>>,
 }
 
 impl<L: EventLog> Drop for Follower<L> {
@@ -390,7 +393,7 @@ impl<L: EventLog> Follower<L> {
     }
 
     /// Reads the page after the subscription's position.
-    async fn read(&self) -> Result<Vec<(Position, Event)>, Error> {
+    async fn read(&self) -> Page {
         self.config
             .store
             .read_positions(self.position, self.config.batch)
