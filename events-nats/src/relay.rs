@@ -226,9 +226,9 @@ impl<L: EventLog> Relay<L> {
         let deliveries = self
             .store
             .subscribe(StartAt::from(checkpoint.position()))
-            .batch_size(u32::try_from(self.batch.max(500)).unwrap_or(500))
+            .batch_size(u32::try_from((self.batch * 8).clamp(500, 5_000)).unwrap_or(5_000))
             .poll_interval(self.poll);
-        let mut chunks = read_ahead(deliveries, self.batch).ready_chunks(self.batch);
+        let mut chunks = read_ahead(deliveries, self.batch);
         let window = self.batch * 4;
         let mut in_flight: VecDeque<(Position, Ack)> = VecDeque::with_capacity(window);
         // Acknowledged (or found in the stream) and not saved yet.
@@ -288,7 +288,7 @@ impl<L: EventLog> Relay<L> {
                     }
                     let n = unsaved.map_or(0, |(_, n)| n) + 1;
                     unsaved = Some((position, n));
-                    if n >= self.batch as u64 {
+                    if n >= window as u64 {
                         unsaved = None;
                         self.save(checkpoint, position, n).await?;
                         *relayed += n;

@@ -444,7 +444,7 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
             .store
             .subscribe(StartAt::from(at))
             .poll_interval(self.poll);
-        let mut chunks = read_ahead(deliveries, self.batch).ready_chunks(self.batch);
+        let mut chunks = read_ahead(deliveries, self.batch);
         let mut handled = 0_u64;
         while let Some(chunk) = chunks.next().await {
             let mut batch = Vec::with_capacity(chunk.len());
@@ -518,7 +518,7 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
             .subscribe(StartAt::Beginning)
             .batch_size(5_000)
             .poll_interval(self.poll);
-        let mut chunks = read_ahead(deliveries, self.batch).ready_chunks(self.batch);
+        let mut chunks = read_ahead(deliveries, self.batch);
         let (mut read, mut handled, mut at) = (0_u64, 0_u64, None);
         let mut reported = 0_u64;
         while let Some(chunk) = chunks.next().await {
@@ -704,18 +704,21 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
     }
 }
 
-/// Reads the log ahead of its consumer: `deliveries` runs in a task of its
-/// own, up to about four `batch`es ahead, so reading the log overlaps handling
-/// it. Dropping the returned stream stops the task. The runners use it.
+/// Reads the log ahead of its consumer, in batches: `deliveries` runs in a
+/// task of its own, up to four batches of at most `batch` deliveries ahead
+/// (whatever is ready, never waiting to fill one), so reading the log overlaps
+/// handling it. Dropping the returned stream stops the task. The runners use
+/// it.
 pub fn read_ahead<L: EventLog>(
-    mut deliveries: Subscription<L>,
+    deliveries: Subscription<L>,
     batch: usize,
-) -> impl Stream<Item = Result<Delivery, Error>> + Send {
-    let (sender, mut receiver) = tokio::sync::mpsc::channel(batch.saturating_mul(4).max(512));
+) -> impl Stream<Item = Vec<Result<Delivery, Error>>> + Send {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
     let reader = AbortOnDrop(tokio::spawn(async move {
-        while let Some(delivery) = deliveries.next().await {
-            let failed = delivery.is_err();
-            if sender.send(delivery).await.is_err() || failed {
+        let mut chunks = deliveries.ready_chunks(batch.max(1));
+        while let Some(chunk) = chunks.next().await {
+            let failed = chunk.iter().any(Result::is_err);
+            if sender.send(chunk).await.is_err() || failed {
                 break;
             }
         }
