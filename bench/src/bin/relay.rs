@@ -200,7 +200,7 @@ async fn main() -> Result<(), BoxError> {
     println!("relay throughput: {total} events (~{size} bytes of JSON each), batches of {BATCH}");
     println!("| round | async-nats directly, events/s | relay, events/s | relay / direct |");
     println!("|---|---|---|---|");
-    for round in 1..=2 {
+    for round in 1..=3 {
         let direct = direct(
             &jetstream,
             &format!("BENCH_DIRECT_{run}_{round}"),
