@@ -136,8 +136,8 @@ impl<L: EventLog> Cli<L> {
     }
 
     /// SQL creating the application's own tables (those replay rebuilds),
-    /// which `migrate` runs after the event log's migration, in the same
-    /// transaction, and `migrate --print` prints after it. Make it re-runnable
+    /// which `migrate` runs after the event log's migration, and `migrate
+    /// --print` prints after it. Make it re-runnable
     /// (`CREATE TABLE IF NOT EXISTS`). Leave it out when another migration
     /// tool owns those tables.
     #[must_use = "`app_schema` returns the configured command line"]
