@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::args::ProgressMode;
 
@@ -56,10 +56,16 @@ impl Progress {
                 let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
                 let template = format!(
                     "{{prefix:.bold}} {{bar:32.cyan/blue}} {{human_pos}}/{{human_len}} {unit} \
-                     ({{per_sec}}, ETA {{eta}}) [{{elapsed_precise}}]"
+                     ({{rate}}, ETA {{eta}}) [{{elapsed_precise}}]"
                 );
                 if let Ok(style) = ProgressStyle::with_template(&template) {
-                    bar.set_style(style.progress_chars("█▉▊▋▌▍▎▏ "));
+                    let style = style.progress_chars("█▉▊▋▌▍▎▏ ").with_key(
+                        "rate",
+                        move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{} {unit}/s", thousands(state.per_sec() as u64));
+                        },
+                    );
+                    bar.set_style(style);
                 }
                 bar.set_prefix(label.to_owned());
                 Inner::Bar(bar)
@@ -160,6 +166,13 @@ impl Progress {
 
     fn end(&self, done: bool) {
         match &self.inner {
+            // A stopped bar stays as drawn, showing where the work stopped,
+            // not redrawn: the terminal echoed `^C` on the line below it,
+            // which is erased for the message that follows.
+            Inner::Bar(bar) if !done => {
+                bar.set_draw_target(ProgressDrawTarget::hidden());
+                eprint!("\r\x1b[2K");
+            }
             Inner::Bar(bar) => bar.finish_and_clear(),
             Inner::Lines(lines) => {
                 if let Ok(l) = lines.lock() {
