@@ -15,6 +15,7 @@ EVENTS_COUNT=${EVENTS_COUNT:-100000}
 SESSION=events-progress-demo
 base=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 admin_url=$base
+export PGOPTIONS="-c client_min_messages=warning"
 db_url="${base%/*}/events_tmux_demo"
 
 if ! command -v tmux >/dev/null 2>&1; then

@@ -110,96 +110,124 @@ pub(crate) fn table(header: Option<&[&str]>, rows: Vec<Vec<String>>) -> String {
         .join("\n")
 }
 
-/// The columns of an entry.
-pub(crate) const ENTRY_HEADER: &[&str] = &[
-    "id",
-    "occurred_at",
-    "kind",
-    "resource",
-    "record_id",
-    "action",
-    "actor",
-    "tenant",
-    "data",
-];
+/// How entries are laid out in one output: every field in CSV; in a table,
+/// one line each, the tenant column only when some entry has a tenant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryLayout {
+    format: Format,
+    tenant: bool,
+}
 
-/// The columns of an entry in CSV: every field, JSON as text.
-pub(crate) const ENTRY_CSV_HEADER: &[&str] = &[
-    "id",
-    "occurred_at",
-    "committed_at",
-    "kind",
-    "resource",
-    "record_id",
-    "action",
-    "actor_column",
-    "actor",
-    "tenant",
-    "version",
-    "transaction_id",
-    "data",
-    "metadata",
-    "changes",
-];
+impl EntryLayout {
+    /// The layout of `entries` (and of later ones, for `tail -f`) in
+    /// `format`; `tenant` forces the tenant column.
+    pub(crate) fn of(format: Format, entries: &[AuditEntry], tenant: bool) -> Self {
+        EntryLayout {
+            format,
+            tenant: tenant || entries.iter().any(|e| e.tenant.is_some()),
+        }
+    }
 
-/// The header for entries in `format`.
-pub(crate) fn entry_header(format: Format) -> &'static [&'static str] {
-    match format {
-        Format::Csv => ENTRY_CSV_HEADER,
-        _ => ENTRY_HEADER,
+    /// The column names.
+    pub(crate) fn header(&self) -> Vec<&'static str> {
+        match self.format {
+            Format::Csv => vec![
+                "id",
+                "occurred_at",
+                "committed_at",
+                "kind",
+                "resource",
+                "record_id",
+                "action",
+                "actor_column",
+                "actor",
+                "tenant",
+                "version",
+                "transaction_id",
+                "data",
+                "metadata",
+                "changes",
+            ],
+            _ => {
+                let mut h = vec![
+                    "id",
+                    "occurred_at",
+                    "kind",
+                    "resource",
+                    "record_id",
+                    "action",
+                    "actor",
+                ];
+                if self.tenant {
+                    h.push("tenant");
+                }
+                h.push("data");
+                h
+            }
+        }
+    }
+
+    /// A sink with this layout's header.
+    pub(crate) fn sink(&self) -> Sink {
+        Sink::new(self.format, &self.header())
+    }
+
+    /// An entry's cells (its JSON form is the entry itself).
+    pub(crate) fn cells(&self, e: &AuditEntry) -> Vec<String> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        match self.format {
+            Format::Csv => vec![
+                e.id.to_string(),
+                e.occurred_at.to_rfc3339(),
+                e.committed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                e.kind.to_string(),
+                opt(&e.resource),
+                e.record_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                e.action.clone(),
+                e.actor
+                    .as_ref()
+                    .map(|a| a.column.clone())
+                    .unwrap_or_default(),
+                e.actor
+                    .as_ref()
+                    .map(|a| a.key.to_string())
+                    .unwrap_or_default(),
+                opt(&e.tenant),
+                e.version.to_string(),
+                e.transaction_id.to_string(),
+                e.data.to_string(),
+                e.metadata.to_string(),
+                e.changes
+                    .as_ref()
+                    .and_then(|c| serde_json::to_string(c).ok())
+                    .unwrap_or_default(),
+            ],
+            _ => {
+                let mut cells = vec![
+                    e.id.to_string(),
+                    time(&e.occurred_at),
+                    e.kind.to_string(),
+                    dash(e.resource.clone()),
+                    dash(e.record_id.as_ref().map(ToString::to_string)),
+                    e.action.clone(),
+                    dash(e.actor.as_ref().map(|a| format!("{}={}", a.column, a.key))),
+                ];
+                if self.tenant {
+                    cells.push(dash(e.tenant.clone()));
+                }
+                cells.push(clip(&e.data.to_string(), 40));
+                cells
+            }
+        }
     }
 }
 
-/// An entry's cells in `format` (its JSON form is the entry itself).
-pub(crate) fn entry_cells(e: &AuditEntry, format: Format) -> Vec<String> {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    match format {
-        Format::Csv => vec![
-            e.id.to_string(),
-            e.occurred_at.to_rfc3339(),
-            e.committed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            e.kind.to_string(),
-            opt(&e.resource),
-            e.record_id
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            e.action.clone(),
-            e.actor
-                .as_ref()
-                .map(|a| a.column.clone())
-                .unwrap_or_default(),
-            e.actor
-                .as_ref()
-                .map(|a| a.key.to_string())
-                .unwrap_or_default(),
-            opt(&e.tenant),
-            e.version.to_string(),
-            e.transaction_id.to_string(),
-            e.data.to_string(),
-            e.metadata.to_string(),
-            e.changes
-                .as_ref()
-                .and_then(|c| serde_json::to_string(c).ok())
-                .unwrap_or_default(),
-        ],
-        _ => vec![
-            e.id.to_string(),
-            time(&e.occurred_at),
-            e.kind.to_string(),
-            dash(e.resource.clone()),
-            dash(e.record_id.as_ref().map(ToString::to_string)),
-            e.action.clone(),
-            dash(e.actor.as_ref().map(|a| format!("{}={}", a.column, a.key))),
-            dash(e.tenant.clone()),
-            clip(&e.data.to_string(), 60),
-        ],
-    }
-}
-
-/// A time for a table: UTC, to the millisecond.
+/// A time for a table: UTC, to the second.
 pub(crate) fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// `-` for nothing.

@@ -6,7 +6,7 @@
 //! changes of their writes, so `events history` shows old and new values.
 //!
 //! - [`SCHEMA`]: the application's tables, which `events migrate` creates
-//!   ([`Cli::app_schema`](https://docs.rs/events-cli)).
+//!   ([`Cli::app_schema`](events_cli::Cli::app_schema)).
 //! - [`story`]: the quickstart's actions, a small log to look at.
 //! - [`seed_users`]: many registrations, written in bulk, for a long replay.
 

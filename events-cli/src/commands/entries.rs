@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Ctx, until_ctrl_c};
 use crate::args::{Format, HistoryArgs, OrderArg, QueryArgs, TailArgs};
 use crate::error::CliError;
-use crate::output::{Sink, clip, dash, entry_cells, entry_header, time};
+use crate::output::{EntryLayout, Sink, clip, dash, time};
 use crate::parse;
 use crate::progress::{Progress, thousands};
 
@@ -52,16 +52,17 @@ pub(super) async fn tail<L: EventLog>(ctx: &Ctx<'_, L>, args: TailArgs) -> Resul
     }
     latest.truncate(usize::try_from(args.lines).unwrap_or(usize::MAX));
     latest.reverse();
-    let mut sink = Sink::new(ctx.format, entry_header(ctx.format));
+    let layout = EntryLayout::of(ctx.format, &latest, args.filters.tenant.is_some());
+    let mut sink = layout.sink();
     let printed: HashSet<EventId> = latest.iter().map(|e| e.id).collect();
     for e in &latest {
-        sink.row(entry_cells(e, ctx.format), e)?;
+        sink.row(layout.cells(e), e)?;
     }
     sink.flush()?;
     let Some(follower) = follower.as_mut() else {
         return Ok(());
     };
-    let follow = follow(ctx, follower, &mut sink, &printed, args.interval);
+    let follow = follow(ctx, follower, (layout, &mut sink), &printed, args.interval);
     // Ctrl-C is how `tail -f` ends: success.
     until_ctrl_c(follow).await.unwrap_or(Ok(()))
 }
@@ -70,7 +71,7 @@ pub(super) async fn tail<L: EventLog>(ctx: &Ctx<'_, L>, args: TailArgs) -> Resul
 async fn follow<L: EventLog>(
     ctx: &Ctx<'_, L>,
     follower: &mut EntryFollower<L>,
-    sink: &mut Sink,
+    (layout, sink): (EntryLayout, &mut Sink),
     printed: &HashSet<EventId>,
     interval: std::time::Duration,
 ) -> Result<(), CliError> {
@@ -78,7 +79,7 @@ async fn follow<L: EventLog>(
         let batch = follower.next_batch(BATCH).await.map_err(|e| ctx.error(e))?;
         let full = batch.len() as u64 >= BATCH;
         for e in batch.iter().filter(|e| !printed.contains(&e.id)) {
-            sink.row(entry_cells(e, ctx.format), e)?;
+            sink.row(layout.cells(e), e)?;
         }
         sink.flush()?;
         if !full {
@@ -126,9 +127,10 @@ pub(super) async fn query<L: EventLog>(ctx: &Ctx<'_, L>, args: QueryArgs) -> Res
         (None, None) => query.after(None).limit(args.limit),
     };
     let page = audit.query(&query).await.map_err(|e| ctx.error(e))?;
-    let mut sink = Sink::new(ctx.format, entry_header(ctx.format));
+    let layout = EntryLayout::of(ctx.format, &page.entries, false);
+    let mut sink = layout.sink();
     for e in &page.entries {
-        sink.row(entry_cells(e, ctx.format), e)?;
+        sink.row(layout.cells(e), e)?;
     }
     sink.flush()?;
     if let (Some(n), Some(total)) = (page.page, page.total) {
@@ -148,14 +150,15 @@ async fn export<L: EventLog>(ctx: &Ctx<'_, L>, query: AuditQuery<L>) -> Result<(
     let audit = ctx.audit();
     let total = audit.count(&query).await.map_err(|e| ctx.error(e))?.value();
     let progress = Progress::counter(ctx.progress, "export", "entries", total);
-    let mut sink = Sink::new(ctx.format, entry_header(ctx.format));
+    let layout = EntryLayout::of(ctx.format, &[], true);
+    let mut sink = layout.sink();
     let mut written = 0;
     let mut page = query.after(None).limit(BATCH);
     let work = async {
         loop {
             let got = audit.query(&page).await.map_err(|e| ctx.error(e))?;
             for e in &got.entries {
-                sink.row(entry_cells(e, ctx.format), e)?;
+                sink.row(layout.cells(e), e)?;
             }
             written += got.entries.len() as u64;
             if ctx.format != Format::Table {
