@@ -157,8 +157,8 @@ impl<L: EventLog> Cli<L> {
 
     /// Whether the application's stores announce commits
     /// ([`PgEventStore::with_notifications`](events_postgres::PgEventStore::with_notifications)):
-    /// `status` shows it, and entries the command line writes (a prune's record)
-    /// announce themselves too. Off by default.
+    /// `status` shows it, and the command line's own store is set the same
+    /// way. Off by default.
     #[must_use = "`notifications` returns the configured command line"]
     pub fn notifications(mut self, on: bool) -> Self {
         self.notifications = on;

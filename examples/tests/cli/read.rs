@@ -1,7 +1,7 @@
 //! `tail`, `tail -f`, `query` and `history`.
 
 use std::io::{BufRead, BufReader};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use events_examples::app::{Register, User};
 use sqlx::PgPool;
@@ -86,12 +86,10 @@ async fn tail_follow_prints_new_entries_as_they_commit_and_stops_on_ctrl_c(pool:
     .run(&db.store)
     .await
     .expect("registered");
-    let started = Instant::now();
     let next = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("the new entry");
     assert!(next.contains("late@example.com"), "{next}");
-    assert!(started.elapsed() < Duration::from_secs(10));
     interrupt(&child);
     let out = child.wait_with_output().expect("it ends");
     assert_eq!(
