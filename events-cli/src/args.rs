@@ -60,7 +60,7 @@ pub(crate) enum Format {
 pub(crate) enum ProgressMode {
     /// A bar when stderr is a terminal, plain lines otherwise.
     Auto,
-    /// Always a bar (with rate and ETA).
+    /// A bar with rate and ETA (drawn only when stderr is a terminal).
     Bar,
     /// Plain lines every 10% or 10 seconds, for logs.
     Lines,

@@ -1,8 +1,29 @@
 //! `migrate`, `status`, `grants`, and bad input of every kind.
 
-use sqlx::PgPool;
+use events_core::{BoxError, BoxFuture};
+use events_postgres::consume::Consumer;
+use events_postgres::subscribe::Delivery;
+use sqlx::{PgConnection, PgPool};
 
 use crate::support::{Db, assert_one_line_error};
+
+/// A consumer that handles events by doing nothing: its position is what
+/// `status` shows.
+struct Mailer;
+
+impl Consumer for Mailer {
+    fn name(&self) -> &str {
+        "mailer"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        _tx: &'a mut PgConnection,
+        _delivery: &'a Delivery,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
 
 #[sqlx::test]
 async fn migrate_creates_the_log_and_the_app_tables_and_status_reports_them(pool: PgPool) {
@@ -59,6 +80,38 @@ async fn migrate_creates_the_log_and_the_app_tables_and_status_reports_them(pool
     assert_eq!(tables[0]["name"], "events");
     assert_eq!(tables[0]["rows"], 11);
     assert!(tables[0]["bytes"].as_u64().is_some_and(|b| b > 0));
+    assert_eq!(s["consumers"].as_array().map(Vec::len), Some(0));
+
+    // Once a consumer runs, status shows its position and lag.
+    db.store
+        .consume(Mailer)
+        .run_until(|handled| handled >= 3)
+        .await
+        .expect("the consumer runs");
+    let status = db.run(&["status"]);
+    let consumers = status
+        .ok()
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("CONSUMER"))
+        .collect::<Vec<_>>();
+    assert_eq!(consumers.len(), 2, "{}", status.stdout);
+    assert!(
+        consumers[0].contains("POSITION") && consumers[0].contains("LAG"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        consumers[1].trim_start().starts_with("mailer") && consumers[1].contains("event 3 (txid "),
+        "{}",
+        status.stdout
+    );
+    let json = db.run(&["status", "--format", "json"]).ok().json();
+    let mailer = &json[0]["consumers"][0];
+    assert_eq!(mailer["name"], "mailer");
+    assert_eq!(mailer["handled"], 3);
+    assert_eq!(mailer["lag_events"], 7, "ten events, three handled");
+
     let csv = db.run(&["status", "--format", "csv"]);
     assert!(csv.ok().stdout.starts_with("key,value\n"), "{csv:?}");
     assert!(csv.stdout.contains("kinds.update,2\n"), "{csv:?}");
