@@ -9,7 +9,6 @@
 //! | [`activity`] | PhoenixKit `Activity`: `log`, `list` and its options, `count`, facets, `prune`, ... |
 //! | [`audit_log`] | PhoenixKit `AuditLog`: `create_log_entry`, `list_logs`, `count_logs`, ... |
 //! | [`contember`] | Contember event log: fields, filters, orders, offset/limit |
-//! | [`follow`] | `follow`: entries in commit-safe order, as `events tail -f` reads them |
 //! | [`model`] | keyset paging, count modes, changes, hostile input, schema, plans |
 //! | [`replay`] | replay never applies manual entries nor writes changes |
 //!
@@ -19,7 +18,6 @@ mod activity;
 mod audit_log;
 mod contember;
 mod fixture;
-mod follow;
 mod hawk;
 mod model;
 mod replay;
