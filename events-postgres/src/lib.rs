@@ -33,6 +33,9 @@
 //!   query model of [`events_core::audit`] (filters, numbered, offset and keyset
 //!   pages, count modes, facets, typeahead), writes manual entries and prunes by
 //!   age; see [`audit`] for how each query shape is served.
+//! - Operating: [`PgEventStore::is_migrated`], [`PgEventStore::stats`] and
+//!   [`AuditLog::prune_preview`] (see [`stats`]), what the `events` command
+//!   line of `events-cli` prints.
 //!
 //! Events are append-only: an `UPDATE`, `DELETE` or `TRUNCATE` of the event table
 //! fails with SQLSTATE [`EV001`](events_core::APPEND_ONLY_SQLSTATE), which
@@ -67,6 +70,7 @@ mod read;
 pub mod replay;
 pub mod schema;
 mod sql;
+pub mod stats;
 mod store;
 pub mod subscribe;
 

@@ -7,6 +7,11 @@
 //! (user `postgres`, trust auth); a throwaway cluster started from the PostgreSQL
 //! binaries installed on the machine (removed when the [`Database`] drops). If
 //! none works, the error says what to install or set.
+//!
+//! [`app`] is the quickstart's application as a library, which the example
+//! `events` command line (`src/bin/events.rs`) operates.
+
+pub mod app;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

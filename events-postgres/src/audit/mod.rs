@@ -61,6 +61,7 @@
 //! | `facets.rs` | [`Facet`], facets, `distinct_*` and typeahead (`search_actions`) |
 //! | `retention.rs` | the retention period and the prunes |
 //! | `notify.rs` | the `LISTEN` channel (`topic`, `listen`) |
+//! | `follow.rs` | [`EntryFollower`]: a query's entries in commit-safe order (`follow`) |
 //! | `explain.rs` | [`Explain`] and `explain` |
 //! | `select.rs` | the entries, entry and count statements of a validated query |
 //! | `filters.rs` | one SQL function per filter family |
@@ -71,6 +72,7 @@ mod decode;
 mod explain;
 mod facets;
 mod filters;
+mod follow;
 pub(crate) mod log;
 mod notify;
 mod read;
@@ -82,6 +84,7 @@ mod write;
 
 pub use explain::Explain;
 pub use facets::Facet;
+pub use follow::EntryFollower;
 
 pub(crate) use sql::AuditSql;
 
