@@ -312,7 +312,9 @@ fn run<L: EventLog>(config: Config<L>) -> impl Stream<Item = Result<Delivery, Er
         done: false,
         ahead: None,
     };
-    futures_util::stream::unfold(follower, |mut f| async move {
+    // Boxed: the state moves in and out of each step's future, a pointer is
+    // cheaper to move than the follower (its listener holds a connection).
+    futures_util::stream::unfold(Box::new(follower), |mut f| async move {
         let item = f.next().await?;
         Some((item, f))
     })
