@@ -214,6 +214,38 @@ async fn the_relay_publishes_each_event_once_in_commit_order_with_its_headers(
         format!("{}.t0.Parcel.deliver", stream.prefix)
     );
 
+    // Another machine reads it with an ordinary durable pull consumer, here
+    // filtered to one tenant.
+    let consumer = stream
+        .jetstream
+        .get_stream(&stream.name)
+        .await?
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("reader".into()),
+            filter_subject: format!("{}.t1.>", stream.prefix),
+            ..Default::default()
+        })
+        .await?;
+    let mut batch = consumer
+        .fetch()
+        .max_messages(100)
+        .expires(Duration::from_millis(500))
+        .messages()
+        .await?;
+    let mut read = Vec::new();
+    while let Some(message) = futures_util::StreamExt::next(&mut batch).await {
+        let message = message?;
+        read.push(RelayedEvent::from_payload(&message.payload)?.position);
+        message.ack().await?;
+    }
+    let expected: Vec<Position> = messages
+        .iter()
+        .filter(|(_, _, e)| e.tenant.as_deref() == Some("t1"))
+        .map(|(_, _, e)| e.position)
+        .collect();
+    assert_eq!(read, expected, "one tenant's events, in commit order");
+    assert!(!read.is_empty());
+
     // Live: new events follow, after the relay's saved position.
     let running = tokio::spawn({
         let relay = relay.clone();
