@@ -96,8 +96,9 @@ impl<L: EventLog> Relay<L> {
         self
     }
 
-    /// Publishes up to `events` events (already read) before waiting for
-    /// their acknowledgements and saving the position once (256 by default).
+    /// The relay's unit of work, 256 events by default: it keeps up to four
+    /// batches published and not yet acknowledged, and saves its position
+    /// after every four batches acknowledged (and whenever it is idle).
     pub fn batch_size(mut self, events: usize) -> Self {
         self.batch = events.max(1);
         self
@@ -215,7 +216,7 @@ impl<L: EventLog> Relay<L> {
 
     /// Publishes from the saved position on until `done` or a failure: reads
     /// ahead, keeps up to four batches unacknowledged, saves the position
-    /// after every batch of acknowledgements and whenever it is idle.
+    /// after every four batches of acknowledgements and whenever it is idle.
     async fn pump(
         &self,
         checkpoint: &mut ConsumerCheckpoint<L>,

@@ -83,7 +83,7 @@ use crate::PgEventStore;
 use crate::follow::Position;
 use crate::sql;
 use crate::sql::names::fnv1a;
-use crate::subscribe::{Delivery, StartAt, Subscription};
+use crate::subscribe::{AbortOnDrop, Delivery, StartAt, Subscription};
 
 /// A projection fed by the log: handles each committed event once, in
 /// commit-safe order, in a transaction its position is saved in.
@@ -349,15 +349,7 @@ impl<L: EventLog> ConsumerCheckpoint<L> {
     /// Saves `position`, counting `handled` more events, if the saved position
     /// is still the one this checkpoint last read or saved.
     pub async fn save(&mut self, position: Position, handled: u64) -> Result<(), ConsumerError> {
-        let row = sql::query(&self.store.statements().consumers.save)
-            .bind(&self.name)
-            .bind(0_i32)
-            .bind(1_i32)
-            .bind(position.txid.to_string())
-            .bind(position.id.to_string())
-            .bind(self.at.map(|p| p.txid.to_string()))
-            .bind(self.at.map(|p| p.id.to_string()))
-            .bind(i64::try_from(handled).unwrap_or(i64::MAX))
+        let row = save_position(&self.store, &self.name, 0, 1, self.at, position, handled)
             .fetch_one(self.store.pool())
             .await
             .map_err(|e| Error::from_sqlx(format!("saving the position of `{}`", self.name), e))?;
@@ -388,6 +380,29 @@ async fn load_position<L: EventLog>(
         Some(row) => sql::get_saved_position::<L>(&row, "last_txid", "last_id"),
         None => Ok(None),
     }
+}
+
+/// The statement that moves consumer `name`'s `member` position from `from`
+/// to `to`, counting `handled` events, if it is still at `from` (compare and
+/// set); its `saved` column is 0 when it was not.
+fn save_position<L: EventLog>(
+    store: &PgEventStore<L>,
+    name: &str,
+    member: i32,
+    members: i32,
+    from: Option<Position>,
+    to: Position,
+    handled: u64,
+) -> sql::PgQuery {
+    sql::query(&store.statements().consumers.save)
+        .bind(name.to_owned())
+        .bind(member)
+        .bind(members)
+        .bind(to.txid.to_string())
+        .bind(to.id.to_string())
+        .bind(from.map(|p| p.txid.to_string()))
+        .bind(from.map(|p| p.id.to_string()))
+        .bind(i64::try_from(handled).unwrap_or(i64::MAX))
 }
 
 impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
@@ -585,8 +600,10 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         batch: &[Delivery],
         at: &mut Option<Position>,
     ) -> Result<u64, ConsumerError> {
-        if batch.len() > 1 {
-            match self.attempt(batch, *at).await {
+        if let [.., last] = batch
+            && batch.len() > 1
+        {
+            match self.attempt(batch, *at, last.position).await {
                 Ok(position) => {
                     *at = Some(position);
                     return Ok(batch.len() as u64);
@@ -616,7 +633,10 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(std::slice::from_ref(delivery), *at).await {
+            match self
+                .attempt(std::slice::from_ref(delivery), *at, delivery.position)
+                .await
+            {
                 Ok(position) => {
                     *at = Some(position);
                     return Ok(());
@@ -659,18 +679,16 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
         }
     }
 
-    /// One attempt: BEGIN, the handler, the position moved from `from` (compare
-    /// and set), COMMIT. Returns the new position.
+    /// One attempt: BEGIN, the handler, the position moved from `from` to the
+    /// batch's last event (compare and set), COMMIT. Returns the new position.
     async fn attempt(
         &self,
         batch: &[Delivery],
         from: Option<Position>,
+        to: Position,
     ) -> Result<Position, Attempt> {
         let log = |context: &'static str| {
             move |e: sqlx::Error| Attempt::Stop(Stop::Log(Error::from_sqlx(context, e)))
-        };
-        let Some(last) = batch.last() else {
-            return from.ok_or(Attempt::Stop(Stop::Moved));
         };
         let mut tx = self
             .store
@@ -682,25 +700,26 @@ impl<L: EventLog, C: Consumer> ConsumerRunner<L, C> {
             .handle_batch(&mut tx, batch)
             .await
             .map_err(Attempt::Handler)?;
-        let row = sql::query(&self.store.statements().consumers.save)
-            .bind(self.consumer.name())
-            .bind(self.member_column())
-            .bind(i32::try_from(self.members).unwrap_or(i32::MAX))
-            .bind(last.position.txid.to_string())
-            .bind(last.position.id.to_string())
-            .bind(from.map(|p| p.txid.to_string()))
-            .bind(from.map(|p| p.id.to_string()))
-            .bind(i64::try_from(batch.len()).unwrap_or(i64::MAX))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(log("saving a consumer's position"))?;
+        let members = i32::try_from(self.members).unwrap_or(i32::MAX);
+        let row = save_position(
+            &self.store,
+            self.consumer.name(),
+            self.member_column(),
+            members,
+            from,
+            to,
+            batch.len() as u64,
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(log("saving a consumer's position"))?;
         if sql::get::<i64>(&row, "saved").map_err(|e| Attempt::Stop(Stop::Log(e)))? == 0 {
             return Err(Attempt::Stop(Stop::Moved));
         }
         tx.commit()
             .await
             .map_err(log("committing a consumer's transaction"))?;
-        Ok(last.position)
+        Ok(to)
     }
 }
 
@@ -727,15 +746,6 @@ pub fn read_ahead<L: EventLog>(
         let _reader = &reader;
         receiver.poll_recv(cx)
     })
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// What an attempt failed on.

@@ -282,14 +282,16 @@ struct Follower<L: EventLog> {
     done: bool,
     /// While catching up: the next page, read ahead after the last page's
     /// end while the consumer handles this one.
-    ahead: Option<tokio::task::JoinHandle<Page>>,
+    ahead: Option<AbortOnDrop<Page>>,
 }
 
-impl<L: EventLog> Drop for Follower<L> {
+/// A task aborted when its handle is dropped: work read ahead for a stream
+/// stops with the stream.
+pub(crate) struct AbortOnDrop<T>(pub(crate) tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        if let Some(ahead) = self.ahead.take() {
-            ahead.abort();
-        }
+        self.0.abort();
     }
 }
 
@@ -346,7 +348,7 @@ impl<L: EventLog> Follower<L> {
             }
             self.listen().await;
             let read = match self.ahead.take() {
-                Some(ahead) => match ahead.await {
+                Some(mut ahead) => match (&mut ahead.0).await {
                     Ok(read) => read,
                     Err(_) => self.read().await,
                 },
@@ -371,9 +373,9 @@ impl<L: EventLog> Follower<L> {
                 // this page's end skips nothing.
                 let store = self.config.store.clone();
                 let batch = self.config.batch;
-                self.ahead = Some(tokio::spawn(async move {
+                self.ahead = Some(AbortOnDrop(tokio::spawn(async move {
                     store.read_positions(scanned, batch).await
-                }));
+                })));
             }
             let kept: Vec<_> = page
                 .into_iter()

@@ -14,6 +14,8 @@ use events_postgres::subscribe::Delivery;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::wait::wait_for;
+
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// Per-record locks.
@@ -76,6 +78,18 @@ impl Consumer for Seen {
             }
             Ok(())
         })
+    }
+}
+
+impl Seen {
+    /// A consumer `name` (member 0) that never fails.
+    fn healthy(name: &'static str) -> Self {
+        Seen {
+            name,
+            member: 0,
+            fail_on: None,
+            failures: Arc::new(AtomicU32::new(0)),
+        }
     }
 }
 
@@ -156,12 +170,7 @@ async fn a_projection_happens_once_across_failures_interruptions_and_restarts(
     assert_eq!(seen(&pool, "seen").await?, (1..=6).collect::<Vec<_>>());
 
     // Interrupted mid-run (the future dropped while it runs), then restarted.
-    let healthy = || Seen {
-        name: "seen",
-        member: 0,
-        fail_on: None,
-        failures: Arc::new(AtomicU32::new(0)),
-    };
+    let healthy = || Seen::healthy("seen");
     let interrupted = tokio::time::timeout(
         Duration::from_millis(30),
         store
@@ -191,12 +200,7 @@ async fn a_projection_happens_once_across_failures_interruptions_and_restarts(
 async fn a_restarted_consumer_resumes_after_its_last_committed_event(pool: PgPool) -> TestResult {
     let store = setup(&pool).await?;
     write(&store, 3, 3).await?; // 12 events
-    let healthy = || Seen {
-        name: "resume",
-        member: 0,
-        fail_on: None,
-        failures: Arc::new(AtomicU32::new(0)),
-    };
+    let healthy = || Seen::healthy("resume");
     store.consume(healthy()).run_until(|n| n == 5).await?;
     assert_eq!(seen(&pool, "resume").await?, (1..=5).collect::<Vec<_>>());
     store.consume(healthy()).run_until(|n| n == 7).await?;
@@ -231,18 +235,15 @@ async fn a_restarted_consumer_resumes_after_its_last_committed_event(pool: PgPoo
     write(&store, 2, 0).await?;
     // Lag counts the events every reader can see: another test's open
     // transaction (the watermark is cluster-wide) may hide them for a moment.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_for("a lag of two events", Duration::from_secs(10), || async {
         let status = store.consumer_status().await?;
-        if status[0].lag_events == 2 {
-            break;
+        match status.first().map(|s| s.lag_events) {
+            Some(2) => Ok(Some(())),
+            Some(lag) if lag > 2 => Err(format!("two events behind: {status:?}").into()),
+            _ => Ok(None),
         }
-        assert!(
-            status[0].lag_events < 2 && tokio::time::Instant::now() < deadline,
-            "two events behind: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await?;
 
     // Reset: the next run starts from the beginning (the projection is the
     // caller's to clear).
@@ -315,12 +316,7 @@ async fn a_group_splits_the_log_by_record_and_keeps_each_records_order(pool: PgP
 async fn a_rebuild_replays_the_log_from_the_start_with_progress(pool: PgPool) -> TestResult {
     let store = setup(&pool).await?;
     write(&store, 5, 39).await?; // 200 events
-    let healthy = || Seen {
-        name: "rebuilt",
-        member: 0,
-        fail_on: None,
-        failures: Arc::new(AtomicU32::new(0)),
-    };
+    let healthy = || Seen::healthy("rebuilt");
     store.consume(healthy()).run_until(|n| n == 200).await?;
     // The projection is cleared and rebuilt from the log.
     sqlx::query("DELETE FROM seen").execute(&pool).await?;
@@ -381,12 +377,7 @@ async fn batches_commit_together_and_a_failing_batch_names_its_event(pool: PgPoo
     assert_eq!(status[0].handled, 6);
     assert_eq!(status[0].position.map(|p| p.id), Some(EventId::Integer(6)));
 
-    let healthy = Seen {
-        name: "batched",
-        member: 0,
-        fail_on: None,
-        failures: Arc::new(AtomicU32::new(0)),
-    };
+    let healthy = Seen::healthy("batched");
     store
         .consume(healthy)
         .batch_size(8)
@@ -454,17 +445,17 @@ async fn a_second_runner_of_the_same_member_stops_without_applying_anything_twic
         matches!(stopped, Err(ConsumerError::Moved { ref consumer, member: 0 }) if consumer == "applied"),
         "{stopped:?}"
     );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT event_id) FROM applied")
-            .fetch_one(&pool)
-            .await?;
-        if n == 40 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{n} of 40 applied");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(
+        "the other runner to apply all 40",
+        Duration::from_secs(20),
+        || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT event_id) FROM applied")
+                .fetch_one(&pool)
+                .await?;
+            Ok((n == 40).then_some(()))
+        },
+    )
+    .await?;
     other.abort();
     let (rows, distinct): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT event_id) FROM applied")

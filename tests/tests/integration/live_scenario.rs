@@ -55,7 +55,8 @@ use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-type TestError = Box<dyn std::error::Error + Send + Sync>;
+use crate::wait::{TestError, wait_for};
+
 type TestResult<T = ()> = Result<T, TestError>;
 
 /// Concurrent writer tasks.
@@ -304,24 +305,6 @@ async fn within<T>(what: &str, fut: impl Future<Output = T>) -> TestResult<T> {
         .map_err(|_| format!("{what}: not within {WAIT:?}").into())
 }
 
-/// Polls `check` until it returns `Some`, failing after [`WAIT`] with `what`.
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> TestResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = TestResult<Option<T>>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(found) = check().await? {
-            return Ok(found);
-        }
-        if start.elapsed() > WAIT {
-            return Err(format!("{what}: not within {WAIT:?}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Collects one subscriber's deliveries up to the marker, then checks that
 /// nothing follows it.
 async fn subscriber(mut sub: Subscription<ScenarioLog>, n: usize) -> TestResult<Vec<Delivery>> {
@@ -549,6 +532,7 @@ async fn writers_subscribers_and_a_group_with_a_killed_member_see_each_event_onc
     let db = &pool;
     let waiting: String = wait_for(
         "the gated COMMIT to wait for the gate",
+        WAIT,
         move || async move {
             Ok(sqlx::query_scalar(
                 "SELECT a.query FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
@@ -575,7 +559,7 @@ async fn writers_subscribers_and_a_group_with_a_killed_member_see_each_event_onc
     drop(gate);
     // The COMMIT the killed run had sent completes: the row and the position
     // with it.
-    let saved: String = wait_for("the gated COMMIT to complete", move || async move {
+    let saved: String = wait_for("the gated COMMIT to complete", WAIT, move || async move {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT c.last_id FROM scenario_projection p, scenario_log_consumers c \
              WHERE p.event_id = $1 AND c.name = $2 AND c.member = 1",
@@ -673,6 +657,7 @@ async fn writers_subscribers_and_a_group_with_a_killed_member_see_each_event_onc
     let projected_n = &AtomicI64::new(0);
     let waited = wait_for(
         "the projection to hold every committed event",
+        WAIT,
         move || async move {
             if running.iter().any(|(_, h)| h.is_finished()) {
                 return Ok(Some(false));

@@ -45,4 +45,5 @@ mod request_context;
 mod subscribe;
 mod time_ranges;
 mod trust;
+mod wait;
 mod xid_wrap;

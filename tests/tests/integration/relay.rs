@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::wait::wait_for;
+
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// Per-record locks.
@@ -103,17 +105,11 @@ impl TestStream {
     }
 
     async fn wait_for(&self, messages: u64) -> TestResult {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let n = self.count().await.unwrap_or(0);
-            if n >= messages {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!("the stream holds {n} of {messages} messages").into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("the stream to hold {messages} messages");
+        wait_for(&what, Duration::from_secs(30), || async {
+            Ok((self.count().await.unwrap_or(0) >= messages).then_some(()))
+        })
+        .await
     }
 
     async fn delete(self) {
@@ -254,16 +250,16 @@ async fn the_relay_publishes_each_event_once_in_commit_order_with_its_headers(
     write(&store, 4).await?; // 6 more
     stream.wait_for(21).await?;
     // The position follows the acknowledgements.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = store.consumer_status().await?;
-        if status[0].handled == 21 {
-            assert_eq!(status[0].name, "nats-relay");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let status = wait_for(
+        "the relay to save 21 events",
+        Duration::from_secs(10),
+        || async {
+            let status = store.consumer_status().await?;
+            Ok(status.into_iter().find(|s| s.handled == 21))
+        },
+    )
+    .await?;
+    assert_eq!(status.name, "nats-relay");
     running.abort();
     assert_exactly_once(&stream, &pool).await?;
     stream.delete().await;
@@ -300,18 +296,15 @@ async fn a_relay_killed_between_publish_and_checkpoint_publishes_nothing_twice(
     // It saves once JetStream acknowledged: wait for that save to block.
     let waiting = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
                    AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'";
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let pids = loop {
-        let pids: Vec<i32> = sqlx::query_scalar(waiting).fetch_all(&pool).await?;
-        if !pids.is_empty() {
-            break pids;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the relay never saved"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let pids = wait_for(
+        "the relay's save to wait",
+        Duration::from_secs(10),
+        || async {
+            let pids: Vec<i32> = sqlx::query_scalar(waiting).fetch_all(&pool).await?;
+            Ok((!pids.is_empty()).then_some(pids))
+        },
+    )
+    .await?;
     assert!(stream.count().await? > 12, "published before the save");
     // Killed: the task and its connections, the one waiting to save included.
     killed.abort();
@@ -402,11 +395,13 @@ async fn with_nats_down_actions_go_on_and_the_relay_catches_up(pool: PgPool) -> 
     let mut nats = OwnNats::start()?;
     let stream = TestStream::new(&nats.url()).await?;
     let relay = stream.relay(&store);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while let Err(e) = relay.ensure_stream().await {
-        assert!(tokio::time::Instant::now() < deadline, "{e}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The server just started: wait until it takes the stream.
+    wait_for(
+        "the own NATS to take the stream",
+        Duration::from_secs(20),
+        || async { Ok(relay.ensure_stream().await.ok()) },
+    )
+    .await?;
     let running = tokio::spawn({
         let relay = relay.clone();
         async move { relay.run().await }
@@ -418,20 +413,17 @@ async fn with_nats_down_actions_go_on_and_the_relay_catches_up(pool: PgPool) -> 
     // Actions neither fail nor wait while the relay retries.
     write(&store, 20).await?; // 30 events
     assert!(!running.is_finished(), "the relay keeps trying");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        // Lag counts events every reader can see: other tests' open
-        // transactions may hide them for a moment.
-        let status = store.consumer_status().await?;
-        if status[0].lag_events >= 30 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the relay is behind: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Lag counts events every reader can see: other tests' open transactions
+    // may hide them for a moment.
+    wait_for(
+        "the relay to be 30 events behind",
+        Duration::from_secs(10),
+        || async {
+            let status = store.consumer_status().await?;
+            Ok(status.iter().any(|s| s.lag_events >= 30).then_some(()))
+        },
+    )
+    .await?;
 
     nats.up()?;
     stream.wait_for(36).await?;
