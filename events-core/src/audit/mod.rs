@@ -86,6 +86,7 @@
 //   named function each;
 // - `check`: the limits and rules shared by queries and manual entries;
 // - `entry`: what queries return; `present`: badges and resolvers;
+// - `scope`: what one viewer may read (`Scope`);
 // - `manual`: manual entries; `request`: their request context;
 // - `changes`: recorded changes (written through the call's scope, see
 //   `crate::call`).
@@ -99,6 +100,7 @@ mod present;
 mod query;
 mod request;
 mod rules;
+mod scope;
 mod valid;
 
 pub use changes::{Changes, FieldChange, Fields};
@@ -114,6 +116,7 @@ pub use manual::{ManualEntry, ValidEntry};
 pub use present::{Tone, action_tone, composite_key, mode_tone, resolve_actors, resolve_records};
 pub use query::{AuditQuery, CountMode, DEFAULT_COUNT_CAP, Order, Pagination};
 pub use request::RequestContext;
+pub use scope::{FieldPath, HiddenFields, Scope};
 pub use valid::{ActorKey, ValidQuery};
 
 /// The table holding the recorded [`Changes`] of event table `table`.

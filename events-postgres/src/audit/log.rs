@@ -2,7 +2,10 @@
 //! and its clone. Its methods live with their concern in the sibling modules.
 //! Public at the crate root, `events_postgres::AuditLog`.
 
+use std::sync::Arc;
+
 use events_core::EventLog;
+use events_core::audit::Scope;
 
 use super::AuditSql;
 use crate::PgEventStore;
@@ -23,6 +26,8 @@ use crate::PgEventStore;
 pub struct AuditLog<L: EventLog> {
     pub(super) store: PgEventStore<L>,
     pub(super) retention: Option<chrono::Duration>,
+    /// What this handle may read; every read statement applies it.
+    pub(super) scope: Arc<Scope>,
 }
 
 impl<L: EventLog> Clone for AuditLog<L> {
@@ -30,6 +35,7 @@ impl<L: EventLog> Clone for AuditLog<L> {
         AuditLog {
             store: self.store.clone(),
             retention: self.retention,
+            scope: Arc::clone(&self.scope),
         }
     }
 }
@@ -39,6 +45,7 @@ impl<L: EventLog> std::fmt::Debug for AuditLog<L> {
         f.debug_struct("AuditLog")
             .field("table", &L::TABLE)
             .field("retention", &self.retention)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +75,40 @@ impl<L: EventLog> AuditLog<L> {
         AuditLog {
             store,
             retention: None,
+            scope: Arc::new(Scope::everything()),
         }
+    }
+
+    /// This audit log as one viewer may read it: every read through the
+    /// returned handle (queries, counts, single entries, histories, facets,
+    /// typeahead, followers) applies `scope` inside its statement, so counts
+    /// and pages stay exact and hidden fields never leave the database.
+    /// Scoping a scoped log keeps both scopes ([`Scope::and`]): a handle can
+    /// be narrowed, never widened.
+    ///
+    /// A scope governs reading only: manual entries written and retention run
+    /// through a scoped handle are not restricted by it.
+    ///
+    /// ```no_run
+    /// # async fn run<L: events_core::EventLog>(audit: events_postgres::AuditLog<L>) -> Result<(), events_core::Error> {
+    /// use events_core::audit::{AuditQuery, Scope};
+    /// let support = audit.scoped(Scope::everything().only_tenants(["acme"]).hide_fields(["email"]));
+    /// let page = support.query(&AuditQuery::new().action_pattern("user.*").page(1, 50)).await?;
+    /// assert!(page.entries.iter().all(|e| e.tenant.as_deref() == Some("acme")));
+    /// # Ok(()) }
+    /// ```
+    pub fn scoped(&self, scope: Scope) -> AuditLog<L> {
+        AuditLog {
+            store: self.store.clone(),
+            retention: self.retention,
+            scope: Arc::new(Scope::clone(&self.scope).and(scope)),
+        }
+    }
+
+    /// What this handle may read ([`Scope::everything`] unless
+    /// [`scoped`](Self::scoped)).
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// The audit statements, built once with the store's.
