@@ -1,0 +1,14 @@
+//! The activity console: server-rendered HTML pages at the router's root.
+
+use std::sync::Arc;
+
+use axum::Router;
+use events_core::EventLog;
+
+use crate::policy::ReadPolicy;
+use crate::state::Shared;
+
+/// The console's routes.
+pub(crate) fn routes<L: EventLog, P: ReadPolicy>() -> Router<Arc<Shared<L, P>>> {
+    Router::new()
+}

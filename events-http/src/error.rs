@@ -1,0 +1,146 @@
+//! Errors of the HTTP layer and how they are answered: JSON for the API,
+//! `{"error": {"status", "parameter"?, "message"}}`, naming the parameter at
+//! fault for a 400. The console renders the same errors as a page.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use events_core::{AuditError, Error};
+use serde::Serialize;
+
+use crate::policy::Denied;
+
+/// Why a request was not answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// A query parameter or path segment could not be used (400).
+    #[error("invalid parameter `{parameter}`: {message}")]
+    BadParameter {
+        /// The parameter, as the client spelled it.
+        parameter: String,
+        /// What is wrong and what would be accepted.
+        message: String,
+    },
+    /// The policy refused the request (401 or 403).
+    #[error("{0}")]
+    Denied(Denied),
+    /// The policy returned a scope that cannot be applied (500: a bug in the
+    /// application's policy, logged; the viewer sees no detail).
+    #[error("the read policy returned an unusable scope: {0}")]
+    Policy(Error),
+    /// Nothing there, or nothing this viewer may see (404: the two are not
+    /// told apart, so existence does not leak).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was asked for (`entry 42`).
+        what: String,
+    },
+    /// The store failed (500; logged, the viewer sees no detail).
+    #[error("reading the event log failed: {0}")]
+    Store(Error),
+}
+
+impl ApiError {
+    /// A 400 naming `parameter`.
+    pub fn bad_parameter(parameter: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::BadParameter {
+            parameter: parameter.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The response status.
+    ///
+    /// ```
+    /// use events_http::ApiError;
+    /// assert_eq!(ApiError::bad_parameter("per_page", "at most 1000").status().as_u16(), 400);
+    /// ```
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Denied(d) => d.status(),
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Policy(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The parameter at fault, for a 400.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            ApiError::BadParameter { parameter, .. } => Some(parameter),
+            _ => None,
+        }
+    }
+
+    /// What the viewer is told: the full message for their own mistakes, a
+    /// generic line for server faults (whose detail goes to the log).
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::BadParameter { message, .. } => message.clone(),
+            ApiError::Denied(d) => d.message().to_owned(),
+            ApiError::NotFound { .. } => self.to_string(),
+            ApiError::Policy(_) | ApiError::Store(_) => {
+                "the server could not read the activity log; the error was logged".to_owned()
+            }
+        }
+    }
+
+    /// Logs server faults (once, where the response is made).
+    pub(crate) fn log(&self) {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "events-http request failed");
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    /// A store error: a refused filter is the client's 400 (naming the
+    /// filter), an entry not found a 404, anything else a 500.
+    fn from(error: Error) -> ApiError {
+        match error {
+            Error::Audit(AuditError::InvalidFilter { field, message }) => ApiError::BadParameter {
+                parameter: field,
+                message,
+            },
+            Error::Audit(AuditError::EntryNotFound { id }) => ApiError::NotFound {
+                what: format!("entry {id}"),
+            },
+            other => ApiError::Store(other),
+        }
+    }
+}
+
+/// The JSON body of an error.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorBody {
+    pub(crate) error: ErrorDetail,
+}
+
+/// An error's fields.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorDetail {
+    pub(crate) status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) parameter: Option<String>,
+    pub(crate) message: String,
+}
+
+impl From<&ApiError> for ErrorBody {
+    fn from(e: &ApiError) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                status: e.status().as_u16(),
+                parameter: e.parameter().map(str::to_owned),
+                message: e.public_message(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        (self.status(), Json(ErrorBody::from(&self))).into_response()
+    }
+}
