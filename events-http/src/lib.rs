@@ -41,6 +41,7 @@
 mod api;
 mod console;
 mod error;
+mod params;
 mod policy;
 mod state;
 
