@@ -96,13 +96,25 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     /// A store error: a refused filter is the client's 400 (naming the
-    /// filter), an entry not found a 404, anything else a 500.
+    /// filter), as is an order or filter by commit time on a log that does not
+    /// record it; an entry not found a 404, anything else a 500.
     fn from(error: Error) -> ApiError {
         match error {
             Error::Audit(AuditError::InvalidFilter { field, message }) => ApiError::BadParameter {
                 parameter: field,
                 message,
             },
+            Error::Audit(AuditError::CommitTimeNotTracked { used, .. }) => {
+                let message = error.to_string();
+                ApiError::BadParameter {
+                    parameter: if used.starts_with("an order") {
+                        "order".to_owned()
+                    } else {
+                        used.to_owned()
+                    },
+                    message,
+                }
+            }
             Error::Audit(AuditError::EntryNotFound { id }) => ApiError::NotFound {
                 what: format!("entry {id}"),
             },
@@ -111,18 +123,23 @@ impl From<Error> for ApiError {
     }
 }
 
-/// The JSON body of an error.
-#[derive(Debug, Serialize)]
+/// The JSON body of every error the API answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorBody {
+    /// What went wrong.
     pub(crate) error: ErrorDetail,
 }
 
 /// An error's fields.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorDetail {
+    /// The HTTP status, repeated.
     pub(crate) status: u16,
+    /// For a 400: the query parameter, path segment or header at fault, as
+    /// the client spelled it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) parameter: Option<String>,
+    /// What is wrong and what would be accepted; a generic line for a 500.
     pub(crate) message: String,
 }
 

@@ -41,6 +41,7 @@
 mod api;
 mod console;
 mod error;
+mod live;
 mod params;
 mod policy;
 mod state;
@@ -96,6 +97,7 @@ impl<L: EventLog, P: ReadPolicy> EventsHttp<L, P> {
         let shared = Arc::new(Shared {
             audit: self.audit,
             policy: self.policy,
+            wakeups: live::Wakeups::default(),
         });
         Router::new()
             .nest("/api", api::routes::<L, P>())

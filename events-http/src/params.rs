@@ -79,6 +79,30 @@ pub(crate) const PAGE_PARAMS: &[(&str, &str)] = &[
     ("count", "none, exact, estimated, capped or capped:N"),
 ];
 
+/// The parameters of a record's history (`records/{resource}/{record_id}/history`).
+pub(crate) const HISTORY_PARAMS: &[(&str, &str)] = &[
+    (
+        "after",
+        "cursor: the `next_cursor` of the previous part of a long history",
+    ),
+    ("limit", "entries per part, 1 to 1000 (default 1000)"),
+];
+
+/// The parameters of the action typeahead (`actions`).
+pub(crate) const TYPEAHEAD_PARAMS: &[(&str, &str)] = &[
+    (
+        "q",
+        "the text action names start with (all names when empty)",
+    ),
+    ("limit", "names to return, 1 to 1000 (default 5)"),
+];
+
+/// The stream's own parameter, besides the filters.
+pub(crate) const STREAM_PARAMS: &[(&str, &str)] = &[(
+    "limit",
+    "most entries in one event, 1 to 1000 (default 100)",
+)];
+
 /// Entries per page unless `per_page` or `limit` says otherwise.
 pub(crate) const DEFAULT_PER_PAGE: u64 = 50;
 
@@ -145,15 +169,15 @@ impl Params {
 
     /// The audit query these parameters describe (filters, order, paging and
     /// count), refusing unknown parameters and malformed values. The query is
-    /// checked against the log's key types here, so a bad record id is a 400
-    /// naming `record_id`.
+    /// validated against the log's types here (key shapes, commit time), so a
+    /// bad record id is a 400 naming `record_id`, not a store error later.
     pub(crate) fn query<L: EventLog>(
         &self,
         extra: &[(&str, &str)],
     ) -> Result<AuditQuery<L>, ApiError> {
         self.refuse_unknown(&[FILTER_PARAMS, PAGE_PARAMS, extra])?;
         let q = self.paging(self.filters::<L>()?)?;
-        q.check().map_err(|e| rename(ApiError::from(e)))?;
+        q.validate().map_err(store_error)?;
         Ok(q)
     }
 
@@ -165,7 +189,7 @@ impl Params {
     ) -> Result<AuditQuery<L>, ApiError> {
         self.refuse_unknown(&[FILTER_PARAMS, extra])?;
         let q = self.filters::<L>()?;
-        q.check().map_err(|e| rename(ApiError::from(e)))?;
+        q.validate().map_err(store_error)?;
         Ok(q)
     }
 
@@ -337,6 +361,13 @@ impl Params {
         }
         Ok(q)
     }
+}
+
+/// A store error as the API reports it: a refused filter is a 400 naming the
+/// query parameter (not the model's field), anything else as [`ApiError`]'s
+/// `From` says.
+pub(crate) fn store_error(error: events_core::Error) -> ApiError {
+    rename(ApiError::from(error))
 }
 
 /// The API's name for the filter a store error names.

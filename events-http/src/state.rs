@@ -1,8 +1,11 @@
 //! What every handler shares: the unscoped audit log (reached only through a
-//! [`Viewer`](crate::policy::Viewer)) and the policy.
+//! [`Viewer`](crate::policy::Viewer)), the policy, and the wake-ups of live
+//! readers.
 
 use events_core::EventLog;
 use events_postgres::AuditLog;
+
+use crate::live::Wakeups;
 
 /// The router's state.
 pub(crate) struct Shared<L: EventLog, P> {
@@ -10,4 +13,7 @@ pub(crate) struct Shared<L: EventLog, P> {
     pub(crate) audit: AuditLog<L>,
     /// The application's read policy.
     pub(crate) policy: P,
+    /// The shared `LISTEN` connection of live readers (the audit log above
+    /// only listens through it; entries are read through a viewer).
+    pub(crate) wakeups: Wakeups,
 }
