@@ -7,8 +7,12 @@
 //! between is lost. A `ready` event at connect carries the starting position,
 //! so a client that reconnects before any entry arrived resumes from its first
 //! connect too. Without `Last-Event-ID`, only entries committed after connect
-//! are sent (resuming from the `ready` position can also deliver the entries
-//! of transactions that were committing at that moment).
+//! are sent. Resuming from an `entries` event's id is exact; resuming from a
+//! `ready` id never loses an entry but can also deliver entries that committed
+//! shortly before the first connect (while a transaction anywhere in the
+//! database cluster that began before them was still open): the position of
+//! "now" is a transaction horizon, not an entry. Clients de-duplicate by
+//! entry id if that matters to them.
 //!
 //! The reader waits between reads for the router's shared `LISTEN` connection
 //! ([`Wakeups`](crate::live::Wakeups)) when the store sends notifications,
