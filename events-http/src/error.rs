@@ -161,3 +161,37 @@ impl IntoResponse for ApiError {
         (self.status(), Json(ErrorBody::from(&self))).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store's refusals are the client's 400, naming what to change.
+    #[test]
+    fn store_refusals_are_400_naming_the_parameter() {
+        let order = ApiError::from(Error::Audit(AuditError::CommitTimeNotTracked {
+            table: "events",
+            used: "an order by commit time",
+        }));
+        assert_eq!(
+            (order.status().as_u16(), order.parameter()),
+            (400, Some("order"))
+        );
+        let since = ApiError::from(Error::Audit(AuditError::CommitTimeNotTracked {
+            table: "events",
+            used: "committed_since",
+        }));
+        assert_eq!(since.parameter(), Some("committed_since"));
+        assert!(since.public_message().contains("track_commit_time"));
+        let missing = ApiError::from(Error::Audit(AuditError::EntryNotFound {
+            id: events_core::EventId::Integer(7),
+        }));
+        assert_eq!(missing.status().as_u16(), 404);
+        let fault = ApiError::from(Error::MalformedRow {
+            column: "data".into(),
+            message: "secret detail".into(),
+        });
+        assert_eq!(fault.status().as_u16(), 500);
+        assert!(!fault.public_message().contains("secret detail"));
+    }
+}

@@ -280,10 +280,10 @@ impl Params {
         if let Some(module) = self.one("module")? {
             q = q.module(module);
         }
-        if let Some(flag) = self.one("hide_unchanged")? {
-            if boolean("hide_unchanged", flag)? {
-                q = q.hide_unchanged();
-            }
+        if let Some(flag) = self.one("hide_unchanged")?
+            && boolean("hide_unchanged", flag)?
+        {
+            q = q.hide_unchanged();
         }
         Ok(q)
     }
