@@ -8,6 +8,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod audit_log;
+
 /// Times `f` once.
 pub async fn time<F: Future<Output = T>, T>(f: F) -> (T, Duration) {
     let start = Instant::now();

@@ -10,11 +10,10 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use events_core::EventLog;
-use events_core::audit::{AuditQuery, Scope};
+use events_core::audit::Scope;
 use events_postgres::AuditLog;
 
 use crate::error::ApiError;
-use crate::params::store_error;
 use crate::state::Shared;
 
 /// The application's read permissions: from a request (its own session cookie,
@@ -28,7 +27,7 @@ use crate::state::Shared;
 ///
 /// ```
 /// use axum::http::request::Parts;
-/// use events_core::audit::{AuditQuery, Scope};
+/// use events_core::audit::Scope;
 /// use events_http::{Denied, ReadPolicy};
 ///
 /// /// Admins see everything; support staff one tenant, without emails.
@@ -147,17 +146,5 @@ impl<L: EventLog, P: ReadPolicy> FromRequestParts<Arc<Shared<L, P>>> for Viewer<
         Ok(Viewer {
             audit: state.audit.scoped(scope),
         })
-    }
-}
-
-impl<L: EventLog> Viewer<L> {
-    /// Refuses a query filtering on a metadata key hidden from this viewer (a
-    /// 400 naming the parameter): what matches such a filter would reveal the
-    /// hidden value. Checked before any statement runs; the store checks again.
-    pub(crate) fn may_filter(&self, query: &AuditQuery<L>) -> Result<(), ApiError> {
-        self.audit
-            .scope()
-            .check_filters(&query.filters)
-            .map_err(store_error)
     }
 }

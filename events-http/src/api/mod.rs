@@ -28,6 +28,7 @@ use axum::Router;
 use axum::routing::get;
 use events_core::EventLog;
 
+use crate::error::ApiError;
 use crate::policy::ReadPolicy;
 use crate::state::Shared;
 
@@ -44,4 +45,14 @@ pub(crate) fn routes<L: EventLog, P: ReadPolicy>() -> Router<Arc<Shared<L, P>>> 
         .route("/actions", get(facets::actions::<L>))
         .route("/stream", get(stream::stream::<L, P>))
         .route("/openapi.json", get(openapi::serve::<L>))
+        // A route, not a fallback: fallbacks of a router nested twice (under
+        // `api/`, then under the application's mount) are not reached.
+        .route("/{*rest}", get(no_route))
+}
+
+/// Any other path under `api/`: a JSON 404 like every other refusal.
+async fn no_route() -> ApiError {
+    ApiError::NotFound {
+        what: "API route".to_owned(),
+    }
 }

@@ -181,5 +181,9 @@ async fn the_router_works_under_a_nested_path(pool: PgPool) -> TestResult {
     assert_eq!(doc["servers"][0]["url"], "/admin/activity/api");
     let (status, _) = server.get("all", "/api/entries").await?;
     assert_eq!(status, 404, "nothing at the root");
+    // An unknown API route: a JSON 404 like every refusal.
+    server
+        .error("all", "/admin/activity/api/nothing", 404)
+        .await?;
     Ok(())
 }
