@@ -26,6 +26,8 @@ struct Sse {
 struct Events {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buffer: String,
+    /// The most entries one event carried.
+    largest: usize,
 }
 
 impl Events {
@@ -59,6 +61,7 @@ impl Events {
         Ok(Events {
             body: Box::pin(response.bytes_stream()),
             buffer: String::new(),
+            largest: 0,
         })
     }
 
@@ -105,7 +108,9 @@ impl Events {
             raw.push_str(&event.data);
             let data: Value = serde_json::from_str(&event.data)?;
             assert_eq!(data["position"].as_str(), event.id.as_deref());
-            entries.extend(data["entries"].as_array().cloned().unwrap_or_default());
+            let batch = data["entries"].as_array().cloned().unwrap_or_default();
+            self.largest = self.largest.max(batch.len());
+            entries.extend(batch);
             id = event.id;
         }
         Ok((entries, raw, id))
@@ -158,6 +163,7 @@ async fn the_stream_sends_new_entries_and_resumes(pool: PgPool) -> TestResult {
             ["live.0", "live.1", "live.2", "live.3", "live.4"],
             "notify={notify}"
         );
+        assert!(events.largest <= 2, "at most `limit` entries an event");
         drop(events);
 
         // Committed while disconnected: delivered on resuming, once.
