@@ -153,12 +153,8 @@ impl Scope {
         I: IntoIterator<Item = K>,
         K: Into<Key>,
     {
-        self.tenants.push(
-            tenants
-                .into_iter()
-                .map(|t| t.into().to_string())
-                .collect(),
-        );
+        self.tenants
+            .push(tenants.into_iter().map(|t| t.into().to_string()).collect());
         self
     }
 
@@ -463,7 +459,10 @@ mod tests {
             metadata: Some(serde_json::json!({"mode": "x"})),
             ..Filters::default()
         };
-        assert!(scope.check_filters(&f).is_err(), "a path under `mode` hides `mode`");
+        assert!(
+            scope.check_filters(&f).is_err(),
+            "a path under `mode` hides `mode`"
+        );
         f.metadata = None;
         f.for_user = Some(Key::from("u1"));
         assert!(scope.check_filters(&f).is_err());

@@ -58,13 +58,15 @@ impl<L: EventLog> AuditLog<L> {
     /// ```
     pub async fn explain(&self, what: Explain<'_, L>) -> Result<String, Error> {
         let s = match what {
-            Explain::Query(q) => self.sql().entries(&q.validate()?)?,
+            Explain::Query(q) => self.sql().entries(&self.checked(q)?, &self.scope)?,
             // An estimate is itself an EXPLAIN: show the plan it reads the rows from.
-            Explain::Count(q, CountMode::Estimated) => self.sql().count_body("", &q.validate()?)?,
-            Explain::Count(q, mode) => self.sql().count(&q.validate()?, mode)?.0,
+            Explain::Count(q, CountMode::Estimated) => {
+                self.sql().count_body("", &self.checked(q)?, &self.scope)?
+            }
+            Explain::Count(q, mode) => self.sql().count(&self.checked(q)?, mode, &self.scope)?.0,
             Explain::SearchActions(term) => self.search_sql(term, SEARCH_LIMIT)?,
             Explain::Facet(facet) => self.facet_sql(facet, FACET_LIMIT)?,
-            Explain::Get(id) => self.sql().entry::<L>(id)?,
+            Explain::Get(id) => self.sql().entry::<L>(id, &self.scope)?,
         };
         let rows = s
             .query_prefixed("EXPLAIN ")

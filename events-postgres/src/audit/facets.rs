@@ -7,6 +7,7 @@ use events_core::audit::{AuditQuery, EntryActor, EntryKind, Facets};
 use events_core::{Error, EventLog, Key};
 use sqlx::postgres::PgRow;
 
+use super::scope::ScanBounds;
 use super::sql::{self, Sql};
 use super::{AuditLog, FACET_LIMIT};
 use crate::sql::get;
@@ -57,6 +58,20 @@ impl<L: EventLog> AuditLog<L> {
     pub(super) fn search_sql(&self, term: &str, limit: u64) -> Result<Sql, Error> {
         AuditQuery::<L>::new().search(term).check()?;
         let limit = page_size("limit", limit)?;
+        if self.scope.constrains_rows() {
+            self.scope.check()?;
+            let mut s = Sql::default();
+            let bounds = ScanBounds {
+                lower: Some(s.arg("search", term.to_owned())?),
+                upper: sql::prefix_upper_bound(term)
+                    .map(|upper| s.arg("search", upper))
+                    .transpose()?,
+                limit: Some(s.arg("limit", limit)?),
+            };
+            self.sql()
+                .scoped_skip_scan(&mut s, sql::ACTION, &bounds, &self.scope)?;
+            return Ok(s);
+        }
         let mut s = match sql::prefix_upper_bound(term) {
             Some(upper) => {
                 let mut s = Sql::new(self.sql().search_bounded.as_ref());
@@ -84,14 +99,33 @@ impl<L: EventLog> AuditLog<L> {
 
     /// The listing statement of `facet`, `limit` checked as a page size.
     pub(super) fn facet_sql(&self, facet: Facet, limit: u64) -> Result<Sql, Error> {
+        let hidden_key = match facet {
+            Facet::Modes => Some("mode"),
+            Facet::Modules => Some("module"),
+            _ => None,
+        };
+        if hidden_key.is_some_and(|k| self.scope.hides_metadata_key(k)) {
+            // The scope hides the key: no values to list.
+            return Ok(Sql::new("SELECT NULL::text AS v WHERE FALSE"));
+        }
+        if self.scope.constrains_rows() {
+            self.scope.check()?;
+            let expr = self
+                .sql()
+                .facet_expr(facet)
+                .ok_or_else(|| unknown_facet::<L>(facet))?;
+            let mut s = Sql::default();
+            let bounds = ScanBounds {
+                lower: None,
+                upper: None,
+                limit: Some(s.arg("limit", page_size("limit", limit)?)?),
+            };
+            self.sql()
+                .scoped_skip_scan(&mut s, &expr, &bounds, &self.scope)?;
+            return Ok(s);
+        }
         let Some(text) = self.sql().facet(facet) else {
-            return Err(Error::Audit(events_core::AuditError::InvalidFilter {
-                field: "facet".into(),
-                message: format!(
-                    "{facet:?}: the log has {} actor columns",
-                    L::ACTOR_COLUMNS.len()
-                ),
-            }));
+            return Err(unknown_facet::<L>(facet));
         };
         let mut s = Sql::new(text.as_ref());
         s.arg("limit", page_size("limit", limit)?)?;
@@ -214,6 +248,17 @@ impl<L: EventLog> AuditLog<L> {
             modules: self.distinct_modules().await?,
         })
     }
+}
+
+/// The error for an actor column index out of range.
+fn unknown_facet<L: EventLog>(facet: Facet) -> Error {
+    Error::Audit(events_core::AuditError::InvalidFilter {
+        field: "facet".into(),
+        message: format!(
+            "{facet:?}: the log has {} actor columns",
+            L::ACTOR_COLUMNS.len()
+        ),
+    })
 }
 
 /// `n` as a page size of 1 to [`MAX_PAGE_SIZE`](events_core::audit::MAX_PAGE_SIZE),

@@ -139,7 +139,7 @@ fn actions(s: &mut Sql, f: &Filters) -> Result<(), Error> {
 
 /// `action` starting with `prefix`: a byte range, which the action index
 /// serves in any plan (a `LIKE` pattern would need escaping, and a constant).
-fn action_prefix(s: &mut Sql, field: &str, prefix: &str) -> Result<(), Error> {
+pub(super) fn action_prefix(s: &mut Sql, field: &str, prefix: &str) -> Result<(), Error> {
     s.push(&format!("({ACTION} >= "));
     s.bind(field, prefix.to_owned())?;
     if let Some(upper) = prefix_upper_bound(prefix) {

@@ -70,7 +70,7 @@ impl<L: EventLog> AuditLog<L> {
         query: &AuditQuery<L>,
         start: StartAt,
     ) -> Result<EntryFollower<L>, Error> {
-        let query = query.validate()?;
+        let query = self.checked(query)?;
         let (position, skip) = match start {
             StartAt::Beginning => (None, None),
             StartAt::After(position) => (Some(position), None),
@@ -152,15 +152,15 @@ impl<L: EventLog> EntryFollower<L> {
     fn page(&self, limit: i64) -> Result<Sql, Error> {
         let sql = self.audit.sql();
         let join_commits = self.query.uses_commit_time();
-        let mut s = Sql::new(format!(
-            "SELECT {}, {} AS committed_at, ch.old_values, ch.new_values, ch.diff_values, \
-             ch.unchanged FROM (SELECT {}{} FROM {} e",
-            sql.outer_columns,
-            if join_commits {
-                "p.committed_at"
-            } else {
-                "c.committed_at"
-            },
+        let mut s = Sql::default();
+        let committed = if join_commits {
+            "p.committed_at"
+        } else {
+            "c.committed_at"
+        };
+        sql.entry_select(&mut s, &self.audit.scope, committed)?;
+        s.push(&format!(
+            " FROM (SELECT {}{} FROM {} e",
             sql.inner_columns,
             if join_commits { ", c.committed_at" } else { "" },
             sql.table,
@@ -170,6 +170,7 @@ impl<L: EventLog> EntryFollower<L> {
         }
         s.push(" WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())");
         sql.filters(&mut s, &self.query)?;
+        sql.scope_conditions(&mut s, &self.audit.scope)?;
         if let Some(p) = &self.position {
             s.push(" AND (e.txid, e.id) > (")
                 .bind("txid", p.txid.to_string())?

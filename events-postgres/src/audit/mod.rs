@@ -77,6 +77,7 @@ pub(crate) mod log;
 mod notify;
 mod read;
 mod retention;
+mod scope;
 mod select;
 mod shortcuts;
 mod sql;

@@ -31,7 +31,7 @@ impl<L: EventLog> AuditLog<L> {
     /// # Ok(()) }
     /// ```
     pub async fn query(&self, query: &AuditQuery<L>) -> Result<AuditPage, Error> {
-        let query = query.validate()?;
+        let query = self.checked(query)?;
         let mode = query.effective_count_mode();
         let (entries, total) =
             try_join(self.entries(&query), self.count_with(&query, mode)).await?;
@@ -54,7 +54,7 @@ impl<L: EventLog> AuditLog<L> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self, query: &AuditQuery<L>) -> Result<Vec<AuditEntry>, Error> {
-        Ok(self.entries(&query.validate()?).await?.0)
+        Ok(self.entries(&self.checked(query)?).await?.0)
     }
 
     /// Every entry matching `query`'s filters, in its order, read in keyset pages
@@ -68,7 +68,7 @@ impl<L: EventLog> AuditLog<L> {
     /// # Ok(()) }
     /// ```
     pub async fn list_all(&self, query: AuditQuery<L>) -> Result<Vec<AuditEntry>, Error> {
-        let mut query = query.after(None).limit(ALL_BATCH).validate()?;
+        let mut query = self.checked(&query.after(None).limit(ALL_BATCH))?;
         let mut all = Vec::new();
         loop {
             let (entries, next) = self.entries(&query).await?;
@@ -91,7 +91,7 @@ impl<L: EventLog> AuditLog<L> {
     /// # Ok(()) }
     /// ```
     pub async fn count(&self, query: &AuditQuery<L>) -> Result<Count, Error> {
-        let query = query.validate()?;
+        let query = self.checked(query)?;
         let mode = match query.count() {
             None | Some(CountMode::None) => CountMode::Exact,
             Some(mode) => mode,
@@ -115,7 +115,7 @@ impl<L: EventLog> AuditLog<L> {
         let id = id.into();
         let row = self
             .sql()
-            .entry::<L>(id)?
+            .entry::<L>(id, &self.scope)?
             .query()
             .fetch_optional(self.store.pool())
             .await
@@ -138,12 +138,20 @@ impl<L: EventLog> AuditLog<L> {
             .ok_or(Error::Audit(events_core::AuditError::EntryNotFound { id }))
     }
 
+    /// `query` validated, and allowed by this handle's scope: the scope's own
+    /// values are sendable and no filter reads a metadata key it hides.
+    pub(super) fn checked(&self, query: &AuditQuery<L>) -> Result<ValidQuery<L>, Error> {
+        self.scope.check()?;
+        self.scope.check_filters(&query.filters)?;
+        query.validate()
+    }
+
     /// The page's entries and the cursor after it (when more follow).
     async fn entries(
         &self,
         query: &ValidQuery<L>,
     ) -> Result<(Vec<AuditEntry>, Option<Cursor>), Error> {
-        let s = self.sql().entries(query)?;
+        let s = self.sql().entries(query, &self.scope)?;
         let rows = s
             .query()
             .fetch_all(self.store.pool())
@@ -172,7 +180,7 @@ impl<L: EventLog> AuditLog<L> {
         if mode == CountMode::None {
             return Ok(None);
         }
-        if mode == CountMode::Estimated && query.is_unfiltered() {
+        if mode == CountMode::Estimated && query.is_unfiltered() && !self.scope.constrains_rows() {
             let tuples: Option<f64> = sqlx::query_scalar(
                 "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)",
             )
@@ -186,7 +194,7 @@ impl<L: EventLog> AuditLog<L> {
                 return Ok(Some(Count::Estimated(estimate(tuples))));
             }
         }
-        let (s, plan) = self.sql().count(query, mode)?;
+        let (s, plan) = self.sql().count(query, mode, &self.scope)?;
         let row = s
             .query()
             .fetch_one(self.store.pool())

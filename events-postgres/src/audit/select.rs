@@ -4,7 +4,7 @@
 //! ([`AuditSql::filters`]); nothing is checked here any more: the query is a
 //! [`ValidQuery`].
 
-use events_core::audit::{CountMode, Cursor, Order, ValidQuery};
+use events_core::audit::{CountMode, Cursor, Order, Scope, ValidQuery};
 use events_core::{Error, EventId, EventLog};
 
 use super::sql::{AuditSql, Sql, bind_id};
@@ -23,7 +23,11 @@ impl AuditSql {
     /// Entries of `query`: filters, keyset cursor, order, limit and offset, then
     /// the commit time and changes of just the rows returned. Fetches one row
     /// more than the page size, to know whether another page follows.
-    pub(crate) fn entries<L: EventLog>(&self, q: &ValidQuery<L>) -> Result<Sql, Error> {
+    pub(crate) fn entries<L: EventLog>(
+        &self,
+        q: &ValidQuery<L>,
+        scope: &Scope,
+    ) -> Result<Sql, Error> {
         let by_commit = q.order().by_commit();
         let join_commits = q.uses_commit_time();
         let dir = if q.order().descending() {
@@ -41,10 +45,10 @@ impl AuditSql {
         } else {
             "c.committed_at"
         };
-        let mut s = Sql::new(format!(
-            "SELECT {}, {committed} AS committed_at, ch.old_values, ch.new_values, \
-             ch.diff_values, ch.unchanged FROM (SELECT {}{} FROM {} e",
-            self.outer_columns,
+        let mut s = Sql::default();
+        self.entry_select(&mut s, scope, committed)?;
+        s.push(&format!(
+            " FROM (SELECT {}{} FROM {} e",
             self.inner_columns,
             if join_commits { ", c.committed_at" } else { "" },
             self.table,
@@ -54,6 +58,7 @@ impl AuditSql {
         }
         s.push(" WHERE TRUE");
         self.filters(&mut s, q)?;
+        self.scope_conditions(&mut s, scope)?;
         if let Some(cursor) = q.cursor() {
             keyset::<L>(&mut s, cursor)?;
         }
@@ -75,15 +80,17 @@ impl AuditSql {
         Ok(s)
     }
 
-    /// One entry by id.
-    pub(crate) fn entry<L: EventLog>(&self, id: EventId) -> Result<Sql, Error> {
-        let mut s = Sql::new(format!(
-            "SELECT {}, c.committed_at AS committed_at, ch.old_values, ch.new_values, \
-             ch.diff_values, ch.unchanged FROM (SELECT {} FROM {} e WHERE e.id = ",
-            self.outer_columns, self.inner_columns, self.table,
+    /// One entry by id, if `scope` allows it.
+    pub(crate) fn entry<L: EventLog>(&self, id: EventId, scope: &Scope) -> Result<Sql, Error> {
+        let mut s = Sql::default();
+        self.entry_select(&mut s, scope, "c.committed_at")?;
+        s.push(&format!(
+            " FROM (SELECT {} FROM {} e WHERE e.id = ",
+            self.inner_columns, self.table,
         ));
         let id = bind_id::<L>(&mut s, "id", id)?;
         s.push(&id);
+        self.scope_conditions(&mut s, scope)?;
         s.push(&format!(
             ") p LEFT JOIN {} c ON c.txid = p.txid LEFT JOIN {} ch ON ch.event_id = p.id",
             self.commits, self.changes
@@ -97,6 +104,7 @@ impl AuditSql {
         &self,
         prefix: &str,
         q: &ValidQuery<L>,
+        scope: &Scope,
     ) -> Result<Sql, Error> {
         let mut s = Sql::new(format!("{prefix}SELECT 1 FROM {} e", self.table));
         if !q.filters().committed.is_open() {
@@ -104,6 +112,7 @@ impl AuditSql {
         }
         s.push(" WHERE TRUE");
         self.filters(&mut s, q)?;
+        self.scope_conditions(&mut s, scope)?;
         Ok(s)
     }
 
@@ -112,15 +121,16 @@ impl AuditSql {
         &self,
         q: &ValidQuery<L>,
         mode: CountMode,
+        scope: &Scope,
     ) -> Result<(Sql, CountPlan), Error> {
         Ok(match mode {
             CountMode::None | CountMode::Exact => {
-                let mut s = self.count_body("SELECT count(*) FROM (", q)?;
+                let mut s = self.count_body("SELECT count(*) FROM (", q, scope)?;
                 s.push(") s");
                 (s, CountPlan::Exact)
             }
             CountMode::Capped(cap) => {
-                let mut s = self.count_body("SELECT count(*) FROM (", q)?;
+                let mut s = self.count_body("SELECT count(*) FROM (", q, scope)?;
                 s.push(" LIMIT ");
                 let limit = i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX);
                 s.bind("count", limit)?;
@@ -128,7 +138,7 @@ impl AuditSql {
                 (s, CountPlan::Capped(cap))
             }
             CountMode::Estimated => (
-                self.count_body("EXPLAIN (FORMAT JSON) ", q)?,
+                self.count_body("EXPLAIN (FORMAT JSON) ", q, scope)?,
                 CountPlan::Estimate,
             ),
         })

@@ -119,8 +119,9 @@ pub(crate) struct AuditSql {
     pub(crate) regclass: String,
     /// Inner select list (alias `e`).
     pub(super) inner_columns: String,
-    /// Outer select list (alias `p`), before `committed_at` and the changes.
-    pub(super) outer_columns: String,
+    /// Outer select list (alias `p`), before `committed_at` and the changes;
+    /// [`AuditSql::entry_select`] puts the statement's head together.
+    pub(super) outer_list: Vec<String>,
     /// Quoted actor columns, in config order.
     pub(super) actor_columns: Vec<String>,
     /// Insert of a manual entry (and its changes), see [`AuditSql::new`].
@@ -177,17 +178,28 @@ impl AuditSql {
              SELECT id, occurred_at, txid::text FROM entry",
         );
 
-        let metadata_key = |key: &str| format!("(e.metadata ->> '{key}')");
         let facets = [
-            skip_scan(&table, ACTION, None, None, Some("$1")).into(),
-            skip_scan(&table, "e.action_type", None, None, Some("$1")).into(),
-            skip_scan(&table, "e.resource", None, None, Some("$1")).into(),
-            skip_scan(&table, &metadata_key("mode"), None, None, Some("$1")).into(),
-            skip_scan(&table, &metadata_key("module"), None, None, Some("$1")).into(),
-        ];
-        let actor_facets = actor_columns
-            .iter()
-            .map(|c| skip_scan(&table, &format!("e.{c}"), None, None, Some("$1")).into())
+            Facet::Actions,
+            Facet::Kinds,
+            Facet::Resources,
+            Facet::Modes,
+            Facet::Modules,
+        ]
+        .map(|f| {
+            skip_scan(
+                &table,
+                &facet_expr(f, &actor_columns).unwrap_or_default(),
+                None,
+                None,
+                Some("$1"),
+            )
+            .into()
+        });
+        let actor_facets = (0..actor_columns.len())
+            .map(|i| {
+                let expr = facet_expr(Facet::Actor(i), &actor_columns).unwrap_or_default();
+                skip_scan(&table, &expr, None, None, Some("$1")).into()
+            })
             .collect();
         AuditSql {
             search_bounded: skip_scan(&table, ACTION, Some("$1"), Some("$2"), Some("$3")).into(),
@@ -198,12 +210,18 @@ impl AuditSql {
             facets,
             actor_facets,
             inner_columns: inner.join(", "),
-            outer_columns: outer.join(", "),
+            outer_list: outer,
             actor_columns,
             table,
             changes,
             commits,
         }
+    }
+
+    /// The expression `facet` lists the distinct values of; `None` for an
+    /// actor column index out of range.
+    pub(crate) fn facet_expr(&self, facet: Facet) -> Option<String> {
+        facet_expr(facet, &self.actor_columns)
     }
 
     /// The distinct-values text of `facet` (`$1` limit); `None` for an actor
@@ -218,6 +236,19 @@ impl AuditSql {
             Facet::Actor(i) => self.actor_facets.get(i),
         }
     }
+}
+
+/// The expression of `facet` over rows aliased `e`, given the quoted actor
+/// columns; `None` for an actor column index out of range.
+fn facet_expr(facet: Facet, actor_columns: &[String]) -> Option<String> {
+    Some(match facet {
+        Facet::Actions => ACTION.to_owned(),
+        Facet::Kinds => "e.action_type".to_owned(),
+        Facet::Resources => "e.resource".to_owned(),
+        Facet::Modes => "(e.metadata ->> 'mode')".to_owned(),
+        Facet::Modules => "(e.metadata ->> 'module')".to_owned(),
+        Facet::Actor(i) => format!("e.{}", actor_columns.get(i)?),
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! | [`contember`] | Contember event log: fields, filters, orders, offset/limit |
 //! | [`model`] | keyset paging, count modes, changes, hostile input, schema, plans |
 //! | [`replay`] | replay never applies manual entries nor writes changes |
+//! | [`scope`] | scoped audit logs: a viewer's constraints and hidden fields in every reader |
 //!
 //! Each test gets a fresh database from `#[sqlx::test]` (`DATABASE_URL`).
 
@@ -21,3 +22,4 @@ mod fixture;
 mod hawk;
 mod model;
 mod replay;
+mod scope;
