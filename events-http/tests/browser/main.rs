@@ -23,6 +23,7 @@ mod browser;
 mod feed;
 mod history;
 mod live;
+mod pages;
 mod paging;
 mod screenshot;
 mod server;
