@@ -36,7 +36,7 @@ impl Nonce {
         let n = &self.0;
         format!(
             "default-src 'none'; script-src 'nonce-{n}'; style-src 'nonce-{n}'; \
-             connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
+             connect-src 'self'; form-action 'self'; base-uri 'none'; \
              frame-ancestors 'none'"
         )
     }

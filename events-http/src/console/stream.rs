@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use askama::Template;
 use axum::extract::RawQuery;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use events_core::EventLog;
@@ -104,7 +104,6 @@ async fn open<L: EventLog>(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Proxies such as nginx would otherwise hold events back in a buffer.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    *response.status_mut() = StatusCode::OK;
     Ok(response)
 }
 
