@@ -67,6 +67,10 @@ impl HiddenFields {
 /// `email`, `"address.street"` the key `street` of the object under `address`.
 /// A key that itself contains a dot is given with [`FieldPath::from_segments`].
 ///
+/// A path leads through objects only: it does not address keys inside the
+/// elements of an array (`items.email` hides nothing in
+/// `{"items": [{"email": ..}]}`). Hide the whole array (`items`) instead.
+///
 /// ```
 /// use events_core::audit::FieldPath;
 /// assert_eq!(FieldPath::from("address.street").segments(), ["address", "street"]);
