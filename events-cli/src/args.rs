@@ -252,6 +252,14 @@ pub(crate) struct PruneArgs {
     /// Also delete the events of recorded actions: replay is impossible afterwards.
     #[arg(long)]
     pub(crate) give_up_replay: bool,
+    /// Entries deleted per transaction, oldest first; each batch commits and is recorded on its own, and Ctrl-C stops after the current one.
+    #[arg(
+        long,
+        default_value_t = events_postgres::audit::PRUNE_BATCH_SIZE,
+        value_parser = clap::value_parser!(u32).range(1..),
+        value_name = "N"
+    )]
+    pub(crate) batch_size: u32,
     /// Do not ask for confirmation.
     #[arg(long, short)]
     pub(crate) yes: bool,

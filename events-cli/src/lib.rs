@@ -33,7 +33,7 @@
 //! | `verify` | the replay preflight: lists every stored (resource, action, version) without a route |
 //! | `replay [--up-to-event ID \| --up-to-time T] [--chunks N]` | rebuilds the state, atomically or in committed chunks |
 //! | `resume` | continues an interrupted chunked replay from its checkpoint |
-//! | `prune [--older-than D] [--dry-run]` | retention: deletes old entries (manual ones only on a log that replays) |
+//! | `prune [--older-than D] [--dry-run] [--batch-size N]` | retention: deletes old entries (manual ones only on a log that replays), oldest first, in committed batches |
 //! | `grants [--app ROLE] [--retention ROLE]` | the least-privilege `GRANT`s for the application and retention roles |
 //!
 //! `tail` and `query` take the audit filters: `--actor KEY` (or
@@ -55,7 +55,9 @@
 //!   bar with rate and ETA on a terminal, and a plain line every 10% or 10
 //!   seconds otherwise (`--progress` chooses). Ctrl-C stops it cleanly: an
 //!   atomic replay rolls back, a chunked one keeps its last checkpoint, which
-//!   `resume` continues from.
+//!   `resume` continues from, and a prune stops after its batch in flight,
+//!   keeping what its committed batches deleted (running it again continues;
+//!   a second Ctrl-C stops at once, rolling the batch in flight back).
 //! - Destructive commands (`replay`, `prune`) ask on a terminal and need
 //!   `--yes` otherwise.
 

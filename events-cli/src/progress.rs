@@ -85,37 +85,6 @@ impl Progress {
         Progress { inner }
     }
 
-    /// Work whose progress cannot be counted (one statement in the database):
-    /// a spinner with the elapsed time, or a line at start and at end.
-    pub(crate) fn spinner(mode: ProgressMode, message: &str) -> Self {
-        let inner = match Self::resolve(mode) {
-            ProgressMode::Bar => {
-                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-                if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
-                    bar.set_style(style);
-                }
-                bar.set_message(message.to_owned());
-                bar.enable_steady_tick(Duration::from_millis(100));
-                Inner::Bar(bar)
-            }
-            ProgressMode::Lines => {
-                eprintln!("{message}");
-                Inner::Lines(Mutex::new(Lines {
-                    label: message.to_owned(),
-                    unit: "",
-                    start: Instant::now(),
-                    last_line: Instant::now(),
-                    base: 0,
-                    decile: 10,
-                    done: 0,
-                    total: 0,
-                }))
-            }
-            ProgressMode::Off | ProgressMode::Auto => Inner::Off,
-        };
-        Progress { inner }
-    }
-
     /// This run starts with `done` units already done (a resumed replay): the
     /// rate and ETA count from here.
     pub(crate) fn start_at(&self, done: u64) {
@@ -132,6 +101,15 @@ impl Progress {
                 }
             }
             Inner::Off => {}
+        }
+    }
+
+    /// A line for the operator on stderr, whatever the mode: above the bar
+    /// when one is drawn (which stays drawn below it), else on its own.
+    pub(crate) fn note(&self, message: &str) {
+        match &self.inner {
+            Inner::Bar(bar) if !bar.is_hidden() => bar.println(message),
+            _ => eprintln!("{message}"),
         }
     }
 
@@ -222,11 +200,6 @@ impl Lines {
     fn last(&self, done: bool) {
         let elapsed = self.start.elapsed();
         let how = if done { "" } else { "stopped at " };
-        if self.unit.is_empty() {
-            let how = if done { "done" } else { "stopped" };
-            eprintln!("{}: {how} after {}", self.label, seconds(elapsed));
-            return;
-        }
         eprintln!(
             "{}: {how}{}/{} {} in {}, {} {}/s",
             self.label,

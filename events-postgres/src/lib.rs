@@ -32,7 +32,8 @@
 //! - The audit log: [`PgEventStore::audit`] gives an [`AuditLog`], which runs the
 //!   query model of [`events_core::audit`] (filters, numbered, offset and keyset
 //!   pages, count modes, facets, typeahead), writes manual entries and prunes by
-//!   age; see [`audit`] for how each query shape is served.
+//!   age, at once or in batches ([`AuditLog::prune_in_batches`]); see [`audit`]
+//!   for how each query shape is served.
 //! - Operating: [`PgEventStore::is_migrated`], [`PgEventStore::stats`] and
 //!   [`AuditLog::prune_preview`] (see [`stats`]), what the `events` command
 //!   line of `events-cli` prints.
@@ -41,7 +42,8 @@
 //! fails with SQLSTATE [`EV001`](events_core::APPEND_ONLY_SQLSTATE), which
 //! [`Error::from_sqlx`](events_core::Error::from_sqlx) reports as
 //! [`Error::AppendOnly`](events_core::Error::AppendOnly), for the table's owner
-//! too. Only retention, through the owner's `<table>_prune` function, deletes;
+//! too. Only retention, through the owner's `<table>_prune` and
+//! `<table>_prune_batch` functions, deletes;
 //! [`schema::grants_sql`] gives the application and retention roles exactly what
 //! they need; see [`schema`].
 //!

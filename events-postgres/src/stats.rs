@@ -14,7 +14,7 @@ use events_core::{Error, EventLog};
 use serde::{Deserialize, Serialize};
 
 use crate::sql::names::Names;
-use crate::sql::{Sql, get};
+use crate::sql::{Sql, get, prune_cutoff_sql};
 use crate::{AuditLog, PgEventStore};
 
 /// One table of an event log, its rows and its size on disk.
@@ -257,14 +257,14 @@ impl<L: EventLog> AuditLog<L> {
         // replay is given up or the log cannot replay; the cutoff from `now()`.
         let give_up = give_up_replay || L::CLEAR_RECORDS_FOR_REPLAY.is_none();
         let table = &self.store().statements().names.table;
-        let mut s = Sql::new("WITH c AS (SELECT CASE WHEN ");
+        let mut s = Sql::new("WITH c AS (SELECT ");
         let ms = s.arg("older_than", older_than.num_milliseconds())?;
         s.push(&format!(
-            "{ms} > 100000000000000 THEN '-infinity'::timestamptz \
-             ELSE now() - make_interval(secs => {ms} / 1000.0) END AS cut) \
+            "{} AS cut) \
              SELECT count(e.id) AS n, count(e.id) FILTER (WHERE e.action_type <> 'manual') AS n_actions, \
              CASE WHEN isfinite(max(c.cut)) THEN max(c.cut) END AS cutoff \
-             FROM c LEFT JOIN {table} e ON e.occurred_at < c.cut AND ("
+             FROM c LEFT JOIN {table} e ON e.occurred_at < c.cut AND (",
+            prune_cutoff_sql(&ms)
         ));
         s.bind("give_up_replay", give_up)?;
         s.push(" OR e.action_type = 'manual')");

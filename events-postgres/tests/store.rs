@@ -739,6 +739,40 @@ async fn required_actor_log_takes_system_entries_and_prunes(pool: PgPool) -> Tes
     Ok(())
 }
 
+/// A batched prune on a log with `uuid_v7` ids and a table name that needs
+/// quoting: each batch's record gets a fresh UUIDv7 (passed by the store),
+/// and a log that cannot replay loses its action events, recording the horizon.
+#[sqlx::test(migrations = false)]
+async fn uuid_log_prunes_in_batches(pool: PgPool) -> TestResult {
+    let store = store::<UuidLog>(&pool).await?;
+    for job in 1..=3_i64 {
+        append(&store, &Ev::new("Job", job).actor("service_id", 7_i64)).await?;
+    }
+    let audit = store.audit();
+    audit
+        .track(events_core::audit::ManualEntry::new("system.boot"))
+        .await?;
+    let mut entries = Vec::new();
+    let report = audit
+        .prune_in_batches(chrono::Duration::zero(), 2)
+        .await?
+        .run(|batch| entries.push(batch.entry))
+        .await?;
+    assert_eq!((report.deleted, report.deleted_actions), (4, 3));
+    assert_eq!(entries.len(), 2);
+    assert!(
+        entries.iter().all(|e| matches!(e, EventId::Uuid(_))),
+        "{entries:?}"
+    );
+    assert_eq!(
+        count(&pool, "Uuid Events").await?,
+        2,
+        "the two batches' records are left"
+    );
+    assert_eq!(count(&pool, "Uuid Events_replay_horizon").await?, 2);
+    Ok(())
+}
+
 #[sqlx::test(migrations = false)]
 async fn one_prepared_insert_per_connection(pool: PgPool) -> TestResult {
     let store = store::<IntLog>(&pool).await?;

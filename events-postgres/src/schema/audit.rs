@@ -35,6 +35,7 @@ pub(super) fn audit_migration_sql<L: EventLog>() -> String {
     let first_fn = quote_qualified(&format!("{name}_first_in_transaction"));
     let Names {
         prune_fn,
+        prune_batch_fn,
         replay_fn,
         ..
     } = Names::of(name);
@@ -156,6 +157,7 @@ pub(super) fn audit_migration_sql<L: EventLog>() -> String {
         horizon: &horizon,
         horizon_guards: &horizon_guards,
         prune_fn: &prune_fn,
+        prune_batch_fn: &prune_batch_fn,
         replay_fn: &replay_fn,
         commit_fn: &commit_fn,
         lock_name: &quote_literal(name),

@@ -1,7 +1,8 @@
 //! The least-privilege grants for an application role and a retention role.
 
-use events_core::{EventLog, PrimaryKeyType};
+use events_core::EventLog;
 
+use super::retention::{prune_args, prune_batch_args};
 use crate::sql::names::{Names, quote_ident};
 
 /// The least-privilege grants for event log `L`: what the `application` role
@@ -15,8 +16,12 @@ use crate::sql::names::{Names, quote_ident};
 /// such privilege, and the append-only guard rejects even the owner), cannot
 /// disable triggers or drop tables (only the owner can), and cannot pass the guard
 /// by setting `events.allow_prune` (only the owner passes with it). Retention
-/// runs only through the owner's `<table>_prune` function, whose execution is
-/// granted to the retention role alone.
+/// runs only through the owner's `<table>_prune` function and its batched form
+/// `<table>_prune_batch` (what [`AuditLog::prune_in_batches`](crate::AuditLog::prune_in_batches)
+/// and `events prune` call), whose execution is granted to the retention role
+/// alone. A retention role granted by an older release, before
+/// `<table>_prune_batch` existed, needs these grants run again (they are
+/// idempotent) after the migration.
 ///
 /// ```
 /// # use events_core::Error;
@@ -24,6 +29,9 @@ use crate::sql::names::{Names, quote_ident};
 /// let sql = events_postgres::schema::grants_sql::<AppLog>("app", "ops");
 /// assert!(sql.contains(r#"GRANT SELECT, INSERT ON "audit"."trail", "audit"."trail_changes" TO "app";"#));
 /// assert!(sql.contains(r#"GRANT EXECUTE ON FUNCTION "audit"."trail_prune"(bigint, boolean) TO "ops";"#));
+/// assert!(sql.contains(
+///     r#"GRANT EXECUTE ON FUNCTION "audit"."trail_prune_batch"(timestamptz, boolean, integer) TO "ops";"#
+/// ));
 /// ```
 pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
     let name = L::TABLE;
@@ -35,12 +43,11 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
         consumers,
         horizon,
         prune_fn,
+        prune_batch_fn,
         replay_fn,
     } = Names::of(name);
-    let prune_args = match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => "bigint, boolean",
-        PrimaryKeyType::UuidV7 => "bigint, boolean, uuid",
-    };
+    let prune_args = prune_args::<L>();
+    let prune_batch_args = prune_batch_args::<L>();
     let app = quote_ident(application);
     let ops = quote_ident(retention);
     let schema = match name.split_once('.') {
@@ -59,8 +66,9 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
          GRANT SELECT ON {commits}, {horizon} TO {app};\n\
          GRANT SELECT, INSERT, UPDATE, DELETE ON {checkpoint}, {consumers} TO {app};\n\
          GRANT EXECUTE ON FUNCTION {replay_fn}() TO {app};\n\
-         -- Retention: prunes through the owner's function only, and reads what it prunes.\n\
+         -- Retention: prunes through the owner's functions only, and reads what it prunes.\n\
          GRANT SELECT ON {table}, {horizon} TO {ops};\n\
-         GRANT EXECUTE ON FUNCTION {prune_fn}({prune_args}) TO {ops};\n"
+         GRANT EXECUTE ON FUNCTION {prune_fn}({prune_args}) TO {ops};\n\
+         GRANT EXECUTE ON FUNCTION {prune_batch_fn}({prune_batch_args}) TO {ops};\n"
     )
 }

@@ -128,6 +128,16 @@
 //! times, and records itself as the manual entry `audit.pruned`.
 //! [`AuditLog::prune`](crate::AuditLog::prune) calls it.
 //!
+//! Its batched form `<table>_prune_batch(cutoff, give_up_replay, max_rows)`
+//! (same ownership, pinning and grant) deletes by the same rule at most
+//! `max_rows` of the oldest entries before a `cutoff` the caller fixes once
+//! (never after `now()`), records each call as its own `audit.pruned`, and
+//! says whether more remain; each batch reads `(action_type, occurred_at, id)`
+//! (manual entries) or `(occurred_at, id)` in order and stops after
+//! `max_rows + 1` entries, so a batch costs the same at the start and the end
+//! of a large prune. [`AuditLog::prune_in_batches`](crate::AuditLog::prune_in_batches)
+//! calls it, one transaction per batch.
+//!
 //! `DROP TABLE`, `ALTER TABLE .. DISABLE TRIGGER` and
 //! `SET session_replication_role` need ownership or superuser: give the
 //! application a role of its own, with [`grants_sql`]. A superuser can always

@@ -33,7 +33,7 @@ pub(crate) use decode::{
     get, get_id, get_json, get_key, get_opt_json, get_opt_key, get_saved_position, get_txid,
     malformed,
 };
-pub(crate) use statements::{EVENT_COLUMNS, NOTIFY_ON, Statements};
+pub(crate) use statements::{EVENT_COLUMNS, NOTIFY_ON, Statements, prune_cutoff_sql};
 
 /// A query with its arguments bound eagerly, independent of any borrow.
 pub(crate) type PgQuery = sqlx::query::Query<'static, Postgres, PgArguments>;

@@ -24,6 +24,8 @@ pub(crate) struct Names {
     pub(crate) consumers: String,
     /// The owner's retention function.
     pub(crate) prune_fn: String,
+    /// The owner's retention function that deletes one bounded batch.
+    pub(crate) prune_batch_fn: String,
     /// The function that starts a replay (lock, exclusion).
     pub(crate) replay_fn: String,
 }
@@ -39,6 +41,7 @@ impl Names {
             horizon: quote_qualified(&horizon_table_name(table)),
             consumers: quote_qualified(&format!("{table}_consumers")),
             prune_fn: quote_qualified(&prune_function_name(table)),
+            prune_batch_fn: quote_qualified(&format!("{}_batch", prune_function_name(table))),
             replay_fn: quote_qualified(&replay_function_name(table)),
         }
     }
@@ -118,6 +121,7 @@ mod tests {
         assert_eq!(names.table, r#""audit"."trail""#);
         assert_eq!(names.changes, r#""audit"."trail_changes""#);
         assert_eq!(names.prune_fn, r#""audit"."trail_prune""#);
+        assert_eq!(names.prune_batch_fn, r#""audit"."trail_prune_batch""#);
         assert_eq!(Names::of("ev\"il").table, r#""ev""il""#);
         assert_eq!(base_name("audit.trail"), "trail");
         assert_eq!(truncate_ident(&"é".repeat(40)).len(), 62);

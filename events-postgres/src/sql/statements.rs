@@ -100,6 +100,15 @@ pub(crate) struct Statements {
     /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
     /// (`NULL` for before all time) and the `audit.pruned` entry's id.
     pub(crate) prune: Arc<str>,
+    /// A batched prune's cutoff, fixed once by the database clock: `$1` period in
+    /// milliseconds. Returns `cutoff`, `NULL` for before all time (the rule of
+    /// [`prune_cutoff_sql`]).
+    pub(crate) prune_cutoff: Arc<str>,
+    /// One batch of a batched prune: `$1` cutoff (`NULL` for before all time), `$2`
+    /// give up replay, `$3` most entries to delete, (`$4` the entry's id for
+    /// `uuid_v7`). Returns deleted, deleted action events, whether more remain
+    /// and the `audit.pruned` entry's id.
+    pub(crate) prune_batch: Arc<str>,
 }
 
 impl Statements {
@@ -195,6 +204,22 @@ impl Statements {
                 },
             )
             .into(),
+            prune_cutoff: format!(
+                "SELECT CASE WHEN isfinite(c) THEN c END AS cutoff FROM (SELECT {} AS c) cut",
+                prune_cutoff_sql("$1::int8")
+            )
+            .into(),
+            prune_batch: format!(
+                "SELECT out_deleted, out_deleted_actions, out_more, out_entry \
+                 FROM {}(COALESCE($1::timestamptz, '-infinity'), $2, $3{})",
+                names.prune_batch_fn,
+                if L::PRIMARY_KEY_TYPE == PrimaryKeyType::UuidV7 {
+                    ", $4"
+                } else {
+                    ""
+                },
+            )
+            .into(),
             last_position: format!(
                 "SELECT e.txid::text, e.id FROM {table} e ORDER BY e.txid DESC, e.id DESC LIMIT 1"
             )
@@ -231,6 +256,17 @@ impl Statements {
             columns,
         }
     }
+}
+
+/// The cutoff of a prune by a period of `ms` milliseconds (an SQL expression):
+/// `now()` minus the period, or `-infinity` for a period reaching past every
+/// representable time (over ~3,000 years), which keeps everything. The rule of
+/// the owner's `<table>_prune`, which computes it itself.
+pub(crate) fn prune_cutoff_sql(ms: &str) -> String {
+    format!(
+        "CASE WHEN {ms} > 100000000000000 THEN '-infinity'::timestamptz \
+         ELSE now() - make_interval(secs => {ms} / 1000.0) END"
+    )
 }
 
 /// The `cfg` column that turns notifications on for the rest of the

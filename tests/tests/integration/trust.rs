@@ -609,6 +609,92 @@ async fn the_application_role_cannot_change_stored_rows(pool: PgPool) -> TestRes
 }
 
 #[sqlx::test(migrations = false)]
+async fn only_the_retention_role_prunes_in_batches(pool: PgPool) -> TestResult {
+    let owner = app::store(&pool).await?;
+    User::create(app::create_input("Ada")).run(&owner).await?;
+    owner.audit().track(ManualEntry::new("user.login")).await?;
+    let roles = Roles::create(&pool).await?;
+    let result = async {
+        roles.grant(&pool).await?;
+        // Like `<table>_prune`: its search_path pinned, no execution by PUBLIC,
+        // granted to the retention role alone.
+        let pinned: Vec<Option<Vec<String>>> = sqlx::query_scalar(
+            "SELECT proconfig FROM pg_proc \
+             WHERE proname IN ('events_prune', 'events_prune_batch') ORDER BY proname",
+        )
+        .fetch_all(&pool)
+        .await?;
+        assert_eq!(pinned.len(), 2);
+        assert_eq!(pinned[0], pinned[1]);
+        assert!(
+            pinned[1]
+                .iter()
+                .flatten()
+                .any(|c| c.starts_with("search_path=pg_catalog")),
+            "{pinned:?}"
+        );
+        for (role, granted) in [
+            (&roles.app, false),
+            (&roles.hostile, false),
+            (&roles.ops, true),
+        ] {
+            let can: bool = sqlx::query_scalar(
+                "SELECT has_function_privilege($1, \
+                 'events_prune_batch(timestamptz, boolean, integer)', 'EXECUTE')",
+            )
+            .bind(role)
+            .fetch_one(&pool)
+            .await?;
+            assert_eq!(can, granted, "{role}");
+        }
+
+        // Without the grant, neither directly nor through the API.
+        for role in [&roles.app, &roles.hostile] {
+            let sql = "SELECT * FROM events_prune_batch(now(), true, 10)";
+            let err = first_failure(&pool, role, &[sql])
+                .await?
+                .ok_or_else(|| format!("{role}: {sql} succeeded"))?;
+            assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{role}: {err}");
+        }
+        let app = PgEventStore::<EventLog>::new(roles.pool(&pool, &roles.app).await?);
+        let mut prune = app
+            .audit()
+            .prune_in_batches_giving_up_replay(chrono::Duration::zero(), 10)
+            .await?;
+        let err = prune.next_batch().await.expect_err("no retention grant");
+        assert_eq!(err.sqlstate().as_deref(), Some("42501"), "{err}");
+        assert!(
+            err.to_string().contains("grants_sql"),
+            "says what to do: {err}"
+        );
+        assert_eq!(prune.batches(), 0);
+        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(events, 2);
+
+        // The retention role prunes in batches; its own DELETE is refused.
+        let ops = PgEventStore::<EventLog>::new(roles.pool(&pool, &roles.ops).await?);
+        let report = ops
+            .audit()
+            .prune_in_batches(chrono::Duration::zero(), 10)
+            .await?
+            .run(|_| {})
+            .await?;
+        assert_eq!((report.deleted, report.deleted_actions), (1, 0));
+        let err = first_failure(&pool, &roles.ops, &["DELETE FROM events"])
+            .await?
+            .ok_or("the retention role's DELETE succeeded")?;
+        assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
+        assert_eq!(owner.verify_replayable(&Selection::All).await?, 1);
+        Ok::<_, Box<dyn std::error::Error>>(())
+    }
+    .await;
+    roles.drop(&pool).await?;
+    result
+}
+
+#[sqlx::test(migrations = false)]
 async fn no_setting_lets_a_non_owner_past_the_guard(pool: PgPool) -> TestResult {
     let store = app::store(&pool).await?;
     User::create(app::create_input("Ada")).run(&store).await?;
@@ -773,6 +859,21 @@ async fn a_schema_qualified_log_works_end_to_end(pool: PgPool) -> TestResult {
     assert_eq!(notes(&pool).await?, ["a", "b"]);
     let report = audit.prune(chrono::Duration::zero()).await?;
     assert_eq!((report.deleted, report.deleted_actions), (1, 0));
+    // In batches, giving up replay: every entry before the cutoff goes, with
+    // the commit times of the transactions that have no entry left.
+    let report = audit
+        .prune_in_batches_giving_up_replay(chrono::Duration::zero(), 1)
+        .await?
+        .run(|_| {})
+        .await?;
+    assert_eq!((report.deleted, report.deleted_actions), (3, 2));
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit.trail_commits c \
+         WHERE NOT EXISTS (SELECT 1 FROM audit.trail e WHERE e.txid = c.txid)",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(orphans, 0);
 
     assert_eq!(audit.topic(), "audit.trail_audit");
     audit.listen().await?;
