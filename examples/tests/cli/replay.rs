@@ -3,6 +3,7 @@
 //! replay rolled back and a chunked one at its checkpoint, which `resume`
 //! finishes.
 
+use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -132,12 +133,27 @@ async fn ctrl_c_rolls_an_atomic_replay_back_and_leaves_a_chunked_one_resumable(p
     seed(&db, 12_000).await;
     let before = db.state().await;
 
-    // Atomic: stopped mid-way, everything rolls back.
-    let child = db.spawn(&["replay", "--yes", "--batch-size", "100"]);
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Atomic: stopped mid-way (after its first progress line, so never after
+    // it finished), everything rolls back.
+    let mut child = db.spawn(&["replay", "--yes", "--batch-size", "100"]);
+    let stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let (first_line, progressed) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            if line.starts_with("replay: ") {
+                let _ = first_line.send(());
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    progressed
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a progress line within a minute");
     interrupt(&child);
     let out = child.wait_with_output().expect("it ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = reader.join().expect("stderr is read");
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.lines().last().is_some_and(
