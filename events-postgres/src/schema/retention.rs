@@ -28,8 +28,6 @@ pub(super) fn retention_sql<L: EventLog>(n: &RetentionNames<'_>) -> String {
     let RetentionNames {
         table,
         table_literal,
-        changes,
-        commits,
         horizon,
         horizon_guards,
         prune_fn,
@@ -37,6 +35,7 @@ pub(super) fn retention_sql<L: EventLog>(n: &RetentionNames<'_>) -> String {
         replay_fn,
         commit_fn,
         lock_name,
+        ..
     } = *n;
     let (id_type, entry_param, entry_column, entry_value) = match L::PRIMARY_KEY_TYPE {
         PrimaryKeyType::Integer => ("bigint", "", "", ""),
@@ -48,6 +47,11 @@ pub(super) fn retention_sql<L: EventLog>(n: &RetentionNames<'_>) -> String {
     let prune_batch_signature = quote_literal(&format!("{prune_batch_fn}({prune_batch_args})"));
     let replay_signature = quote_literal(&format!("{replay_fn}()"));
     let commit_signature = quote_literal(&format!("{commit_fn}()"));
+    let delete_all = delete_with_changes(
+        n,
+        "occurred_at < cut AND (give_up_replay OR action_type = 'manual')",
+    );
+    let delete_batch = delete_with_changes(n, "id = ANY (ids)");
     format!(
         r#"
 -- Replay horizon: each prune that gave up replay before a point (deleting recorded
@@ -79,18 +83,7 @@ BEGIN
     cut := CASE WHEN older_than_ms > 100000000000000 THEN '-infinity'::timestamptz
                 ELSE now() - make_interval(secs => older_than_ms / 1000.0) END;
     PERFORM set_config('events.allow_prune', 'on', true);
-    WITH gone AS (
-        DELETE FROM {table}
-        WHERE occurred_at < cut AND (give_up_replay OR action_type = 'manual')
-        RETURNING id, txid, action_type
-    ), gone_changes AS (
-        DELETE FROM {changes} ch USING gone WHERE ch.event_id = gone.id
-    ), gone_commits AS (
-        DELETE FROM {commits} c WHERE c.txid IN (SELECT txid FROM gone)
-        AND NOT EXISTS (SELECT 1 FROM {table} e
-                        WHERE e.txid = c.txid AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = e.id))
-    )
-    SELECT count(*), count(*) FILTER (WHERE action_type <> 'manual') INTO n, n_actions FROM gone;
+{delete_all}
     PERFORM set_config('events.allow_prune', 'off', true);
     IF n_actions > 0 THEN
         INSERT INTO {horizon} (pruned_before, deleted_actions) VALUES (cut, n_actions);
@@ -146,17 +139,7 @@ BEGIN
     more := cardinality(ids) > max_rows;
     ids := ids[1:max_rows];
     PERFORM set_config('events.allow_prune', 'on', true);
-    WITH gone AS (
-        DELETE FROM {table} WHERE id = ANY (ids)
-        RETURNING id, txid, action_type
-    ), gone_changes AS (
-        DELETE FROM {changes} ch USING gone WHERE ch.event_id = gone.id
-    ), gone_commits AS (
-        DELETE FROM {commits} c WHERE c.txid IN (SELECT txid FROM gone)
-        AND NOT EXISTS (SELECT 1 FROM {table} e
-                        WHERE e.txid = c.txid AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = e.id))
-    )
-    SELECT count(*), count(*) FILTER (WHERE action_type <> 'manual') INTO n, n_actions FROM gone;
+{delete_batch}
     PERFORM set_config('events.allow_prune', 'off', true);
     IF n_actions > 0 THEN
         INSERT INTO {horizon} (pruned_before, deleted_actions) VALUES (cutoff, n_actions);
@@ -224,4 +207,29 @@ pub(super) fn prune_batch_args<L: EventLog>() -> &'static str {
         PrimaryKeyType::Integer => "timestamptz, boolean, integer",
         PrimaryKeyType::UuidV7 => "timestamptz, boolean, integer, uuid",
     }
+}
+
+/// The deletion both prune functions run, as a PL/pgSQL statement: the events
+/// matching `condition`, their changes, and the commit times of transactions
+/// left without events; counts into `n` and `n_actions`.
+fn delete_with_changes(n: &RetentionNames<'_>, condition: &str) -> String {
+    let RetentionNames {
+        table,
+        changes,
+        commits,
+        ..
+    } = *n;
+    format!(
+        r#"    WITH gone AS (
+        DELETE FROM {table} WHERE {condition}
+        RETURNING id, txid, action_type
+    ), gone_changes AS (
+        DELETE FROM {changes} ch USING gone WHERE ch.event_id = gone.id
+    ), gone_commits AS (
+        DELETE FROM {commits} c WHERE c.txid IN (SELECT txid FROM gone)
+        AND NOT EXISTS (SELECT 1 FROM {table} e
+                        WHERE e.txid = c.txid AND NOT EXISTS (SELECT 1 FROM gone g WHERE g.id = e.id))
+    )
+    SELECT count(*), count(*) FILTER (WHERE action_type <> 'manual') INTO n, n_actions FROM gone;"#
+    )
 }
