@@ -17,6 +17,11 @@ pub async fn time<F: Future<Output = T>, T>(f: F) -> (T, Duration) {
     (out, start.elapsed())
 }
 
+/// `d` in milliseconds with two decimals, for tables.
+pub fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
 /// The `p`-th percentile (0..=100) of `samples`, which it sorts.
 pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     if samples.is_empty() {

@@ -171,10 +171,6 @@ async fn pk_lookup(
     ))
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
@@ -401,8 +397,8 @@ async fn main() -> Result<(), BoxError> {
     );
     println!(
         "baseline: primary-key lookup `SELECT * FROM events WHERE id = $1`: median {} ms, p95 {} ms\n",
-        ms(pk),
-        ms(pk_p95)
+        events_bench::ms(pk),
+        events_bench::ms(pk_p95)
     );
     println!(
         "| {:<30} | {:>9} | {:>9} | {:>7} | {:>4} | access (EXPLAIN) |",
@@ -417,8 +413,8 @@ async fn main() -> Result<(), BoxError> {
         println!(
             "| {:<30} | {:>9} | {:>9} | {:>7.1} | {:>4} | {}{} |",
             m.name,
-            ms(m.median),
-            ms(m.p95),
+            events_bench::ms(m.median),
+            events_bench::ms(m.p95),
             m.median.as_secs_f64() / pk.as_secs_f64().max(f64::EPSILON),
             m.rows,
             m.access,
@@ -441,8 +437,8 @@ async fn main() -> Result<(), BoxError> {
     let seq = rows.iter().filter(|m| m.seq_scan).count();
     println!(
         "\nkeyset page 1000 vs page 1: {} ms vs {} ms = {ratio:.2}x (target <= 2x): {}",
-        ms(p1000),
-        ms(p1),
+        events_bench::ms(p1000),
+        events_bench::ms(p1),
         if ratio <= 2.0 { "ok" } else { "FAIL" }
     );
     println!(

@@ -125,10 +125,6 @@ async fn in_process(
     })
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
@@ -197,11 +193,11 @@ async fn main() -> Result<(), BoxError> {
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(f64::EPSILON);
         println!(
             "| {name} | {} | {} | {:.0} | {} | {} | {:.0} | {:.2}x | {:.2}x |",
-            ms(http.p50),
-            ms(http.p99),
+            events_bench::ms(http.p50),
+            events_bench::ms(http.p99),
             http.count as f64 / seconds as f64,
-            ms(rust.p50),
-            ms(rust.p99),
+            events_bench::ms(rust.p50),
+            events_bench::ms(rust.p99),
             rust.count as f64 / seconds as f64,
             ratio(http.p50, rust.p50),
             ratio(http.p99, rust.p99),
