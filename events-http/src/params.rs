@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use events_core::audit::{AuditQuery, CountMode, Cursor, DEFAULT_COUNT_CAP, EntryKind, Order};
-use events_core::{EventLog, Key};
+use events_core::{EventId, EventLog, Key, PrimaryKeyType};
 
 use crate::error::ApiError;
 
@@ -458,4 +458,28 @@ pub(crate) fn shorten(text: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// An event id of the log's type, from a path segment; a 400 naming `id`.
+pub(crate) fn event_id<L: EventLog>(text: &str) -> Result<EventId, ApiError> {
+    match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => text.parse::<i64>().map(EventId::Integer).map_err(|_| {
+            ApiError::bad_parameter(
+                "id",
+                format!(
+                    "`{}` is not an entry id: this log's ids are integers",
+                    shorten(text)
+                ),
+            )
+        }),
+        PrimaryKeyType::UuidV7 => text.parse::<uuid::Uuid>().map(EventId::Uuid).map_err(|_| {
+            ApiError::bad_parameter(
+                "id",
+                format!(
+                    "`{}` is not an entry id: this log's ids are UUIDs",
+                    shorten(text)
+                ),
+            )
+        }),
+    }
 }

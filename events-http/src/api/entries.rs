@@ -6,11 +6,11 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery};
-use events_core::{EventId, EventLog, PrimaryKeyType};
+use events_core::EventLog;
 
 use super::dto::{EntriesPage, Entry};
 use crate::error::ApiError;
-use crate::params::{Params, shorten, store_error};
+use crate::params::{Params, event_id, store_error};
 use crate::policy::Viewer;
 
 /// `GET entries`: one page of the query the parameters describe.
@@ -35,30 +35,6 @@ pub(crate) async fn one<L: EventLog>(
         Some(entry) => Ok(Json(entry.into())),
         None => Err(ApiError::NotFound {
             what: format!("entry {id}"),
-        }),
-    }
-}
-
-/// An event id of the log's type, from a path segment; a 400 naming `id`.
-pub(crate) fn event_id<L: EventLog>(text: &str) -> Result<EventId, ApiError> {
-    match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => text.parse::<i64>().map(EventId::Integer).map_err(|_| {
-            ApiError::bad_parameter(
-                "id",
-                format!(
-                    "`{}` is not an entry id: this log's ids are integers",
-                    shorten(text)
-                ),
-            )
-        }),
-        PrimaryKeyType::UuidV7 => text.parse::<uuid::Uuid>().map(EventId::Uuid).map_err(|_| {
-            ApiError::bad_parameter(
-                "id",
-                format!(
-                    "`{}` is not an entry id: this log's ids are UUIDs",
-                    shorten(text)
-                ),
-            )
         }),
     }
 }

@@ -11,13 +11,13 @@ use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::http::StatusCode;
 use axum::response::Response;
-use events_core::{EventId, EventLog, PrimaryKeyType};
+use events_core::EventLog;
 
 use super::mount::Mount;
 use super::page::{self, Nonce};
 use super::view::{self, Detail, FieldRow, Row};
 use crate::error::ApiError;
-use crate::params::shorten;
+use crate::params::event_id;
 use crate::policy::Viewer;
 
 /// The entry page.
@@ -76,26 +76,4 @@ async fn render<L: EventLog>(
         row,
     };
     Ok(page::html(StatusCode::OK, &nonce, &view))
-}
-
-/// An entry id of log `L` from its text: an integer or a UUID, per the log's
-/// primary key type; a 400 naming `id` otherwise.
-fn event_id<L: EventLog>(text: &str) -> Result<EventId, ApiError> {
-    let parsed = match L::PRIMARY_KEY_TYPE {
-        PrimaryKeyType::Integer => text.parse::<i64>().ok().map(EventId::Integer),
-        PrimaryKeyType::UuidV7 => uuid::Uuid::parse_str(text).ok().map(EventId::Uuid),
-    };
-    parsed.ok_or_else(|| {
-        ApiError::bad_parameter(
-            "id",
-            format!(
-                "`{}` is not an entry id of this log ({} ids)",
-                shorten(text),
-                match L::PRIMARY_KEY_TYPE {
-                    PrimaryKeyType::Integer => "integer",
-                    PrimaryKeyType::UuidV7 => "UUID",
-                }
-            ),
-        )
-    })
 }
