@@ -32,7 +32,8 @@
 //! [bulk actions](call#bulk-actions).
 //!
 //! The audit side of the log (manual entries, recorded changes, the query model)
-//! is [`audit`].
+//! is [`audit`]. Personal data (fields encrypted per data subject, erasure,
+//! export) is [`personal`].
 //!
 //! The PostgreSQL store lives in `events-postgres`. See [`call`] for what a call
 //! does, step by step, and the crate README for a runnable quickstart.
@@ -48,6 +49,7 @@ pub mod json;
 mod key;
 mod lock;
 mod log;
+pub mod personal;
 pub mod replay;
 mod resource;
 mod routes;
@@ -59,7 +61,9 @@ pub use actor::{Actor, ActorRef, PersistsActor};
 pub use call::bulk::{BulkCall, BulkCtx};
 pub use call::each::{EachCall, each};
 pub use call::single::{ActionCall, ActionCtx, ActionOutput};
-pub use error::{APPEND_ONLY_SQLSTATE, AuditError, BoxError, Error, EventRef, ReplayError};
+pub use error::{
+    APPEND_ONLY_SQLSTATE, AuditError, BoxError, Error, EventRef, PersonalError, ReplayError,
+};
 pub use event::{ActionKind, Event, EventId, PrimaryKeyType};
 pub use event_store::{DEFAULT_DEADLINE, EventStore};
 pub use key::{Key, KeyType, KeyValue};

@@ -34,6 +34,11 @@
 //!   pages, count modes, facets, typeahead), writes manual entries and prunes by
 //!   age, at once or in batches ([`AuditLog::prune_in_batches`]); see [`audit`]
 //!   for how each query shape is served.
+//! - Personal data: [`PgEventStore::with_key_provider`] gives the store its
+//!   master keys; fields declared personal are encrypted per data subject (or
+//!   never stored), [`AuditLog::erase_subject`] makes a subject's data
+//!   unreadable everywhere, [`AuditLog::export_subject`] returns it; see
+//!   [`personal`].
 //! - Operating: [`PgEventStore::is_migrated`], [`PgEventStore::stats`] and
 //!   [`AuditLog::prune_preview`] (see [`stats`]), what the `events` command
 //!   line of `events-cli` prints.
@@ -68,6 +73,7 @@ pub mod audit;
 mod changes;
 pub mod consume;
 pub mod follow;
+pub mod personal;
 mod read;
 pub mod replay;
 pub mod schema;

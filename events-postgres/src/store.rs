@@ -12,6 +12,7 @@ use events_core::{BoxFuture, DEFAULT_DEADLINE, Error, EventId, EventLog, EventSt
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
+use crate::personal::Keyring;
 use crate::sql::{self, LOCK_MIGRATION, Statements};
 use crate::{append, changes};
 
@@ -66,6 +67,9 @@ pub struct PgEventStore<L: EventLog> {
     pool: PgPool,
     sql: Arc<Statements>,
     deadline: Duration,
+    /// The key provider and its unwrapped data keys; `None`: no personal data
+    /// can be written, and readers return it sealed.
+    keys: Option<Arc<Keyring>>,
     _log: PhantomData<fn() -> L>,
 }
 
@@ -84,6 +88,7 @@ impl<L: EventLog> PgEventStore<L> {
             pool,
             sql: Arc::new(Statements::new::<L>(false)),
             deadline: DEFAULT_DEADLINE,
+            keys: None,
             _log: PhantomData,
         }
     }
@@ -141,6 +146,35 @@ impl<L: EventLog> PgEventStore<L> {
             self.sql = Arc::new(Statements::new::<L>(on));
         }
         self
+    }
+
+    /// The same store with `provider`'s master keys, for personal data (see
+    /// [`events_core::personal`]): fields declared encrypted are encrypted with
+    /// their subject's data key, which `provider` wraps; readers decrypt them.
+    /// Clones share the provider and the unwrapped keys. Without a provider,
+    /// writing an encrypted field fails with
+    /// [`PersonalError::NoKeyProvider`](events_core::PersonalError::NoKeyProvider)
+    /// before any SQL, and readers return encrypted values sealed, as stored.
+    ///
+    /// ```no_run
+    /// # #[events_core::event_log] pub struct AppLog;
+    /// # async fn run(pool: sqlx::PgPool) -> Result<(), events_core::Error> {
+    /// use events_core::personal::EnvKeyProvider;
+    ///
+    /// let store = events_postgres::PgEventStore::<AppLog>::new(pool)
+    ///     .with_key_provider(EnvKeyProvider::from_env("EVENTS_MASTER_KEY")?);
+    /// store.check_master_key().await?; // a wrong key fails here, at start-up
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "`with_key_provider` returns the configured store"]
+    pub fn with_key_provider(mut self, provider: impl events_core::personal::KeyProvider) -> Self {
+        self.keys = Some(Arc::new(Keyring::new::<L>(Arc::new(provider))));
+        self
+    }
+
+    /// The key provider and its keys, if the store has one.
+    pub(crate) fn keyring(&self) -> Option<&Keyring> {
+        self.keys.as_deref()
     }
 
     /// Whether this store's transactions announce themselves at commit (see
@@ -343,6 +377,7 @@ impl<L: EventLog> Clone for PgEventStore<L> {
             pool: self.pool.clone(),
             sql: Arc::clone(&self.sql),
             deadline: self.deadline,
+            keys: self.keys.clone(),
             _log: PhantomData,
         }
     }
@@ -354,6 +389,7 @@ impl<L: EventLog> fmt::Debug for PgEventStore<L> {
             .field("log", &std::any::type_name::<L>())
             .field("table", &L::TABLE)
             .field("deadline", &self.deadline)
+            .field("keys", &self.keys)
             .field("pool", &self.pool)
             .finish()
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{Changes, RequestContext, check};
+use crate::personal::{PersonalData, PersonalEvent, PersonalSchema};
 use crate::{Actor, Error, EventLog, Key, KeyValue, PersistsActor};
 
 /// A manual audit entry for event log `L`, built here and stored by the store
@@ -52,6 +53,9 @@ pub struct ManualEntry<L> {
     /// Store nothing when the changes are `unchanged` (PhoenixKit's
     /// `log_user_change`).
     pub skip_if_unchanged: bool,
+    /// The personal fields of the data (and of the changes), set by
+    /// [`personal_data`](Self::personal_data).
+    pub personal: Option<&'static PersonalSchema>,
     _log: PhantomData<fn() -> L>,
 }
 
@@ -71,6 +75,7 @@ impl<L> std::fmt::Debug for ManualEntry<L> {
             .field("metadata", &self.metadata)
             .field("changes", &self.changes)
             .field("skip_if_unchanged", &self.skip_if_unchanged)
+            .field("personal", &self.personal.map(|p| p.type_name))
             .finish()
     }
 }
@@ -91,6 +96,7 @@ impl<L> Clone for ManualEntry<L> {
             metadata: self.metadata.clone(),
             changes: self.changes.clone(),
             skip_if_unchanged: self.skip_if_unchanged,
+            personal: self.personal,
             _log: PhantomData,
         }
     }
@@ -123,6 +129,7 @@ impl<L> ManualEntry<L> {
             metadata: Value::Object(Map::new()),
             changes: None,
             skip_if_unchanged: false,
+            personal: None,
             _log: PhantomData,
         }
     }
@@ -208,6 +215,28 @@ impl<L> ManualEntry<L> {
     pub fn data(mut self, data: Value) -> Self {
         self.data = data;
         self
+    }
+
+    /// The entry's data is `value`, whose personal fields (its
+    /// `#[derive(PersonalData)]`) are protected: redacted ones stored as
+    /// `null`, encrypted ones encrypted for its data subject (a field of
+    /// `value`, or the entry's [record id](Self::resource) or [actor](Self::actor),
+    /// as `T` declares). Fields of the same names in the attached
+    /// [changes](Self::changes) are protected alike. Fails when `value` does not
+    /// serialize.
+    ///
+    /// ```ignore
+    /// #[derive(Serialize, PersonalData)]
+    /// #[personal(subject = user_id)]
+    /// struct Contact { user_id: Uuid, #[personal(encrypted)] email: String }
+    ///
+    /// audit.track(ManualEntry::new("contact.verified").personal_data(&contact)?).await?;
+    /// ```
+    pub fn personal_data<T: PersonalData + Serialize>(mut self, value: &T) -> Result<Self, Error> {
+        self.data = serde_json::to_value(value)
+            .map_err(|e| check::entry("data", format!("could not serialize: {e}")))?;
+        self.personal = Some(T::SCHEMA);
+        Ok(self)
     }
 
     /// Replaces the metadata (a JSON object).
@@ -429,6 +458,18 @@ impl<L: EventLog> ManualEntry<L> {
         if let Some(changes) = &self.changes {
             changes.check()?;
         }
+        let mut data = self.data.clone();
+        let mut changes = self.changes.clone();
+        let personal = match self.personal {
+            None => None,
+            Some(schema) => PersonalEvent::for_entry(
+                schema,
+                &mut data,
+                changes.as_mut(),
+                record_id.as_ref(),
+                actor.as_ref().map(|(_, key)| key),
+            )?,
+        };
         let Value::Object(mut metadata) = self.metadata.clone() else {
             return Err(entry("metadata", "must be a JSON object"));
         };
@@ -466,9 +507,10 @@ impl<L: EventLog> ManualEntry<L> {
             resource: self.resource.clone(),
             record_id,
             tenant,
-            data: self.data.clone(),
+            data,
             metadata,
-            changes: self.changes.clone(),
+            changes,
+            personal,
         })
     }
 }
@@ -477,8 +519,9 @@ impl<L: EventLog> ManualEntry<L> {
 /// column, and the audit context (target, request context, mode, module) is in
 /// the metadata under its keys (`target_type`, `target_id`, `ip_address`,
 /// `user_agent`, `request_id`, `mode`, `module`), where the store's indexes and
-/// the recorded actions' metadata have it too.
-#[derive(Debug, Clone, PartialEq)]
+/// the recorded actions' metadata have it too. Its personal data, if any, is
+/// redacted, and the values to encrypt are out of `data` (in `personal`).
+#[derive(Debug)]
 pub struct ValidEntry {
     /// Action name.
     pub action: String,
@@ -494,6 +537,10 @@ pub struct ValidEntry {
     pub data: Value,
     /// Metadata object, with the audit context merged in.
     pub metadata: Value,
-    /// Changes.
+    /// Changes (redacted fields nulled; encrypted ones still to encrypt with
+    /// `personal`'s protection).
     pub changes: Option<Changes>,
+    /// The personal data to encrypt: its protection, and the encrypted
+    /// fields' values, taken out of `data`.
+    pub personal: Option<PersonalEvent>,
 }

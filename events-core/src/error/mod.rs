@@ -7,9 +7,11 @@
 use std::borrow::Cow;
 
 mod audit;
+mod personal;
 mod replay;
 
 pub use audit::AuditError;
+pub use personal::PersonalError;
 pub use replay::ReplayError;
 
 /// Boxed error of user code (an action body, a hook, a clear-records implementation).
@@ -87,6 +89,10 @@ pub enum Error {
     /// An audit query or manual entry was refused; see [`AuditError`].
     #[error(transparent)]
     Audit(#[from] AuditError),
+
+    /// Personal data could not be protected or revealed; see [`PersonalError`].
+    #[error(transparent)]
+    Personal(#[from] PersonalError),
 
     /// A database operation failed.
     #[error("database error while {context}: {source}")]

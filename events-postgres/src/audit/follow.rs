@@ -125,6 +125,7 @@ impl<L: EventLog> EntryFollower<L> {
                 entries.push(entry);
             }
         }
+        self.audit.store.reveal_entries(&mut entries).await?;
         if !full && let Some(below) = xmin.checked_sub(1) {
             // Every matching row of a transaction below `xmin` was returned.
             let floor = Position {

@@ -72,7 +72,7 @@
 //! | `sql.rs` | the statement builder and the texts fixed per log |
 //! | `decode.rs` | rows back into [`AuditEntry`](events_core::audit::AuditEntry) |
 
-mod decode;
+pub(crate) mod decode;
 mod explain;
 mod facets;
 mod filters;

@@ -120,7 +120,11 @@ impl<L: EventLog> AuditLog<L> {
             .fetch_optional(self.store.pool())
             .await
             .map_err(|e| Error::from_sqlx(format!("reading audit entry {id}"), e))?;
-        row.as_ref().map(decode_entry::<L>).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let mut entry = [decode_entry::<L>(&row)?];
+        self.store.reveal_entries(&mut entry).await?;
+        let [entry] = entry;
+        Ok(Some(entry))
     }
 
     /// One entry by id, or [`AuditError::EntryNotFound`](events_core::AuditError::EntryNotFound) (PhoenixKit's `get_entry!`,
@@ -164,8 +168,10 @@ impl<L: EventLog> AuditLog<L> {
             .collect::<Result<Vec<_>, _>>()?;
         let next = if entries.len() > size {
             entries.truncate(size);
+            self.store.reveal_entries(&mut entries).await?;
             entries.last().and_then(|e| e.cursor(query.order()))
         } else {
+            self.store.reveal_entries(&mut entries).await?;
             None
         };
         Ok((entries, next))

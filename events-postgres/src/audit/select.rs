@@ -98,6 +98,43 @@ impl AuditSql {
         Ok(s)
     }
 
+    /// Every entry that holds a value encrypted for data subject `subject` (in
+    /// its data, metadata or changes), and its erasures, allowed by `scope`, in
+    /// `(occurred_at, id)` order. A scan of the log: exports are rare.
+    pub(crate) fn subject_entries(&self, subject: &str, scope: &Scope) -> Result<Sql, Error> {
+        let mut s = Sql::default();
+        self.entry_select(&mut s, scope, "c.committed_at")?;
+        s.push(&format!(
+            " FROM (SELECT {} FROM {} e WHERE (",
+            self.inner_columns, self.table,
+        ));
+        let vars = s.arg("subject", serde_json::json!({ "s": subject }))?;
+        let text = s.arg("subject", subject.to_owned())?;
+        let has = |column: &str| {
+            format!(
+                "jsonb_path_exists({column}, '$.* ? (@.\"$pd\" == \"v1\" && @.s == $s)', {vars}::jsonb)"
+            )
+        };
+        s.push(&format!(
+            "{} OR {} OR EXISTS (SELECT 1 FROM {} x WHERE x.event_id = e.id AND ({} OR {} OR {})) \
+             OR (e.action_type = 'manual' AND e.action = 'personal.erased' \
+             AND e.metadata ->> 'target_id' = {text}::text))",
+            has("e.data"),
+            has("e.metadata"),
+            self.changes,
+            has("x.old_values"),
+            has("x.new_values"),
+            has("x.diff_values"),
+        ));
+        self.scope_conditions(&mut s, scope)?;
+        s.push(&format!(
+            ") p LEFT JOIN {} c ON c.txid = p.txid LEFT JOIN {} ch ON ch.event_id = p.id \
+             ORDER BY p.occurred_at, p.id",
+            self.commits, self.changes
+        ));
+        Ok(s)
+    }
+
     /// `prefix`, then `SELECT 1 FROM .. WHERE ..` over `query`'s filters (no
     /// cursor, no order): the body of every count.
     pub(crate) fn count_body<L: EventLog>(

@@ -157,25 +157,38 @@ impl AuditSql {
 
         // Manual entry insert: the append's columns (kind and version fixed),
         // then the changes: has_changes, old_values, new_values, diff_values,
-        // unchanged.
+        // unchanged; then the data subjects' keys the entry holds (or stores)
+        // through `<table>_use_keys` (none: empty arrays, the function is not
+        // called). A key that is not the stored one inserts nothing.
         let (insert_columns, values, n) = manual_values(columns, 1);
-        let [has, old, new, diff, unchanged] =
-            [n, n + 1, n + 2, n + 3, n + 4].map(|i| format!("${i}"));
-        // With notifications on, the row is produced by scanning `cfg`, which
-        // turns them on before the row (and its trigger) is inserted.
-        let (cfg, source) = if notify {
-            (
-                format!("cfg AS (SELECT 1 AS one{}), ", crate::sql::NOTIFY_ON),
-                format!("SELECT {values} FROM cfg"),
-            )
+        let [
+            has,
+            old,
+            new,
+            diff,
+            unchanged,
+            subjects,
+            wrapped,
+            master_ids,
+            fresh,
+        ] = [n, n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7, n + 8].map(|i| format!("${i}"));
+        // With notifications on, `cfg` turns them on before the row (and its
+        // trigger) is inserted.
+        let cfg = if notify {
+            format!("cfg AS (SELECT 1 AS one{}), ", crate::sql::NOTIFY_ON)
         } else {
-            (String::new(), format!("VALUES ({values})"))
+            String::new()
         };
+        let from_cfg = if notify { ", cfg" } else { "" };
         let manual_insert = format!(
-            "WITH {cfg}entry AS (INSERT INTO {table} ({insert_columns}) {source} RETURNING id, occurred_at, txid), \
+            "WITH {cfg}keys AS (SELECT CASE WHEN cardinality({subjects}::text[]) = 0 THEN true \
+             ELSE {}({subjects}::text[], {wrapped}::bytea[], {master_ids}::text[], {fresh}::boolean[]) END AS held), \
+             entry AS (INSERT INTO {table} ({insert_columns}) SELECT {values} FROM keys{from_cfg} \
+             WHERE keys.held RETURNING id, occurred_at, txid), \
              changes AS (INSERT INTO {changes} (event_id, old_values, new_values, diff_values, unchanged) \
              SELECT id, {old}, {new}, {diff}, {unchanged} FROM entry WHERE {has}::boolean) \
              SELECT id, occurred_at, txid::text FROM entry",
+            names.use_keys_fn,
         );
 
         let facets = [

@@ -5,12 +5,13 @@
 //! log (`AuditSql::manual_insert`).
 
 use chrono::{DateTime, Utc};
-use events_core::audit::{AuditEntry, EntryActor, EntryKind, ManualEntry, Target};
+use events_core::audit::{AuditEntry, EntryActor, EntryKind, ManualEntry, Target, ValidEntry};
 use events_core::{Error, EventLog};
 use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::AuditLog;
+use crate::personal::WriteKeys;
 use crate::sql::columns::bind_entry;
 use crate::sql::{self, get, get_id, get_txid};
 
@@ -56,24 +57,44 @@ impl<L: EventLog> AuditLog<L> {
             tracing::debug!(action = %entry.action, "audit entry skipped: nothing changed");
             return Ok(None);
         }
-        let valid = entry.validate()?;
-        let statements = self.store.statements();
-        let mut q = bind_entry::<L>(
-            sql::query(&self.sql().manual_insert),
-            &statements.columns,
-            &valid,
-        )?;
-        let changes = valid.changes.clone();
-        let object = |fields: Option<events_core::audit::Fields>| fields.map(Value::Object);
-        q = q
-            .bind(changes.is_some())
-            .bind(changes.as_ref().and_then(|c| object(c.old_values.clone())))
-            .bind(changes.as_ref().and_then(|c| object(c.new_values.clone())))
-            .bind(changes.as_ref().and_then(|c| object(c.diff_values.clone())))
-            .bind(changes.as_ref().is_some_and(|c| c.unchanged));
-        let row = q.fetch_one(&mut *conn).await.map_err(|e| {
-            Error::from_sqlx(format!("recording audit entry `{}`", valid.action), e)
-        })?;
+        let mut valid = entry.validate()?;
+        // What the caller gets back: the values as readers reveal them.
+        let (shown_data, shown_changes) = shown(&valid);
+        let mut attempt = 0;
+        let row = loop {
+            attempt += 1;
+            let keys = self.store.seal_entry(&mut valid).await?;
+            let subjects = keys.subjects();
+            let row = self.insert_entry(conn, &valid, &keys).await?;
+            match row {
+                Some(row) => {
+                    if let Some(keyring) = self.store.keyring() {
+                        keyring.confirm(&keys);
+                    }
+                    break row;
+                }
+                // Another writer stored another key for the subject first, or
+                // it was erased: load the stored keys and encrypt again.
+                None if attempt == 1 && !subjects.is_empty() => {
+                    if let Some(keyring) = self.store.keyring() {
+                        keyring
+                            .reload(conn, self.store.statements(), &subjects)
+                            .await?;
+                    }
+                    valid = entry.validate()?;
+                }
+                None => {
+                    return Err(Error::MalformedRow {
+                        column: "id".to_owned(),
+                        message: format!(
+                            "recording audit entry `{}` inserted no row: its data subject's key \
+                             changed twice while it was written; retry",
+                            valid.action
+                        ),
+                    });
+                }
+            }
+        };
         let id = get_id::<L>(&row, "id")?;
         let occurred_at: DateTime<Utc> = get(&row, "occurred_at")?;
         tracing::debug!(entry_id = %id, action = %valid.action, "audit entry recorded");
@@ -101,7 +122,7 @@ impl<L: EventLog> AuditLog<L> {
                 kind: text("target_type"),
                 id,
             }),
-            data: valid.data.clone(),
+            data: shown_data,
             version: 1,
             tenant: valid.tenant.clone(),
             ip_address: text("ip_address"),
@@ -113,8 +134,36 @@ impl<L: EventLog> AuditLog<L> {
             occurred_at,
             committed_at: None,
             transaction_id: get_txid(&row, "txid")?,
-            changes,
+            changes: shown_changes,
         }))
+    }
+
+    /// Inserts `valid` (its personal data sealed, holding `keys`); `None` when
+    /// the keys are not the stored ones, and nothing was inserted.
+    async fn insert_entry(
+        &self,
+        conn: &mut PgConnection,
+        valid: &ValidEntry,
+        keys: &WriteKeys,
+    ) -> Result<Option<sqlx::postgres::PgRow>, Error> {
+        let statements = self.store.statements();
+        let mut q = bind_entry::<L>(
+            sql::query(&self.sql().manual_insert),
+            &statements.columns,
+            valid,
+        )?;
+        let changes = valid.changes.clone();
+        let object = |fields: Option<events_core::audit::Fields>| fields.map(Value::Object);
+        q = q
+            .bind(changes.is_some())
+            .bind(changes.as_ref().and_then(|c| object(c.old_values.clone())))
+            .bind(changes.as_ref().and_then(|c| object(c.new_values.clone())))
+            .bind(changes.as_ref().and_then(|c| object(c.diff_values.clone())))
+            .bind(changes.as_ref().is_some_and(|c| c.unchanged));
+        keys.bind(q)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| Error::from_sqlx(format!("recording audit entry `{}`", valid.action), e))
     }
 
     /// [`track`](Self::track) that never fails its caller (PhoenixKit's `log`:
@@ -137,4 +186,16 @@ impl<L: EventLog> AuditLog<L> {
             }
         }
     }
+}
+
+/// An entry's data and changes as readers reveal them: its encrypted values
+/// back in place (redacted ones stay `null`).
+fn shown(valid: &ValidEntry) -> (Value, Option<events_core::audit::Changes>) {
+    let mut data = valid.data.clone();
+    if let (Some(personal), Value::Object(map)) = (&valid.personal, &mut data) {
+        for (field, value) in &personal.plaintext {
+            map.insert((*field).to_owned(), value.clone());
+        }
+    }
+    (data, valid.changes.clone())
 }

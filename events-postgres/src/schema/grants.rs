@@ -2,6 +2,7 @@
 
 use events_core::EventLog;
 
+use super::personal::{REWRAP_ARGS, USE_KEYS_ARGS, erase_args};
 use super::retention::{prune_args, prune_batch_args};
 use crate::sql::names::{Names, quote_ident};
 
@@ -22,6 +23,11 @@ use crate::sql::names::{Names, quote_ident};
 /// alone. A retention role granted by an older release, before
 /// `<table>_prune_batch` existed, needs these grants run again (they are
 /// idempotent) after the migration.
+///
+/// For personal data, the application role reads the wrapped data keys and
+/// runs the owner's `<table>_use_keys`, `<table>_erase_subject` and
+/// `<table>_rewrap_keys`; it cannot update, delete or truncate the keys table
+/// itself.
 ///
 /// ```
 /// # use events_core::Error;
@@ -45,7 +51,12 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
         prune_fn,
         prune_batch_fn,
         replay_fn,
+        keys,
+        use_keys_fn,
+        erase_fn,
+        rewrap_fn,
     } = Names::of(name);
+    let erase_args = erase_args::<L>();
     let prune_args = prune_args::<L>();
     let prune_batch_args = prune_batch_args::<L>();
     let app = quote_ident(application);
@@ -66,6 +77,11 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
          GRANT SELECT ON {commits}, {horizon} TO {app};\n\
          GRANT SELECT, INSERT, UPDATE, DELETE ON {checkpoint}, {consumers} TO {app};\n\
          GRANT EXECUTE ON FUNCTION {replay_fn}() TO {app};\n\
+         -- Application, personal data: read wrapped keys; create, erase and re-wrap them\n\
+         -- only through the owner's functions.\n\
+         GRANT SELECT ON {keys} TO {app};\n\
+         GRANT EXECUTE ON FUNCTION {use_keys_fn}({USE_KEYS_ARGS}), {erase_fn}({erase_args}), \
+         {rewrap_fn}({REWRAP_ARGS}) TO {app};\n\
          -- Retention: prunes through the owner's functions only, and reads what it prunes.\n\
          GRANT SELECT ON {table}, {horizon} TO {ops};\n\
          GRANT EXECUTE ON FUNCTION {prune_fn}({prune_args}) TO {ops};\n\

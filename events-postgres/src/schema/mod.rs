@@ -42,6 +42,14 @@
 //! | `<table>_changes` | `event_id` (primary key), `old_values`, `new_values`, `diff_values` (`jsonb`), `unchanged`, `recorded_at` | action bodies (`ctx.record_updated` and friends, `ctx.record_all`), manual entries with changes |
 //! | `<table>_commits` | `txid` (primary key), `committed_at` | a deferred constraint trigger on the event table, as each writing transaction commits (with `track_commit_time`) |
 //!
+//! Personal data (see [`events_core::personal`]) adds `<table>_subject_keys`
+//! (`subject` primary key, `wrapped_key`, `master_key_id`, `created_at`,
+//! `rotated_at`): each data subject's data key, wrapped by a master key kept
+//! outside the database. Its rows change only through the owner's functions
+//! `<table>_erase_subject` (erasure, recorded as the manual entry
+//! `personal.erased`) and `<table>_rewrap_keys` (rotation); appends create and
+//! hold keys through `<table>_use_keys`.
+//!
 //! And three tables of state, which are updated: `<table>_replay_checkpoint`
 //! (an unfinished chunked replay), `<table>_replay_horizon` (where retention gave
 //! up replay) and `<table>_consumers` (each checkpointed consumer's position,
@@ -180,6 +188,7 @@
 
 mod audit;
 mod grants;
+mod personal;
 mod retention;
 
 use events_core::{EventLog, PrimaryKeyType};
@@ -390,6 +399,7 @@ CREATE TABLE IF NOT EXISTS {consumers} (
 );
 "#
     ) + &audit_migration_sql::<L>()
+        + &personal::personal_sql::<L>()
 }
 
 #[cfg(test)]

@@ -28,6 +28,14 @@ pub(crate) struct Names {
     pub(crate) prune_batch_fn: String,
     /// The function that starts a replay (lock, exclusion).
     pub(crate) replay_fn: String,
+    /// The data subjects' wrapped keys.
+    pub(crate) keys: String,
+    /// The function an append holds (and creates) its subjects' keys with.
+    pub(crate) use_keys_fn: String,
+    /// The owner's function that erases a subject.
+    pub(crate) erase_fn: String,
+    /// The owner's function that re-wraps data keys.
+    pub(crate) rewrap_fn: String,
 }
 
 impl Names {
@@ -43,6 +51,10 @@ impl Names {
             prune_fn: quote_qualified(&prune_function_name(table)),
             prune_batch_fn: quote_qualified(&format!("{}_batch", prune_function_name(table))),
             replay_fn: quote_qualified(&replay_function_name(table)),
+            keys: quote_qualified(&format!("{table}_subject_keys")),
+            use_keys_fn: quote_qualified(&format!("{table}_use_keys")),
+            erase_fn: quote_qualified(&format!("{table}_erase_subject")),
+            rewrap_fn: quote_qualified(&format!("{table}_rewrap_keys")),
         }
     }
 }

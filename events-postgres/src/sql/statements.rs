@@ -13,6 +13,7 @@ use super::columns::{Column, columns};
 use super::consumers::ConsumerStatements;
 use super::names::{Names, quote_ident};
 use crate::audit::AuditSql;
+use crate::personal::PersonalSql;
 use crate::schema::migration_sql;
 
 /// Columns every event `SELECT` returns, in this order; the actor columns follow.
@@ -96,6 +97,8 @@ pub(crate) struct Statements {
     pub(crate) audit: AuditSql,
     /// Whether the appends turn notifications on for their transaction.
     pub(crate) notify: bool,
+    /// Personal data's texts: keys, erasure, rotation.
+    pub(crate) personal: PersonalSql,
     /// Retention: `$1` period in milliseconds, `$2` give up replay, (`$3` the
     /// entry's id for `uuid_v7`). Returns deleted, deleted action events, cutoff
     /// (`NULL` for before all time) and the `audit.pruned` entry's id.
@@ -250,6 +253,7 @@ impl Statements {
             )
             .into(),
             audit: AuditSql::new::<L>(&names, &columns, notify),
+            personal: PersonalSql::new::<L>(&names),
             notify,
             select_list,
             names,

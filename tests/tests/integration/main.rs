@@ -17,6 +17,7 @@
 //! | [`subscribe`] | subscriptions: every committed event once, in order, live, resumed, filtered |
 //! | [`live_scenario`] | 16 writers, 3 subscribers and a group with a killed member at once: each event once, in order |
 //! | [`trust`] | the trust guarantees: order by transaction id, one replay at a time, retention, roles |
+//! | [`personal`] | personal data: no plaintext anywhere in the log, erasure, export, tampering, wrong keys, rotation |
 //! | [`prune_batches`] | retention in batches: the rows one prune deletes, oldest first, each batch recorded; refusals |
 //! | [`xid_wrap`] | transaction ids crossing a power of ten on a throwaway cluster |
 //! | [`json_roundtrip`] | whatever the log accepts, every reader gives back |
@@ -38,6 +39,7 @@ mod introspection;
 mod json_roundtrip;
 mod live_scenario;
 mod lock_scopes;
+mod personal;
 mod prune_batches;
 mod relay;
 mod replay;

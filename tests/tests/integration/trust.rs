@@ -555,6 +555,7 @@ async fn the_application_role_cannot_change_stored_rows(pool: PgPool) -> TestRes
             ("events_changes", "unchanged"),
             ("events_commits", "committed_at"),
             ("events_replay_horizon", "deleted_actions"),
+            ("events_subject_keys", "master_key_id"),
         ] {
             let cases: [Vec<String>; 6] = [
                 vec![format!("UPDATE {table} SET {column} = {column}")],
@@ -825,7 +826,8 @@ async fn a_schema_qualified_log_works_end_to_end(pool: PgPool) -> TestResult {
             "trail_commits",
             "trail_consumers",
             "trail_replay_checkpoint",
-            "trail_replay_horizon"
+            "trail_replay_horizon",
+            "trail_subject_keys"
         ]
     );
     let dotted: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relname LIKE '%.%'")

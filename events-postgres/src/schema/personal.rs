@@ -1,0 +1,191 @@
+//! Personal data's part of the migration: the keys table `<table>_subject_keys`
+//! (each data subject's data key, wrapped by a master key that never enters the
+//! database), its guard, and the owner's functions that touch it:
+//! `<table>_use_keys` (an append holds its subjects' keys, creating new ones),
+//! `<table>_erase_subject` (erasure, recorded as `personal.erased`) and
+//! `<table>_rewrap_keys` (master key rotation).
+//!
+//! **Why functions.** The application role may read the wrapped keys but
+//! neither change nor delete them: erasure and rotation run as the owner, who
+//! alone passes the guard (with a transaction-local flag, as retention does).
+//! And an append must be sure, in its own statement, that the key it encrypted
+//! with is the stored one and stays so until it commits: `<table>_use_keys`
+//! inserts the new keys, then locks every key it was given `FOR KEY SHARE`,
+//! each in a statement of its own (so with a fresh snapshot), and answers
+//! whether all are there with the wrapped bytes the writer used. An erasure's
+//! `DELETE` waits for those locks: a write committed before an erasure is
+//! erased with it, and a write that comes after finds the key gone, inserts
+//! nothing, and encrypts again under a new key. Every accepted write is
+//! readable.
+
+use events_core::{EventLog, PrimaryKeyType};
+
+use crate::sql::names::{Names, base_name, quote_ident, quote_literal};
+
+/// The argument types of `<table>_erase_subject`, as its signature names them.
+pub(super) fn erase_args<L: EventLog>() -> &'static str {
+    match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => "text",
+        PrimaryKeyType::UuidV7 => "text, uuid",
+    }
+}
+
+/// The argument types of `<table>_use_keys`.
+pub(super) const USE_KEYS_ARGS: &str = "text[], bytea[], text[], boolean[]";
+
+/// The argument types of `<table>_rewrap_keys`.
+pub(super) const REWRAP_ARGS: &str = "text[], bytea[], bytea[], text[]";
+
+/// The keys table, its guard and the owner's functions; see the
+/// [module docs](self).
+pub(super) fn personal_sql<L: EventLog>() -> String {
+    let name = L::TABLE;
+    let Names {
+        table,
+        keys,
+        use_keys_fn,
+        erase_fn,
+        rewrap_fn,
+        ..
+    } = Names::of(name);
+    let keys_base = base_name(&format!("{name}_subject_keys")).to_owned();
+    let guard = crate::sql::names::quote_qualified(&format!("{name}_keys_guard"));
+    let row_trigger = quote_ident(&format!("{keys_base}_guard_row"));
+    let truncate_trigger = quote_ident(&format!("{keys_base}_guard_truncate"));
+    let table_literal = quote_literal(&table);
+    let sqlstate = events_core::APPEND_ONLY_SQLSTATE;
+    let (id_type, entry_param, entry_column, entry_value) = match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => ("bigint", "", "", ""),
+        PrimaryKeyType::UuidV7 => ("uuid", ", entry_id uuid", "id, ", "entry_id, "),
+    };
+    let erase_args = erase_args::<L>();
+    let signatures = [
+        format!("{use_keys_fn}({USE_KEYS_ARGS})"),
+        format!("{erase_fn}({erase_args})"),
+        format!("{rewrap_fn}({REWRAP_ARGS})"),
+    ]
+    .map(|s| format!("{}::regprocedure", quote_literal(&s)))
+    .join(", ");
+    format!(
+        r#"
+-- Personal data: each data subject's data key, wrapped by a master key that never
+-- enters the database. Deleting a subject's row (erasure) makes every value encrypted
+-- for it unreadable, in this database and in every copy of it.
+CREATE TABLE IF NOT EXISTS {keys} (
+    subject text PRIMARY KEY,
+    wrapped_key bytea NOT NULL,
+    master_key_id text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    rotated_at timestamptz
+);
+
+-- Data keys change only through the owner's erasure and rotation functions, which
+-- raise the transaction-local flag `events.allow_keys`: any role can set it, only the
+-- owner passes with it. TRUNCATE never passes.
+CREATE OR REPLACE FUNCTION {guard}() RETURNS trigger
+LANGUAGE plpgsql AS $events_keys_guard$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE')
+       AND pg_catalog.current_setting('events.allow_keys', true) = 'on'
+       AND current_user = (SELECT pg_catalog.pg_get_userbyid(c.relowner)
+                           FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) THEN
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION USING
+        ERRCODE = '{sqlstate}',
+        MESSAGE = pg_catalog.format('%s on data key table %I.%I rejected: data keys change only by erasure and rotation',
+                                    TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
+        HINT = 'erase a subject with its erase function, rotate with its rewrap function',
+        SCHEMA = TG_TABLE_SCHEMA,
+        TABLE = TG_TABLE_NAME;
+END;
+$events_keys_guard$;
+DROP TRIGGER IF EXISTS {row_trigger} ON {keys};
+CREATE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {keys}
+    FOR EACH ROW EXECUTE FUNCTION {guard}();
+DROP TRIGGER IF EXISTS {truncate_trigger} ON {keys};
+CREATE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {keys}
+    FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
+
+-- An append's keys: inserts the fresh ones (a key a writer already stored is never
+-- inserted again: that would bring back a key erased since), then holds every given key (FOR KEY SHARE,
+-- which an erasure's DELETE waits for) and answers whether each is stored with the
+-- given wrapped bytes. False: another writer stored another key first, or the subject
+-- was erased; the append then inserts nothing and the writer encrypts again.
+DROP FUNCTION IF EXISTS {use_keys_fn}(text[], bytea[], text[]);
+CREATE OR REPLACE FUNCTION {use_keys_fn}(subjects text[], wrapped bytea[], master_ids text[], fresh boolean[])
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER AS $events_use_keys$
+DECLARE
+    held bigint;
+BEGIN
+    INSERT INTO {keys} (subject, wrapped_key, master_key_id)
+    SELECT u.s, u.w, u.m FROM unnest(subjects, wrapped, master_ids, fresh) AS u(s, w, m, f)
+    WHERE u.f
+    ON CONFLICT (subject) DO NOTHING;
+    SELECT count(*) INTO held FROM (
+        SELECT 1 FROM {keys} k JOIN unnest(subjects, wrapped) AS u(s, w)
+            ON k.subject = u.s AND k.wrapped_key = u.w
+        FOR KEY SHARE OF k
+    ) held_keys;
+    RETURN held = cardinality(subjects);
+END;
+$events_use_keys$;
+
+-- Erasure: deletes the subject's data key (waiting for appends that hold it), and
+-- records itself as the manual entry `personal.erased`, naming the subject only.
+CREATE OR REPLACE FUNCTION {erase_fn}(subject_id text{entry_param})
+RETURNS TABLE (out_erased boolean, out_entry {id_type})
+LANGUAGE plpgsql SECURITY DEFINER AS $events_erase$
+DECLARE
+    n bigint;
+    entry {id_type};
+BEGIN
+    PERFORM set_config('events.allow_keys', 'on', true);
+    DELETE FROM {keys} WHERE subject = subject_id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM set_config('events.allow_keys', 'off', true);
+    INSERT INTO {table} ({entry_column}action, action_type, data, metadata, version, occurred_at)
+    VALUES ({entry_value}'personal.erased', 'manual', '{{}}',
+            jsonb_build_object('target_type', 'subject', 'target_id', subject_id, 'erased', n > 0,
+                               'mode', 'auto', 'module', 'personal'),
+            1, clock_timestamp())
+    RETURNING id INTO entry;
+    RETURN QUERY SELECT n > 0, entry;
+END;
+$events_erase$;
+
+-- Master key rotation: replaces wrapped keys that still hold the given old bytes.
+CREATE OR REPLACE FUNCTION {rewrap_fn}(subjects text[], old_wrapped bytea[], new_wrapped bytea[], master_ids text[])
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER AS $events_rewrap$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM set_config('events.allow_keys', 'on', true);
+    UPDATE {keys} k SET wrapped_key = u.nw, master_key_id = u.m, rotated_at = now()
+    FROM unnest(subjects, old_wrapped, new_wrapped, master_ids) AS u(s, ow, nw, m)
+    WHERE k.subject = u.s AND k.wrapped_key = u.ow;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM set_config('events.allow_keys', 'off', true);
+    RETURN n;
+END;
+$events_rewrap$;
+
+DO $events_pin_keys$
+DECLARE
+    schema_name name := (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE c.oid = {table_literal}::regclass);
+    f regprocedure;
+BEGIN
+    FOREACH f IN ARRAY ARRAY[{signatures}]
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, %I, pg_temp', f, schema_name);
+        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$events_pin_keys$;
+"#
+    )
+}
