@@ -30,6 +30,9 @@ pub(crate) struct StructAttr {
     pub subject: Once<Ident>,
     /// The `rename_all` of a `#[serde(..)]`, if written.
     pub rename_all: Option<Span>,
+    /// An option that may have been meant as the subject is unknown or
+    /// malformed (reported): the subject is not known to be missing.
+    pub subject_flawed: bool,
 }
 
 /// A named field as written: its ident, serialized name, type and `#[personal(..)]`.
@@ -46,11 +49,13 @@ pub(crate) struct FieldAttr {
     pub erased: Once<Expr>,
     /// The span of its first `#[personal(..)]`, if any.
     pub attr: Option<Span>,
+    /// The span of the word `erased`, if written.
+    pub erased_at: Option<Span>,
 }
 
 /// Options `#[personal(..)]` takes on the struct.
 const STRUCT_OPTIONS: Options<StructAttr> = Options {
-    what: "#[personal] option on a struct",
+    what: "struct-level #[personal] option",
     table: &[Opt {
         name: "subject",
         parse: |a, m, acc| options::set_value(&mut a.subject, m, "user_id", subject_word, acc),
@@ -86,6 +91,7 @@ const FIELD_OPTIONS: Options<FieldAttr> = Options {
         Opt {
             name: "erased",
             parse: |a, m, acc| {
+                a.erased_at.get_or_insert(m.path().span());
                 options::set_value(&mut a.erased, m, "String::new()", |e| Ok(e.clone()), acc)
             },
         },
@@ -132,9 +138,21 @@ pub(crate) fn parse_struct(attrs: &[Attribute], acc: &mut Accumulator) -> Struct
     let mut out = StructAttr::default();
     for attr in attrs {
         if attr.path().is_ident("personal") {
+            if !matches!(attr.meta, Meta::List(_)) {
+                out.subject_flawed = true;
+            }
             for item in items(attr, "subject = user_id", acc) {
-                if let Some(meta) = acc.handle(options::option_meta(&item, "subject = user_id")) {
-                    STRUCT_OPTIONS.parse(&mut out, meta, acc);
+                let Some(meta) = acc.handle(options::option_meta(&item, "subject = user_id"))
+                else {
+                    out.subject_flawed = true;
+                    continue;
+                };
+                let name = options::option_name(meta);
+                let is_hint = STRUCT_OPTIONS.hints.iter().any(|(h, _)| *h == name);
+                let was_set = out.subject.is_set();
+                STRUCT_OPTIONS.parse(&mut out, meta, acc);
+                if !is_hint && !was_set && !out.subject.is_set() {
+                    out.subject_flawed = true;
                 }
             }
         } else if attr.path().is_ident("serde") {
@@ -159,6 +177,7 @@ pub(crate) fn parse_field(field: &syn::Field, acc: &mut Accumulator) -> Option<F
         treatments: Vec::new(),
         erased: Once::default(),
         attr: None,
+        erased_at: None,
     };
     for attr in &field.attrs {
         if attr.path().is_ident("personal") {

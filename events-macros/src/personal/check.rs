@@ -59,7 +59,7 @@ pub(crate) fn check(input: &DeriveInput) -> darling::Result<Model> {
         one_treatment(field, &mut acc);
         erased_needs_a_treatment(field, &mut acc);
         replay_needs_a_value(field, &mut acc);
-        if !strukt.subject.is_set() {
+        if !strukt.subject.is_set() && !strukt.subject_flawed {
             encrypted_needs_a_subject(field, &input.ident, &mut acc);
         }
     }
@@ -209,8 +209,7 @@ fn one_treatment(field: &FieldAttr, acc: &mut Accumulator) {
 /// with `encrypted` or `redacted`.
 fn erased_needs_a_treatment(field: &FieldAttr, acc: &mut Accumulator) {
     if field.treatments.is_empty()
-        && field.erased.is_set()
-        && let Some(span) = field.attr
+        && let Some(span) = field.erased_at
     {
         acc.push(
             Error::custom(format!(

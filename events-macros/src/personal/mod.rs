@@ -109,6 +109,29 @@ mod tests {
     }
 
     #[test]
+    fn a_misspelled_subject_is_not_also_reported_missing() {
+        let out = errors(quote!(
+            #[personal(subjet = user_id)]
+            struct Contact {
+                user_id: Uuid,
+                #[personal(encrypted)]
+                email: Option<String>,
+            }
+        ));
+        assert!(out.contains("did you mean `subject`?"), "{out}");
+        assert!(!out.contains("names no subject"), "{out}");
+        let out = errors(quote!(
+            #[personal(redacted)]
+            struct Contact {
+                #[personal(encrypted)]
+                email: Option<String>,
+            }
+        ));
+        assert!(out.contains("goes on a field"), "{out}");
+        assert!(out.contains("names no subject"), "{out}");
+    }
+
+    #[test]
     fn an_error_still_gets_an_empty_impl() {
         let out = expand(quote!(
             struct Contact {
