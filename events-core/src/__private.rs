@@ -134,6 +134,18 @@ where
     })
 }
 
+pub use crate::personal::{PersonalData, PersonalField, PersonalSchema, SubjectSource, Treatment};
+pub use serde_json::Value as JsonValue;
+
+/// A `#[derive(PersonalData)]` placeholder as JSON (`null` if it does not
+/// serialize).
+pub fn erased_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Compile-time check: `T` names a data subject.
+pub const fn subject_key<T: crate::personal::SubjectKey + ?Sized>() {}
+
 /// Compile-time check: `L` is an event log.
 pub const fn event_log<L: EventLog>() {}
 

@@ -1,4 +1,4 @@
-//! Compile-time checks of `#[event_log]` and `#[events]`: each case in
+//! Compile-time checks of `#[event_log]`, `#[events]` and `#[derive(PersonalData)]`: each case in
 //! `ui/<topic>/` must fail to compile with exactly the diagnostics in its
 //! `.stderr`, and each case in `ui/pass/` must compile.
 //!
@@ -14,5 +14,6 @@ fn ui() {
     t.compile_fail("ui/replay/*.rs");
     t.compile_fail("ui/types/*.rs");
     t.compile_fail("ui/bulk/*.rs");
+    t.compile_fail("ui/personal/*.rs");
     t.pass("ui/pass/*.rs");
 }

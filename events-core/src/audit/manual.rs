@@ -225,12 +225,31 @@ impl<L> ManualEntry<L> {
     /// [changes](Self::changes) are protected alike. Fails when `value` does not
     /// serialize.
     ///
-    /// ```ignore
+    /// ```
+    /// use events_core::audit::ManualEntry;
+    /// use events_core::personal::{PersonalData, SubjectSource};
+    /// use serde::Serialize;
+    /// use uuid::Uuid;
+    ///
     /// #[derive(Serialize, PersonalData)]
     /// #[personal(subject = user_id)]
-    /// struct Contact { user_id: Uuid, #[personal(encrypted)] email: String }
+    /// struct Contact {
+    ///     user_id: Uuid,
+    ///     #[personal(encrypted, erased = String::new())]
+    ///     email: String,
+    ///     #[personal(redacted)]
+    ///     password: Option<String>,
+    /// }
     ///
-    /// audit.track(ManualEntry::new("contact.verified").personal_data(&contact)?).await?;
+    /// let contact = Contact {
+    ///     user_id: Uuid::now_v7(),
+    ///     email: "ada@mail.example".into(),
+    ///     password: Some("hunter2".into()),
+    /// };
+    /// let entry = ManualEntry::<()>::new("contact.verified").personal_data(&contact)?;
+    /// assert_eq!(entry.personal.map(|s| s.subject), Some(Some(SubjectSource::Field("user_id"))));
+    /// // The store seals it when it writes it: `audit.track(entry).await?`.
+    /// # Ok::<(), events_core::Error>(())
     /// ```
     pub fn personal_data<T: PersonalData + Serialize>(mut self, value: &T) -> Result<Self, Error> {
         self.data = serde_json::to_value(value)

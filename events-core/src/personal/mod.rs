@@ -54,6 +54,32 @@ pub use provider::{EnvKeyProvider, KeyProvider, WrappedKey};
 
 pub use crate::error::PersonalError;
 use crate::{Error, Key};
+/// Derives [`PersonalData`](trait@PersonalData): see the [module docs](self).
+///
+/// On the struct, `#[personal(subject = <field> | record_id | actor)]` names the
+/// data subject (needed when a field is encrypted; a field's type must be a
+/// [`SubjectKey`]). On a field, `#[personal(encrypted)]` or
+/// `#[personal(redacted)]`, with `erased = <expr>` (a value of the field's type)
+/// unless the field is an `Option`. Fields are named as serialized
+/// (`#[serde(rename = "..")]` is followed, `rename_all` is refused).
+///
+/// ```
+/// use events_core::personal::{PersonalData, SubjectSource, Treatment};
+///
+/// #[derive(serde::Serialize, PersonalData)]
+/// #[personal(subject = actor)]
+/// struct Signup {
+///     #[personal(encrypted, erased = String::from("[erased]"))]
+///     name: String,
+///     #[personal(redacted)]
+///     password: Option<String>,
+/// }
+///
+/// assert_eq!(Signup::SCHEMA.subject, Some(SubjectSource::Actor));
+/// assert_eq!(Signup::SCHEMA.fields[1].treatment, Treatment::Redacted);
+/// ```
+#[cfg(feature = "macros")]
+pub use events_macros::PersonalData;
 
 /// The key of the event seal in the data of an event with encrypted fields.
 pub const SEAL_KEY: &str = "$pd";

@@ -4,8 +4,7 @@
 
 use events_core::audit::{AuditQuery, Changes, ManualEntry};
 use events_core::personal::{
-    DataKey, EnvKeyProvider, PersonalData, PersonalField, PersonalSchema, SubjectSource, Treatment,
-    is_erased, is_sealed,
+    DataKey, EnvKeyProvider, PersonalData, SubjectSource, Treatment, is_erased, is_sealed,
 };
 use events_core::{Error, PersonalError};
 use events_postgres::PgEventStore;
@@ -18,39 +17,27 @@ use uuid::Uuid;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A contact of a user: the email and phone are encrypted for the user, the
-/// password never stored.
-#[derive(Serialize)]
+/// password never stored. Declared with the derive, as an application would.
+#[derive(Serialize, PersonalData)]
+#[personal(subject = user_id)]
 struct Contact {
     user_id: Uuid,
+    #[personal(encrypted, erased = String::new())]
     email: String,
+    #[personal(encrypted)]
     phone: Option<String>,
+    #[personal(redacted, erased = String::new())]
     password: String,
 }
 
-static CONTACT: PersonalSchema = PersonalSchema {
-    type_name: "Contact",
-    subject: Some(SubjectSource::Field("user_id")),
-    fields: &[
-        PersonalField {
-            name: "email",
-            treatment: Treatment::Encrypted,
-            erased: Some(|| json!("")),
-        },
-        PersonalField {
-            name: "phone",
-            treatment: Treatment::Encrypted,
-            erased: None,
-        },
-        PersonalField {
-            name: "password",
-            treatment: Treatment::Redacted,
-            erased: Some(|| json!("")),
-        },
-    ],
-};
-
-impl PersonalData for Contact {
-    const SCHEMA: &'static PersonalSchema = &CONTACT;
+/// A note about a record, encrypted for the record it is about.
+#[derive(Serialize, PersonalData)]
+#[personal(subject = record_id)]
+struct Note {
+    #[personal(encrypted)]
+    text: Option<String>,
+    #[serde(rename = "by")]
+    author: String,
 }
 
 fn contact(user_id: Uuid, name: &str) -> Contact {
@@ -164,6 +151,64 @@ async fn manual_entries_store_no_plaintext_and_read_back_decrypted(pool: PgPool)
         assert_eq!(diff["email"], json!("ada@mail.example"));
         assert_eq!(diff["password"], Value::Null);
     }
+    Ok(())
+}
+
+#[test]
+fn the_derive_declares_the_schema_of_the_type() {
+    let schema = Contact::SCHEMA;
+    assert_eq!(schema.type_name, "Contact");
+    assert_eq!(schema.subject, Some(SubjectSource::Field("user_id")));
+    let fields: Vec<_> = schema
+        .fields
+        .iter()
+        .map(|f| (f.name, f.treatment, schema.placeholder(f)))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("email", Treatment::Encrypted, json!("")),
+            ("phone", Treatment::Encrypted, Value::Null),
+            ("password", Treatment::Redacted, json!("")),
+        ]
+    );
+    assert_eq!(Note::SCHEMA.subject, Some(SubjectSource::RecordId));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_derived_record_id_subject_seals_and_erases_by_record(pool: PgPool) -> TestResult {
+    let store = keyed_store(&pool).await?;
+    let audit = store.audit();
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let note = |text: &str| Note {
+        text: Some(text.to_owned()),
+        author: "ops".to_owned(),
+    };
+    let tracked = audit
+        .track(
+            ManualEntry::new("note.added")
+                .resource("note", first)
+                .personal_data(&note("first secret note"))?,
+        )
+        .await?
+        .ok_or("tracked")?;
+    audit
+        .track(
+            ManualEntry::new("note.added")
+                .resource("note", second)
+                .personal_data(&note("second secret note"))?,
+        )
+        .await?;
+    assert_eq!(tracked.data["text"], json!("first secret note"));
+    assert_eq!(tracked.data["by"], json!("ops"));
+    assert_eq!(plaintext_anywhere(&pool, "secret note").await?, vec![]);
+
+    assert!(audit.erase_subject(first).await?.erased);
+    let page = audit.query(&AuditQuery::new().action("note.added")).await?;
+    let texts: Vec<&Value> = page.entries.iter().map(|e| &e.data["text"]).collect();
+    assert_eq!(texts.len(), 2);
+    assert!(texts.iter().any(|t| is_erased(t)), "{texts:?}");
+    assert!(texts.contains(&&json!("second secret note")), "{texts:?}");
     Ok(())
 }
 

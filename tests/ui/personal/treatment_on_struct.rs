@@ -1,0 +1,10 @@
+use events_core::personal::PersonalData;
+
+#[derive(PersonalData)]
+#[personal(redacted)]
+struct Contact {
+    #[personal(redacted)]
+    password: Option<String>,
+}
+
+fn main() {}
