@@ -11,9 +11,15 @@
 //!   ciphertext bound to its log, event, column, field and subject, so it cannot
 //!   be moved to another place and still decrypt.
 //!
-//! The same schema applies to an event's data, to the changes its action
-//! records (fields of the same names in `old_values`, `new_values`,
-//! `diff_values`) and to a manual entry's data and changes.
+//! The same schema applies to a manual entry's data and to its changes
+//! (fields of the same names in `old_values`, `new_values`, `diff_values`):
+//! [`ManualEntry::personal_data`](crate::audit::ManualEntry::personal_data).
+//!
+//! **Status**: manual entries, the keys, erasure, export, rotation and the
+//! store's audit readers are built. Recorded actions' inputs (single, bulk and
+//! `each`), the changes their bodies record, and replay of events with erased
+//! fields (which will hand the body the field's `erased` placeholder, `None`
+//! for an `Option`) are not wired yet: an action's input is stored as before.
 //!
 //! # Keys
 //!
@@ -34,8 +40,7 @@
 //! 16-byte seal under [`SEAL_KEY`] that every ciphertext of the event is bound
 //! to. Readers that have the provider get the plaintext back, those without see
 //! the envelopes, and a value whose subject was erased reads as
-//! `{"$erased": true}` ([`erased`], [`is_erased`]); replay hands the action body
-//! the field's declared placeholder instead (`None` for an `Option`).
+//! `{"$erased": true}` ([`erased`], [`is_erased`]).
 //!
 //! The subject id itself is stored in plaintext (in the keys table, and in each
 //! envelope): use an opaque identifier (a user's UUID), never personal data.
