@@ -87,7 +87,7 @@
 // - `check`: the limits and rules shared by queries and manual entries;
 // - `entry`: what queries return; `present`: badges and resolvers;
 // - `scope`: what one viewer may read (`Scope`);
-// - `manual`: manual entries; `request`: their request context;
+// - `manual`: manual entries; `manual_valid`: their validation (`ValidEntry`); `request`: their request context;
 // - `changes`: recorded changes (written through the call's scope, see
 //   `crate::call`).
 mod changes;
@@ -96,6 +96,7 @@ mod cursor;
 mod entry;
 mod filters;
 mod manual;
+mod manual_valid;
 mod present;
 mod query;
 mod request;
@@ -112,7 +113,8 @@ pub use check::{
 pub use cursor::Cursor;
 pub use entry::{AuditEntry, AuditPage, Count, EntryActor, EntryKind, Facets, PruneReport, Target};
 pub use filters::{ActionMatch, ActorMatch, Filters, TimeRange};
-pub use manual::{ManualEntry, ValidEntry};
+pub use manual::ManualEntry;
+pub use manual_valid::ValidEntry;
 pub use present::{Tone, action_tone, composite_key, mode_tone, resolve_actors, resolve_records};
 pub use query::{AuditQuery, CountMode, DEFAULT_COUNT_CAP, Order, Pagination};
 pub use request::RequestContext;
