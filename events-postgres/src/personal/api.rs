@@ -234,11 +234,15 @@ impl<L: EventLog> PgEventStore<L> {
             if subjects.is_empty() {
                 continue;
             }
-            let row = sql::query(&statements.personal.rewrap)
+            let mut rewrap = sql::query(&statements.personal.rewrap)
                 .bind(subjects)
                 .bind(old)
                 .bind(new)
-                .bind(ids)
+                .bind(ids);
+            if L::PRIMARY_KEY_TYPE == events_core::PrimaryKeyType::UuidV7 {
+                rewrap = rewrap.bind(uuid::Uuid::now_v7());
+            }
+            let row = rewrap
                 .fetch_one(self.pool())
                 .await
                 .map_err(|e| Error::from_sqlx("re-wrapping data keys", e))?;

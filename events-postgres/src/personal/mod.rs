@@ -41,7 +41,8 @@ pub(crate) struct PersonalSql {
     pub(crate) load_keys: Arc<str>,
     /// `$1` subject (`$2` the entry's id for `uuid_v7`): erases it.
     pub(crate) erase: Arc<str>,
-    /// `$1` subjects, `$2` old wrapped, `$3` new wrapped, `$4` master key ids.
+    /// `$1` subjects, `$2` old wrapped, `$3` new wrapped, `$4` master key ids
+    /// (`$5` the entry id on a uuid_v7 log).
     pub(crate) rewrap: Arc<str>,
     /// `$1` after this subject, `$2` limit: a page of keys in subject order.
     pub(crate) key_page: Arc<str>,
@@ -66,7 +67,15 @@ impl PersonalSql {
                 }
             )
             .into(),
-            rewrap: format!("SELECT {}($1, $2, $3, $4)", names.rewrap_fn).into(),
+            rewrap: format!(
+                "SELECT {}($1, $2, $3, $4{}) AS rewrapped",
+                names.rewrap_fn,
+                match L::PRIMARY_KEY_TYPE {
+                    events_core::PrimaryKeyType::Integer => "",
+                    events_core::PrimaryKeyType::UuidV7 => ", $5",
+                }
+            )
+            .into(),
             key_page: format!(
                 "SELECT subject, wrapped_key, master_key_id FROM {keys} \
                  WHERE subject > $1 ORDER BY subject LIMIT $2"

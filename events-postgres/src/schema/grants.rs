@@ -2,7 +2,7 @@
 
 use events_core::EventLog;
 
-use super::personal::{REWRAP_ARGS, USE_KEYS_ARGS, erase_args};
+use super::personal::{USE_KEYS_ARGS, erase_args, rewrap_args};
 use super::retention::{prune_args, prune_batch_args};
 use crate::sql::names::{Names, quote_ident};
 
@@ -57,6 +57,7 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
         rewrap_fn,
     } = Names::of(name);
     let erase_args = erase_args::<L>();
+    let rewrap_args = rewrap_args::<L>();
     let prune_args = prune_args::<L>();
     let prune_batch_args = prune_batch_args::<L>();
     let app = quote_ident(application);
@@ -81,7 +82,7 @@ pub fn grants_sql<L: EventLog>(application: &str, retention: &str) -> String {
          -- only through the owner's functions.\n\
          GRANT SELECT ON {keys} TO {app};\n\
          GRANT EXECUTE ON FUNCTION {use_keys_fn}({USE_KEYS_ARGS}), {erase_fn}({erase_args}), \
-         {rewrap_fn}({REWRAP_ARGS}) TO {app};\n\
+         {rewrap_fn}({rewrap_args}) TO {app};\n\
          -- Retention: prunes through the owner's functions only, and reads what it prunes.\n\
          GRANT SELECT ON {table}, {horizon} TO {ops};\n\
          GRANT EXECUTE ON FUNCTION {prune_fn}({prune_args}) TO {ops};\n\

@@ -34,7 +34,12 @@ pub(super) fn erase_args<L: EventLog>() -> &'static str {
 pub(super) const USE_KEYS_ARGS: &str = "text[], bytea[], text[], boolean[]";
 
 /// The argument types of `<table>_rewrap_keys`.
-pub(super) const REWRAP_ARGS: &str = "text[], bytea[], bytea[], text[]";
+pub(super) fn rewrap_args<L: EventLog>() -> &'static str {
+    match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => "text[], bytea[], bytea[], text[]",
+        PrimaryKeyType::UuidV7 => "text[], bytea[], bytea[], text[], uuid",
+    }
+}
 
 /// The keys table, its guard and the owner's functions; see the
 /// [module docs](self).
@@ -62,10 +67,19 @@ pub(super) fn personal_sql<L: EventLog>() -> String {
     let signatures = [
         format!("{use_keys_fn}({USE_KEYS_ARGS})"),
         format!("{erase_fn}({erase_args})"),
-        format!("{rewrap_fn}({REWRAP_ARGS})"),
+        format!("{rewrap_fn}({})", rewrap_args::<L>()),
     ]
     .map(|s| format!("{}::regprocedure", quote_literal(&s)))
     .join(", ");
+    // A uuid_v7 log's rotation takes the entry id it records itself under; the
+    // signature without it (earlier migrations) goes. An integer log's keeps its
+    // signature, so re-running the migration keeps its grants.
+    let drop_old_rewrap = match L::PRIMARY_KEY_TYPE {
+        PrimaryKeyType::Integer => String::new(),
+        PrimaryKeyType::UuidV7 => {
+            format!("DROP FUNCTION IF EXISTS {rewrap_fn}(text[], bytea[], bytea[], text[]);\n")
+        }
+    };
     format!(
         r#"
 -- Personal data: each data subject's data key, wrapped by a master key that never
@@ -157,7 +171,10 @@ END;
 $events_erase$;
 
 -- Master key rotation: replaces wrapped keys that still hold the given old bytes.
-CREATE OR REPLACE FUNCTION {rewrap_fn}(subjects text[], old_wrapped bytea[], new_wrapped bytea[], master_ids text[])
+-- Recorded as the manual entry `personal.keys_rewrapped` (how many keys, to which
+-- master key ids; no key material), as erasure is: replacing wrapped keys is as
+-- destructive as deleting them.
+{drop_old_rewrap}CREATE OR REPLACE FUNCTION {rewrap_fn}(subjects text[], old_wrapped bytea[], new_wrapped bytea[], master_ids text[]{entry_param})
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER AS $events_rewrap$
 DECLARE
@@ -169,6 +186,13 @@ BEGIN
     WHERE k.subject = u.s AND k.wrapped_key = u.ow;
     GET DIAGNOSTICS n = ROW_COUNT;
     PERFORM set_config('events.allow_keys', 'off', true);
+    INSERT INTO {table} ({entry_column}action, action_type, data, metadata, version, occurred_at)
+    VALUES ({entry_value}'personal.keys_rewrapped', 'manual', '{{}}',
+            jsonb_build_object('rewrapped', n,
+                               'master_key_ids', (SELECT coalesce(jsonb_agg(DISTINCT m), '[]'::jsonb)
+                                                  FROM unnest(master_ids) AS m),
+                               'mode', 'auto', 'module', 'personal'),
+            1, clock_timestamp());
     RETURN n;
 END;
 $events_rewrap$;

@@ -369,10 +369,25 @@ async fn rotation_rewraps_keys_without_touching_events(pool: PgPool) -> TestResu
     let rotation = rotating.rotate_master_key().await?;
     assert_eq!((rotation.rewrapped, rotation.current), (1, 0));
     assert_eq!(rotating.rotate_master_key().await?.current, 1, "idempotent");
-    let after: Vec<Value> = sqlx::query_scalar("SELECT data FROM events ORDER BY id")
-        .fetch_all(&pool)
-        .await?;
+    // The events are as they were; the rotation recorded itself, without key material.
+    let after: Vec<Value> = sqlx::query_scalar(
+        "SELECT data FROM events WHERE action <> 'personal.keys_rewrapped' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await?;
     assert_eq!(before, after);
+    let recorded: Vec<Value> = sqlx::query_scalar(
+        "SELECT metadata FROM events WHERE action = 'personal.keys_rewrapped' AND action_type = 'manual'",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(
+        recorded.len(),
+        1,
+        "one rotation that re-wrapped keys: {recorded:?}"
+    );
+    assert_eq!(recorded[0]["rewrapped"], 1);
+    assert_eq!(recorded[0]["master_key_ids"], serde_json::json!(["k2"]));
 
     let only_k2 = PgEventStore::<EventLog>::new(pool.clone())
         .with_key_provider(EnvKeyProvider::new("k2", key2));
@@ -400,7 +415,8 @@ async fn rotation_rewraps_keys_without_touching_events(pool: PgPool) -> TestResu
     let now: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&pool)
         .await?;
-    assert_eq!(now, i64::try_from(before)? + 1);
+    // Only `b@x` and the rotation's own entry were added.
+    assert_eq!(now, i64::try_from(before)? + 2);
     Ok(())
 }
 
