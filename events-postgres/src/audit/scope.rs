@@ -10,7 +10,7 @@ use events_core::Error;
 use events_core::audit::{ActionMatch, FieldPath, Scope};
 
 use super::filters::action_prefix;
-use super::sql::{ACTION, AuditSql, Sql};
+use super::sql::{ACTION, AuditSql, Sql, skip_scan_where};
 
 impl AuditSql {
     /// The `AND ...` conditions of `scope`'s constraints on rows aliased `e`:
@@ -131,30 +131,17 @@ impl AuditSql {
         bounds: &ScanBounds,
         scope: &Scope,
     ) -> Result<(), Error> {
-        let lo = bounds
-            .lower
-            .as_ref()
-            .map_or(String::new(), |p| format!(" AND {expr} >= {p}"));
-        let hi = bounds
-            .upper
-            .as_ref()
-            .map_or(String::new(), |p| format!(" AND {expr} < {p}"));
-        let table = &self.table;
-        s.push(&format!(
-            "WITH RECURSIVE s(v) AS ((SELECT {expr} FROM {table} e WHERE {expr} IS NOT NULL{lo}{hi}"
-        ));
+        // The conditions are bound once; both steps repeat their placeholders.
+        let start = s.text_len();
         self.scope_conditions(s, scope)?;
-        s.push(&format!(
-            " ORDER BY {expr} LIMIT 1) UNION ALL SELECT (SELECT {expr} FROM {table} e \
-             WHERE {expr} > s.v{hi}"
-        ));
-        self.scope_conditions(s, scope)?;
-        s.push(&format!(
-            " ORDER BY {expr} LIMIT 1) FROM s WHERE s.v IS NOT NULL) SELECT v FROM s WHERE v IS NOT NULL{}",
-            bounds
-                .limit
-                .as_ref()
-                .map_or(String::new(), |p| format!(" LIMIT {p}"))
+        let conditions = s.take_text_from(start);
+        s.push(&skip_scan_where(
+            &self.table,
+            expr,
+            bounds.lower.as_deref(),
+            bounds.upper.as_deref(),
+            bounds.limit.as_deref(),
+            &conditions,
         ));
         Ok(())
     }

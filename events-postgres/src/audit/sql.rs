@@ -90,14 +90,27 @@ pub(crate) fn skip_scan(
     upper: Option<&str>,
     limit: Option<&str>,
 ) -> String {
+    skip_scan_where(table, expr, lower, upper, limit, "")
+}
+
+/// [`skip_scan`] over the rows meeting `conditions` (`AND ...` fragments on
+/// rows aliased `e`), which both of its steps apply.
+pub(crate) fn skip_scan_where(
+    table: &str,
+    expr: &str,
+    lower: Option<&str>,
+    upper: Option<&str>,
+    limit: Option<&str>,
+    conditions: &str,
+) -> String {
     let lo = lower.map_or(String::new(), |p| format!(" AND {expr} >= {p}"));
     let hi = upper.map_or(String::new(), |p| format!(" AND {expr} < {p}"));
     let limit = limit.map_or(String::new(), |p| format!(" LIMIT {p}"));
     format!(
         "WITH RECURSIVE s(v) AS (\
-         (SELECT {expr} FROM {table} e WHERE {expr} IS NOT NULL{lo}{hi} ORDER BY {expr} LIMIT 1) \
+         (SELECT {expr} FROM {table} e WHERE {expr} IS NOT NULL{lo}{hi}{conditions} ORDER BY {expr} LIMIT 1) \
          UNION ALL \
-         SELECT (SELECT {expr} FROM {table} e WHERE {expr} > s.v{hi} ORDER BY {expr} LIMIT 1) \
+         SELECT (SELECT {expr} FROM {table} e WHERE {expr} > s.v{hi}{conditions} ORDER BY {expr} LIMIT 1) \
          FROM s WHERE s.v IS NOT NULL) \
          SELECT v FROM s WHERE v IS NOT NULL{limit}"
     )

@@ -54,11 +54,18 @@ pub(super) fn personal_sql<L: EventLog>() -> String {
         ..
     } = Names::of(name);
     let keys_base = base_name(&format!("{name}_subject_keys")).to_owned();
-    let guard = crate::sql::names::quote_qualified(&format!("{name}_keys_guard"));
-    let row_trigger = quote_ident(&format!("{keys_base}_guard_row"));
-    let truncate_trigger = quote_ident(&format!("{keys_base}_guard_truncate"));
+    let keys_guard = super::owner_guard_sql(&super::OwnerGuard {
+        function: &crate::sql::names::quote_qualified(&format!("{name}_keys_guard")),
+        tag: "events_keys_guard",
+        table: &keys,
+        row_trigger: &quote_ident(&format!("{keys_base}_guard_row")),
+        truncate_trigger: &quote_ident(&format!("{keys_base}_guard_truncate")),
+        passes: "TG_OP IN ('UPDATE', 'DELETE')",
+        flag: "events.allow_keys",
+        message: "%s on data key table %I.%I rejected: data keys change only by erasure and rotation",
+        hint: "erase a subject with its erase function, rotate with its rewrap function",
+    });
     let table_literal = quote_literal(&table);
-    let sqlstate = events_core::APPEND_ONLY_SQLSTATE;
     let (id_type, entry_param, entry_column, entry_value) = match L::PRIMARY_KEY_TYPE {
         PrimaryKeyType::Integer => ("bigint", "", "", ""),
         PrimaryKeyType::UuidV7 => ("uuid", ", entry_id uuid", "id, ", "entry_id, "),
@@ -96,32 +103,7 @@ CREATE TABLE IF NOT EXISTS {keys} (
 -- Data keys change only through the owner's erasure and rotation functions, which
 -- raise the transaction-local flag `events.allow_keys`: any role can set it, only the
 -- owner passes with it. TRUNCATE never passes.
-CREATE OR REPLACE FUNCTION {guard}() RETURNS trigger
-LANGUAGE plpgsql AS $events_keys_guard$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE')
-       AND pg_catalog.current_setting('events.allow_keys', true) = 'on'
-       AND current_user = (SELECT pg_catalog.pg_get_userbyid(c.relowner)
-                           FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) THEN
-        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-        RETURN NEW;
-    END IF;
-    RAISE EXCEPTION USING
-        ERRCODE = '{sqlstate}',
-        MESSAGE = pg_catalog.format('%s on data key table %I.%I rejected: data keys change only by erasure and rotation',
-                                    TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME),
-        HINT = 'erase a subject with its erase function, rotate with its rewrap function',
-        SCHEMA = TG_TABLE_SCHEMA,
-        TABLE = TG_TABLE_NAME;
-END;
-$events_keys_guard$;
-DROP TRIGGER IF EXISTS {row_trigger} ON {keys};
-CREATE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {keys}
-    FOR EACH ROW EXECUTE FUNCTION {guard}();
-DROP TRIGGER IF EXISTS {truncate_trigger} ON {keys};
-CREATE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {keys}
-    FOR EACH STATEMENT EXECUTE FUNCTION {guard}();
-
+{keys_guard}
 -- An append's keys: inserts the fresh ones (a key a writer already stored is never
 -- inserted again: that would bring back a key erased since), then holds every given key (FOR KEY SHARE,
 -- which an erasure's DELETE waits for) and answers whether each is stored with the

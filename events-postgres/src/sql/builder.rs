@@ -29,6 +29,17 @@ impl Sql {
         }
     }
 
+    /// The length of the text so far: where a fragment about to be pushed starts.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Takes the text pushed since `start` back out, keeping its arguments
+    /// bound: a fragment to place (once or more) elsewhere in the statement.
+    pub(crate) fn take_text_from(&mut self, start: usize) -> String {
+        self.text.split_off(start)
+    }
+
     /// Appends a fixed fragment.
     pub(crate) fn push(&mut self, fragment: &str) -> &mut Self {
         self.text.push_str(fragment);
