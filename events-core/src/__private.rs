@@ -23,8 +23,9 @@ pub fn action_call<R: Resource, I, Ret>(
     input: I,
     record_id: Option<RecordIdOf<R>>,
     body: BodyFn<RecordIdOf<R>, I, Ret>,
+    personal: Option<&'static PersonalSchema>,
 ) -> ActionCall<R, I, Ret> {
-    Call::of(Single::new(action, input, record_id, body))
+    Call::of(Single::new(action, input, record_id, body, personal))
 }
 
 /// The call a bulk action's wrapper returns.
@@ -33,8 +34,45 @@ pub fn bulk_call<R: Resource, I, Ret>(
     inputs: Vec<I>,
     record_ids: Option<Vec<RecordIdOf<R>>>,
     body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+    personal: Option<&'static PersonalSchema>,
 ) -> BulkCall<R, I, Ret> {
-    Call::of(Bulk::new(action, inputs, record_ids, body))
+    Call::of(Bulk::new(action, inputs, record_ids, body, personal))
+}
+
+/// Finds whether an action's input type declares personal data, by autoref
+/// specialization: `(&&PersonalProbe::<I>::NEW).personal_schema()` with both
+/// [`DeclaresPersonal`] and [`DeclaresNothing`] in scope is `Some(I::SCHEMA)`
+/// when `I: PersonalData`, `None` otherwise. The generated wrappers and replay
+/// adapters ask with a concrete `I`.
+pub struct PersonalProbe<T: ?Sized>(std::marker::PhantomData<T>);
+
+impl<T: ?Sized> PersonalProbe<T> {
+    /// The probe of `T`.
+    pub const NEW: Self = PersonalProbe(std::marker::PhantomData);
+}
+
+/// The answer for a type with personal data.
+pub trait DeclaresPersonal {
+    /// `Some(T::SCHEMA)`.
+    fn personal_schema(&self) -> Option<&'static PersonalSchema>;
+}
+
+impl<T: crate::personal::PersonalData + ?Sized> DeclaresPersonal for &PersonalProbe<T> {
+    fn personal_schema(&self) -> Option<&'static PersonalSchema> {
+        Some(T::SCHEMA)
+    }
+}
+
+/// The answer for any other type.
+pub trait DeclaresNothing {
+    /// `None`.
+    fn personal_schema(&self) -> Option<&'static PersonalSchema>;
+}
+
+impl<T: ?Sized> DeclaresNothing for PersonalProbe<T> {
+    fn personal_schema(&self) -> Option<&'static PersonalSchema> {
+        None
+    }
 }
 
 use crate::call::{EventOptions, Scope};
@@ -96,12 +134,32 @@ pub fn replay_ctx<'a, R: Resource>(
 /// Decodes an event's data into the input type of the action replaying it, naming
 /// the event and the offending field on failure. The stack grows as deeply
 /// nested data needs it.
+///
+/// Fields that are gone (a redacted field, stored as `null`, or an encrypted
+/// one whose subject was erased, read as `{"$erased": true}`) get the
+/// placeholder the input type declares (`personal`), `None` for an `Option`;
+/// see [`PersonalSchema::fill_gone`].
 pub fn decode_input<I: serde::de::DeserializeOwned>(
     event: &Event,
     target_resource: &str,
     target_action: &str,
+    personal: Option<&'static PersonalSchema>,
 ) -> Result<I, Error> {
-    serde_path_to_error::deserialize(serde_stacker::Deserializer::new(&event.data)).map_err(|e| {
+    let filled;
+    let data = if personal.is_some() || crate::personal::has_erased(&event.data) {
+        // A row written with raw SQL may nest deeper than the stack allows.
+        let mut data =
+            crate::json::with_stack(crate::json::depth(&event.data), || event.data.clone());
+        match personal {
+            Some(schema) => schema.fill_gone(&mut data),
+            None => crate::personal::fill_erased_with_null(&mut data),
+        }
+        filled = data;
+        &filled
+    } else {
+        &event.data
+    };
+    serde_path_to_error::deserialize(serde_stacker::Deserializer::new(data)).map_err(|e| {
         Error::Replay(crate::ReplayError::Decode {
             event: EventRef::of(event),
             target: format!("{target_resource}.{target_action}"),

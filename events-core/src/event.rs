@@ -141,6 +141,13 @@ pub struct NewEvent<'a> {
     pub version: u32,
     /// Tenant.
     pub tenant: Option<&'a Key>,
+    /// The personal data of the event: the values of its input's encrypted
+    /// fields, which are **not** in `data`, with their data subject and the
+    /// event's seal. The store encrypts them with the subject's key and puts
+    /// them back into the stored data; a store that cannot (no key provider)
+    /// fails the append. `None` when the input encrypts nothing. See
+    /// [`crate::personal`].
+    pub personal: Option<&'a crate::personal::PersonalEvent>,
 }
 
 impl NewEvent<'_> {
@@ -161,7 +168,7 @@ impl NewEvent<'_> {
     /// let event = NewEvent {
     ///     resource: "User", record_id: &record_id, action: "create",
     ///     action_type: ActionKind::Create, actor: None, data: &data,
-    ///     metadata: &metadata, version: 1, tenant: None,
+    ///     metadata: &metadata, version: 1, tenant: None, personal: None,
     /// };
     /// assert!(matches!(event.check_json(), Err(Error::InvalidValue { ref column, .. }) if column == "data"));
     /// ```

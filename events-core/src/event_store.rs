@@ -115,7 +115,13 @@ pub trait EventStore: Send + Sync {
     /// row per event, `changes[i]` with `event_ids[i]`, in the changes side
     /// table, with one statement on `conn` (the call's transaction). `resource`
     /// and `action` name the call in a database error. The caller has checked
-    /// the changes ([`Changes::check`]) and that there is one per event.
+    /// the changes ([`Changes::check`]) and that there is one per event, and
+    /// nulled the redacted fields of the action's input type.
+    ///
+    /// `protections[i]` (when not empty: one per event) is how event `i`'s
+    /// personal data was sealed: the store encrypts the same fields of its
+    /// changes with the same subject's key, bound to the same seal (see
+    /// [`crate::personal`]).
     fn insert_changes<'a>(
         &'a self,
         conn: &'a mut PgConnection,
@@ -123,5 +129,6 @@ pub trait EventStore: Send + Sync {
         action: &'static str,
         event_ids: &'a [EventId],
         changes: Vec<Changes>,
+        protections: Vec<Option<crate::personal::Protection>>,
     ) -> BoxFuture<'a, Result<(), Error>>;
 }

@@ -182,6 +182,20 @@ pub struct ReplayReport {
     pub commits: u64,
 }
 
+/// What a replay preflight found
+/// ([`verify_replayable`](../../events_postgres/struct.PgEventStore.html#method.verify_replayable)):
+/// every event of the selection has a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Replayable {
+    /// Events the selection holds.
+    pub events: u64,
+    /// Of those, events carrying an encrypted personal value whose data
+    /// subject was erased: replay hands each such field to its body as the
+    /// field's `erased` placeholder (`None` for an `Option`), so the rebuilt
+    /// rows lack it. See [`crate::personal`].
+    pub with_erased_fields: u64,
+}
+
 /// A stored (resource, action, version) that replay has no body for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingRoute {

@@ -138,7 +138,7 @@ impl RelayedEvent {
     /// The event's data as `T` (the action's input type), naming the field
     /// that does not fit.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        events_core::__private::decode_input(&self.to_event(), &self.resource, &self.action)
+        events_core::__private::decode_input(&self.to_event(), &self.resource, &self.action, None)
     }
 
     /// The event, as the log's readers return it.

@@ -9,6 +9,7 @@ use events_core::{Error, EventLog, LockKey};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::PgEventStore;
+use crate::personal::{WriteKeys, no_provider};
 use crate::sql::columns::{bind_event, bind_events};
 use crate::sql::{self, PgQuery, Statements};
 
@@ -22,8 +23,16 @@ pub(crate) async fn append_one<L: EventLog>(
     event: &NewEvent<'_>,
     deadline: Option<Duration>,
 ) -> Result<Appended, Error> {
+    if event.personal.is_some() {
+        let events = std::slice::from_ref(event);
+        let appended = append_sealed(store, conn, Locks::One(lock), events, deadline).await?;
+        return Ok(Appended {
+            id: appended.ids[0],
+            occurred_at: appended.occurred_at,
+        });
+    }
     // One round trip: the lock and the insert are one statement.
-    let row = insert_query::<L>(store.statements(), lock, event, deadline)?
+    let row = insert_query::<L>(store.statements(), lock, event, deadline, None)?
         .fetch_optional(&mut *conn)
         .await
         .map_err(|e| {
@@ -65,6 +74,9 @@ pub(crate) async fn append_many<L: EventLog>(
             message: "a bulk append needs at least one event".to_owned(),
         });
     };
+    if events.iter().any(|e| e.personal.is_some()) {
+        return append_sealed(store, conn, Locks::Many(locks), events, deadline).await;
+    }
     let context = || {
         format!(
             "taking {} advisory locks and appending {} events, the first of {}.{}",
@@ -74,7 +86,7 @@ pub(crate) async fn append_many<L: EventLog>(
             first.action
         )
     };
-    let rows = insert_many_query::<L>(store.statements(), locks, events, deadline)?
+    let rows = insert_many_query::<L>(store.statements(), locks, events, deadline, None)?
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::from_sqlx(context(), e))?;
@@ -104,20 +116,134 @@ pub(crate) async fn append_many<L: EventLog>(
     Ok(AppendedMany { ids, occurred_at })
 }
 
-/// The lock-and-insert of `event` with every argument bound. Fails on a key
-/// that does not fit its column, and on data or metadata the log could not
-/// read back ([`NewEvent::check_json`]), before anything runs.
+/// The locks of an append: one call's, or a bulk call's.
+#[derive(Clone, Copy)]
+enum Locks<'a> {
+    One(Option<LockKey>),
+    Many(&'a [LockKey]),
+}
+
+/// The append of events of which some carry encrypted personal data
+/// ([`NewEvent::personal`]): each such event's fields are encrypted with its
+/// subject's key ([`PgEventStore::seal_events`]) and the keys are stored (a
+/// new subject's) and held by the insert's own statement (the keyed forms of
+/// [`Statements::keyed`]): one statement, as for any append. When a key is not
+/// the stored one (another process created the subject's first key, or erased
+/// it, meanwhile), the statement inserts nothing; the keys are reloaded and
+/// the events encrypted again, once.
+async fn append_sealed<L: EventLog>(
+    store: &PgEventStore<L>,
+    conn: &mut PgConnection,
+    locks: Locks<'_>,
+    events: &[NewEvent<'_>],
+    deadline: Option<Duration>,
+) -> Result<AppendedMany, Error> {
+    let first = &events[0];
+    let what = || {
+        format!(
+            "appending {} event(s) of {}.{} with encrypted personal data",
+            events.len(),
+            first.resource,
+            first.action
+        )
+    };
+    let keyring = store.keyring().ok_or_else(|| no_provider(what()))?;
+    let statements = store.statements();
+    let mut attempt = 0;
+    let rows = loop {
+        attempt += 1;
+        let (sealed, keys) = store.seal_events(keyring, events).await?;
+        let stored: Vec<NewEvent<'_>> = events
+            .iter()
+            .zip(&sealed)
+            .map(|(e, data)| NewEvent {
+                data: data.as_ref().unwrap_or(e.data),
+                personal: None,
+                ..e.clone()
+            })
+            .collect();
+        let q = match locks {
+            Locks::One(lock) => {
+                insert_query::<L>(statements, lock, &stored[0], deadline, Some(&keys))?
+            }
+            Locks::Many(locks) => {
+                insert_many_query::<L>(statements, locks, &stored, deadline, Some(&keys))?
+            }
+        };
+        let rows = q
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| Error::from_sqlx(what(), e))?;
+        let held = match rows.first() {
+            Some(row) => sql::get::<bool>(row, (2, "held"))?,
+            None => false,
+        };
+        if held {
+            keyring.confirm(&keys);
+            break rows;
+        }
+        if attempt > 1 {
+            return Err(Error::MalformedRow {
+                column: "id".to_owned(),
+                message: format!(
+                    "{} inserted nothing: a data subject's key changed twice while it was \
+                     written (created or erased by another process); retry",
+                    what()
+                ),
+            });
+        }
+        keyring.reload(conn, statements, &keys.subjects()).await?;
+    };
+    // Held, and one row without an id: the insert's guard found an unfinished
+    // chunked replay.
+    let inserted = rows
+        .first()
+        .and_then(|row| sqlx::Row::try_get_raw(row, 0).ok())
+        .is_some_and(|id| !sqlx::ValueRef::is_null(&id));
+    if !inserted {
+        return Err(Error::ChunkedReplayUnfinished { table: L::TABLE });
+    }
+    let mut ids = rows
+        .iter()
+        .map(|row| sql::get_id::<L>(row, (0, "id")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != events.len() {
+        return Err(Error::MalformedRow {
+            column: "id".to_owned(),
+            message: format!(
+                "{}: expected {} new events, the insert returned {}",
+                what(),
+                events.len(),
+                ids.len()
+            ),
+        });
+    }
+    ids.sort_unstable();
+    let occurred_at = sql::get(&rows[0], (1, "occurred_at"))?;
+    tracing::debug!(events = ids.len(), "events with personal data appended");
+    Ok(AppendedMany { ids, occurred_at })
+}
+
+/// The lock-and-insert of `event` with every argument bound; with `keys`, its
+/// keyed form ([`Statements::keyed`]). Fails on a key that does not fit its
+/// column, and on data or metadata the log could not read back
+/// ([`NewEvent::check_json`]), before anything runs.
 fn insert_query<L: EventLog>(
     statements: &Statements,
     lock: Option<LockKey>,
     event: &NewEvent<'_>,
     deadline: Option<Duration>,
+    keys: Option<&WriteKeys>,
 ) -> Result<PgQuery, Error> {
     event.check_json()?;
-    let text = match lock {
-        Some(LockKey::Single(_)) => &statements.insert_single,
-        Some(LockKey::Pair(..)) => &statements.insert_pair,
-        None => &statements.insert_unlocked,
+    let keyed = &statements.keyed;
+    let text = match (lock, keys.is_some()) {
+        (Some(LockKey::Single(_)), false) => &statements.insert_single,
+        (Some(LockKey::Pair(..)), false) => &statements.insert_pair,
+        (None, false) => &statements.insert_unlocked,
+        (Some(LockKey::Single(_)), true) => &keyed.single,
+        (Some(LockKey::Pair(..)), true) => &keyed.pair,
+        (None, true) => &keyed.unlocked,
     };
     let q = bind_event::<L>(sql::query(text), &statements.columns, event)?;
     let q = match lock {
@@ -125,16 +251,22 @@ fn insert_query<L: EventLog>(
         Some(LockKey::Pair(a, b)) => q.bind(a).bind(b),
         None => q,
     };
-    Ok(q.bind(deadline.map(server_timeout_ms)))
+    let q = q.bind(deadline.map(server_timeout_ms));
+    Ok(match keys {
+        Some(keys) => keys.bind(q),
+        None => q,
+    })
 }
 
-/// The lock-and-insert of a bulk call's events with every argument bound.
-/// Checks every event's data and metadata first ([`NewEvent::check_json`]).
+/// The lock-and-insert of a bulk call's events with every argument bound;
+/// with `keys`, its keyed form ([`Statements::keyed`]). Checks every event's
+/// data and metadata first ([`NewEvent::check_json`]).
 fn insert_many_query<L: EventLog>(
     statements: &Statements,
     locks: &[LockKey],
     events: &[NewEvent<'_>],
     deadline: Option<Duration>,
+    keys: Option<&WriteKeys>,
 ) -> Result<PgQuery, Error> {
     let Some(first) = events.first() else {
         return Err(Error::InvalidValue {
@@ -157,10 +289,11 @@ fn insert_many_query<L: EventLog>(
             && e.actor == first.actor
             && (std::ptr::eq(e.metadata, first.metadata) || e.metadata == first.metadata)
     });
-    let text = if uniform {
-        &statements.insert_many
-    } else {
-        &statements.insert_many_rows
+    let text = match (uniform, keys.is_some()) {
+        (true, false) => &statements.insert_many,
+        (false, false) => &statements.insert_many_rows,
+        (true, true) => &statements.keyed.many,
+        (false, true) => &statements.keyed.many_rows,
     };
     let q = bind_events::<L>(sql::query(text), &statements.columns, events, uniform)?;
     let (mut singles, mut pair_a, mut pair_b) = (Vec::new(), Vec::new(), Vec::new());
@@ -173,10 +306,15 @@ fn insert_many_query<L: EventLog>(
             }
         }
     }
-    Ok(q.bind(singles)
+    let q = q
+        .bind(singles)
         .bind(pair_a)
         .bind(pair_b)
-        .bind(deadline.map(server_timeout_ms)))
+        .bind(deadline.map(server_timeout_ms));
+    Ok(match keys {
+        Some(keys) => keys.bind(q),
+        None => q,
+    })
 }
 
 /// What the database's timeouts get on top of a call's deadline, at most: the

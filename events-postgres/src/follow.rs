@@ -153,9 +153,14 @@ impl<L: EventLog> PgEventStore<L> {
             .fetch_all(self.pool())
             .await
             .map_err(|e| Error::from_sqlx("reading committed events", e))?;
+        let mut events = rows
+            .iter()
+            .map(decode_event::<L>)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.reveal_events(&mut events, false).await?;
         rows.iter()
-            .map(|row| {
-                let event = decode_event::<L>(row)?;
+            .zip(events)
+            .map(|(row, event)| {
                 let txid = sql::get_txid(row, (row.len() - 1, "txid"))?;
                 Ok((Position { txid, id: event.id }, event))
             })

@@ -4,7 +4,9 @@
 //! ([`AuditLog`](crate::AuditLog)), commit-ordered following is
 //! [`follow`](crate::follow)'s. Rows are mapped into [`Event`] by `decode_event`,
 //! which replay and the follower use too; a row that does not fit is
-//! [`Error::MalformedRow`] naming the column, never a panic.
+//! [`Error::MalformedRow`] naming the column, never a panic. Every reader
+//! decrypts the personal data of a page of events with one key query
+//! ([`crate::personal`]).
 
 use std::str::FromStr;
 
@@ -59,7 +61,12 @@ impl<L: EventLog> PgEventStore<L> {
             .fetch_all(self.pool())
             .await
             .map_err(|e| Error::from_sqlx("listing events", e))?;
-        rows.iter().map(decode_event::<L>).collect()
+        let mut events = rows
+            .iter()
+            .map(decode_event::<L>)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.reveal_events(&mut events, false).await?;
+        Ok(events)
     }
 
     /// Every event of one record, in id order (served by the
@@ -91,7 +98,12 @@ impl<L: EventLog> PgEventStore<L> {
                 .map_err(|e| {
                     Error::from_sqlx(format!("reading the events of {resource} {record_id}"), e)
                 })?;
-            rows.iter().map(decode_event::<L>).collect()
+            let mut events = rows
+                .iter()
+                .map(decode_event::<L>)
+                .collect::<Result<Vec<_>, _>>()?;
+            self.reveal_events(&mut events, false).await?;
+            Ok(events)
         }
     }
 }

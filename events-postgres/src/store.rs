@@ -209,6 +209,7 @@ impl<L: EventLog> PgEventStore<L> {
     ///         metadata: &metadata,
     ///         version: 1,
     ///         tenant: None,
+    ///         personal: None,
     ///     }, None)
     ///     .await?;
     /// tx.commit().await.map_err(|e| Error::from_sqlx("committing the import", e))?;
@@ -359,15 +360,15 @@ impl<L: EventLog> EventStore for PgEventStore<L> {
         resource: &'static str,
         action: &'static str,
         event_ids: &'a [EventId],
-        changes: Vec<Changes>,
+        mut changes: Vec<Changes>,
+        protections: Vec<Option<events_core::personal::Protection>>,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(changes::insert_changes::<L>(
-            conn,
-            &self.sql,
-            (resource, action),
-            event_ids,
-            changes,
-        ))
+        Box::pin(async move {
+            self.seal_recorded_changes(conn, &mut changes, &protections)
+                .await?;
+            changes::insert_changes::<L>(conn, &self.sql, (resource, action), event_ids, changes)
+                .await
+        })
     }
 }
 

@@ -72,7 +72,8 @@ pub struct Delivery {
 
 impl Delivery {
     /// The event's data as `T` (an action's input type), naming the field that
-    /// does not fit.
+    /// does not fit. A personal value whose subject was erased (read as
+    /// `{"$erased": true}`) decodes as `null`: `None` for an `Option` field.
     ///
     /// ```
     /// # use events_core::{ActionKind, Event, EventId, Key};
@@ -90,7 +91,12 @@ impl Delivery {
     /// # Ok::<(), events_core::Error>(())
     /// ```
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        events_core::__private::decode_input(&self.event, &self.event.resource, &self.event.action)
+        events_core::__private::decode_input(
+            &self.event,
+            &self.event.resource,
+            &self.event.action,
+            None,
+        )
     }
 }
 

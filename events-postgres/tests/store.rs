@@ -130,6 +130,7 @@ impl Ev {
             metadata: &self.metadata,
             version: self.version,
             tenant: self.tenant.as_ref(),
+            personal: None,
         }
     }
 }

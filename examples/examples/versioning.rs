@@ -182,7 +182,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The v2 build can replay everything: version 1 goes through register_v1.
     println!(
         "\nv2 preflight: {} events, every one routed",
-        new.verify_replayable(&Selection::All).await?
+        new.verify_replayable(&Selection::All).await?.events
     );
     let report = new.replay(Replay::all()).await?;
     let rebuilt = customers(&db.pool).await?;

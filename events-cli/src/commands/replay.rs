@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use events_core::replay::{Replay, ReplayReport, Selection};
+use events_core::replay::{Replay, ReplayReport, Replayable, Selection};
 use events_core::{Error, EventLog, ReplayError};
 use serde_json::json;
 
@@ -56,11 +56,14 @@ fn require_clear_records<L: EventLog>() -> Result<(), CliError> {
     Ok(())
 }
 
-/// The preflight: the number of events, or the missing routes printed as data
-/// and a one-line error.
-async fn preflight<L: EventLog>(ctx: &Ctx<'_, L>, selection: &Selection) -> Result<u64, CliError> {
+/// The preflight: the number of events (and of those with erased personal
+/// data), or the missing routes printed as data and a one-line error.
+async fn preflight<L: EventLog>(
+    ctx: &Ctx<'_, L>,
+    selection: &Selection,
+) -> Result<Replayable, CliError> {
     match ctx.store.verify_replayable(selection).await {
-        Ok(n) => Ok(n),
+        Ok(found) => Ok(found),
         Err(Error::Replay(ReplayError::MissingRoutes { missing })) => {
             let mut sink = Sink::new(
                 ctx.format,
@@ -104,15 +107,26 @@ pub(super) async fn verify<L: EventLog>(
     args: SelectionArgs,
 ) -> Result<(), CliError> {
     let selection = selection::<L>(&args)?;
-    let events = preflight(ctx, &selection).await?;
+    let found = preflight(ctx, &selection).await?;
     require_clear_records::<L>()?;
+    let erased = match found.with_erased_fields {
+        0 => String::new(),
+        n => format!(
+            "; {} carry personal data of erased subjects and replay without it",
+            thousands(n)
+        ),
+    };
     ctx.report(
         &format!(
-            "replayable: {} events ({}), every stored (resource, action, version) has a route",
-            thousands(events),
+            "replayable: {} events ({}), every stored (resource, action, version) has a route{erased}",
+            thousands(found.events),
             describe(&selection)
         ),
-        json!({ "replayable": true, "events": events }),
+        json!({
+            "replayable": true,
+            "events": found.events,
+            "with_erased_fields": found.with_erased_fields,
+        }),
     )
 }
 
@@ -136,7 +150,7 @@ pub(super) async fn replay<L: EventLog>(
             ctx.cli.name
         );
     }
-    let total = preflight(ctx, &selection).await?;
+    let total = preflight(ctx, &selection).await?.events;
     ctx.confirm(
         args.yes,
         &format!(

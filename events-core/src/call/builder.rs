@@ -53,6 +53,7 @@ impl EventOptions {
             metadata: &self.metadata,
             version: action.version,
             tenant: self.tenant.as_ref(),
+            personal: None,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::prepare::{PreparedEvent, prepare_event, resolve_record_id};
 use super::run::{self, AfterCommit, CallStore, Work};
 use super::scope::derefs_to_scope;
 use super::{Call, EventOptions, Scope};
+use crate::personal::PersonalSchema;
 use crate::store::NewEvent;
 use crate::{
     ActionInfo, ActionOutput, BoxFuture, Error, EventId, EventStore, RecordIdOf, Resource,
@@ -72,6 +73,8 @@ pub struct Bulk<R: Resource, I, Ret> {
     inputs: Vec<I>,
     record_ids: Option<Vec<RecordIdOf<R>>>,
     body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+    /// The personal data `I` declares (`#[derive(PersonalData)]`), if any.
+    personal: Option<&'static PersonalSchema>,
 }
 
 impl<R: Resource, I, Ret> Bulk<R, I, Ret> {
@@ -81,12 +84,14 @@ impl<R: Resource, I, Ret> Bulk<R, I, Ret> {
         inputs: Vec<I>,
         record_ids: Option<Vec<RecordIdOf<R>>>,
         body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
+        personal: Option<&'static PersonalSchema>,
     ) -> Self {
         Bulk {
             action,
             inputs,
             record_ids,
             body,
+            personal,
         }
     }
 }
@@ -162,6 +167,7 @@ impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
             inputs,
             record_ids,
             body,
+            personal,
         } = self.kind;
         let generated = record_ids.is_none();
         let record_ids = match record_ids {
@@ -187,6 +193,7 @@ impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
                 input,
                 &self.options,
                 generated,
+                personal,
             )?);
         }
         Ok(PreparedBulk {
@@ -196,6 +203,7 @@ impl<R: Resource, I, Ret> Call<Bulk<R, I, Ret>> {
             options: self.options,
             body,
             events,
+            personal,
         })
     }
 }
@@ -209,6 +217,8 @@ struct PreparedBulk<R: Resource, I, Ret> {
     body: BulkBodyFn<RecordIdOf<R>, I, Ret>,
     /// The event of each input; empty for an ignored action.
     events: Vec<PreparedEvent>,
+    /// The personal data the input declares.
+    personal: Option<&'static PersonalSchema>,
 }
 
 /// A bulk call: locks and events (one statement), the bulk body, its hooks.
@@ -234,7 +244,15 @@ impl<R: Resource, I, Ret: ActionOutput<Err: From<Error>>> Work for PreparedBulk<
             .collect();
         let (event_ids, now) = store.append_all(&mut *conn, locks, &events).await?;
         drop(events);
-        let scope = Scope::new(conn, R::NAME, self.action, now, self.options, Some(store));
+        // Only inputs that encrypt have protections (no allocation otherwise).
+        let protections = match self.personal {
+            Some(schema) if schema.encrypts() => {
+                self.events.iter().map(PreparedEvent::protection).collect()
+            }
+            _ => Vec::new(),
+        };
+        let scope = Scope::new(conn, R::NAME, self.action, now, self.options, Some(store))
+            .with_personal(self.personal, protections);
         let ctx = BulkCtx {
             scope,
             record_ids: self.record_ids,

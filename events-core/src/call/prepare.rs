@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::EventOptions;
+use crate::personal::{PersonalEvent, PersonalSchema, Protection, SubjectId, SubjectSource};
 use crate::store::NewEvent;
 use crate::{
     ActionInfo, ActionKind, ActorRef, Error, EventLog, Key, KeyValue, LockKey, LockKeyInput,
@@ -20,6 +21,9 @@ pub(crate) struct PreparedEvent {
     /// The lock the event is appended under; `None` for a fresh record under
     /// the record scope.
     lock: Option<LockKey>,
+    /// Its encrypted fields, taken out of `data`, with their subject and seal;
+    /// `None` when the input's type encrypts nothing.
+    personal: Option<PersonalEvent>,
 }
 
 impl PreparedEvent {
@@ -30,7 +34,15 @@ impl PreparedEvent {
         action: &ActionInfo,
         options: &'a EventOptions,
     ) -> NewEvent<'a> {
-        options.event(resource, action, &self.key, &self.data)
+        let mut event = options.event(resource, action, &self.key, &self.data);
+        event.personal = self.personal.as_ref();
+        event
+    }
+
+    /// What the store seals the event's recorded changes with: the same
+    /// subject and seal as its data.
+    pub(crate) fn protection(&self) -> Option<Protection> {
+        self.personal.as_ref().map(|p| p.protection.clone())
     }
 
     /// The lock it is appended under.
@@ -44,23 +56,40 @@ impl PreparedEvent {
 /// the input. Under the record scope, a create of a record id generated here
 /// (`generated`) takes no lock: no other action can name that record before
 /// the call commits (see [`LockScope::Record`]).
+///
+/// When the input's type declares personal data (`personal`), its redacted
+/// fields are nulled and its encrypted ones taken out of the data here, before
+/// anything reaches the store (which encrypts them with the subject's key):
+/// the plaintext is never in the event's data.
 pub(crate) fn prepare_event<R: Resource, I: Serialize>(
     action: &ActionInfo,
     record_id: &RecordIdOf<R>,
     input: &I,
     options: &EventOptions,
     generated: bool,
+    personal: Option<&'static PersonalSchema>,
 ) -> Result<Option<PreparedEvent>, Error> {
     if !action.recorded {
         return Ok(None);
     }
     require_actor::<R>(action, options.actor.as_ref())?;
     let key = record_id.clone().into_key();
-    let data = serde_json::to_value(input).map_err(|source| Error::SerializeInput {
+    let mut data = serde_json::to_value(input).map_err(|source| Error::SerializeInput {
         resource: R::NAME,
         action: action.name,
         source,
     })?;
+    let personal = match personal {
+        None => None,
+        Some(schema) => PersonalEvent::prepare(schema, &mut data, |source| {
+            let subject = match source {
+                SubjectSource::RecordId => Some(&key),
+                SubjectSource::Actor => options.actor.as_ref().map(|a| &a.key),
+                SubjectSource::Field(_) => None,
+            };
+            subject.and_then(|k| SubjectId::new(k.to_string()).ok())
+        })?,
+    };
     let fresh_record = generated
         && action.kind == ActionKind::Create
         && R::ADVISORY_LOCK_SCOPE == LockScope::Record;
@@ -74,7 +103,12 @@ pub(crate) fn prepare_event<R: Resource, I: Serialize>(
             tenant: options.tenant.as_ref(),
         })?)
     };
-    Ok(Some(PreparedEvent { key, data, lock }))
+    Ok(Some(PreparedEvent {
+        key,
+        data,
+        lock,
+        personal,
+    }))
 }
 
 /// The record id of a call: the given one, else one generated here (a UUIDv7 for

@@ -16,7 +16,7 @@ impl Scope<'_> {
     async fn store_changes(
         &mut self,
         event_ids: &[EventId],
-        changes: Vec<Changes>,
+        mut changes: Vec<Changes>,
     ) -> Result<(), Error> {
         let (resource, action) = (self.resource(), self.action().name);
         let (Some(store), Some(&first)) = (self.store, event_ids.first()) else {
@@ -40,12 +40,24 @@ impl Scope<'_> {
             });
         }
         // Changes built by hand skipped the constructors' check.
-        for c in &changes {
+        for c in &mut changes {
             c.check()?;
+            // The input's personal fields are personal in its changes too.
+            if let Some(schema) = self.personal {
+                schema.redact_changes(c);
+            }
         }
+        let protections = self.protections.clone();
         store
             .store()
-            .insert_changes(self.conn(), resource, action, event_ids, changes)
+            .insert_changes(
+                self.conn(),
+                resource,
+                action,
+                event_ids,
+                changes,
+                protections,
+            )
             .await?;
         self.changes_recorded = true;
         Ok(())

@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 
 use super::EventOptions;
 use super::run::{AfterCommit, CallStore};
+use crate::personal::{PersonalSchema, Protection};
 use crate::{ActionInfo, ActorRef, BoxFuture, Error, Key};
 
 /// A hook a body registered to run in its transaction after it succeeded.
@@ -35,6 +36,11 @@ pub struct Scope<'c> {
     pub(crate) after_commit: AfterCommit,
     /// Set once the body recorded its changes (see [`crate::audit`]).
     pub(crate) changes_recorded: bool,
+    /// The personal data declared by the input's type, which recorded changes
+    /// follow too, and each event's protection (subject and seal), in event
+    /// order: empty when nothing is encrypted.
+    pub(crate) personal: Option<&'static PersonalSchema>,
+    pub(crate) protections: Vec<Option<Protection>>,
 }
 
 impl<'c> Scope<'c> {
@@ -59,7 +65,25 @@ impl<'c> Scope<'c> {
             after_action: Vec::new(),
             after_commit: Vec::new(),
             changes_recorded: false,
+            personal: None,
+            protections: Vec::new(),
         }
+    }
+
+    /// The scope of a body whose input declares personal data `schema`, its
+    /// events protected by `protections` (in event order).
+    pub(crate) fn with_personal(
+        mut self,
+        schema: Option<&'static PersonalSchema>,
+        protections: Vec<Option<Protection>>,
+    ) -> Self {
+        self.personal = schema;
+        self.protections = if protections.iter().any(Option::is_some) {
+            protections
+        } else {
+            Vec::new()
+        };
+        self
     }
 
     /// True while replaying stored events.

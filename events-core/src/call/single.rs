@@ -11,6 +11,7 @@ use super::prepare::{PreparedEvent, prepare_event, resolve_record_id};
 use super::run::{self, AfterCommit, CallStore, Work};
 use super::scope::derefs_to_scope;
 use super::{Call, EventOptions, Scope};
+use crate::personal::PersonalSchema;
 use crate::store::NewEvent;
 use crate::{ActionInfo, BoxFuture, Error, EventId, EventStore, LockKey, RecordIdOf, Resource};
 
@@ -112,6 +113,8 @@ pub struct Single<R: Resource, I, Ret> {
     input: I,
     record_id: Option<RecordIdOf<R>>,
     body: BodyFn<RecordIdOf<R>, I, Ret>,
+    /// The personal data `I` declares (`#[derive(PersonalData)]`), if any.
+    personal: Option<&'static PersonalSchema>,
 }
 
 impl<R: Resource, I, Ret> Single<R, I, Ret> {
@@ -121,12 +124,14 @@ impl<R: Resource, I, Ret> Single<R, I, Ret> {
         input: I,
         record_id: Option<RecordIdOf<R>>,
         body: BodyFn<RecordIdOf<R>, I, Ret>,
+        personal: Option<&'static PersonalSchema>,
     ) -> Self {
         Single {
             action,
             input,
             record_id,
             body,
+            personal,
         }
     }
 }
@@ -255,9 +260,17 @@ impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
             input,
             record_id,
             body,
+            personal,
         } = self.kind;
         let (record_id, generated) = resolve_record_id::<R>(record_id, &action)?;
-        let event = prepare_event::<R, I>(&action, &record_id, &input, &self.options, generated)?;
+        let event = prepare_event::<R, I>(
+            &action,
+            &record_id,
+            &input,
+            &self.options,
+            generated,
+            personal,
+        )?;
         Ok(Prepared {
             action,
             input,
@@ -265,6 +278,7 @@ impl<R: Resource, I, Ret> Call<Single<R, I, Ret>> {
             options: self.options,
             body,
             event,
+            personal,
         })
     }
 }
@@ -280,6 +294,8 @@ pub(crate) struct Prepared<R: Resource, I, Ret> {
     body: BodyFn<RecordIdOf<R>, I, Ret>,
     /// The event of a recorded action; `None` for an ignored one.
     event: Option<PreparedEvent>,
+    /// The personal data the input declares.
+    personal: Option<&'static PersonalSchema>,
 }
 
 impl<R: Resource, I, Ret> Prepared<R, I, Ret> {
@@ -306,7 +322,12 @@ impl<R: Resource, I, Ret> Prepared<R, I, Ret> {
         Ret: ActionOutput,
         Ret::Err: From<Error>,
     {
-        let scope = Scope::new(conn, R::NAME, self.action, now, self.options, Some(store));
+        let protection = self.event.as_ref().and_then(PreparedEvent::protection);
+        let scope = Scope::new(conn, R::NAME, self.action, now, self.options, Some(store))
+            .with_personal(
+                self.personal,
+                protection.map(|p| vec![Some(p)]).unwrap_or_default(),
+            );
         let ctx = ActionCtx::new(scope, self.record_id, event_id, in_each);
         run::run_body(ctx, self.body, self.input).await
     }

@@ -33,6 +33,20 @@ pub enum PersonalError {
         fix: &'static str,
     },
 
+    /// A write of the subject's data found no key for it where its own
+    /// transaction stored or held one: the keys table was changed outside the
+    /// owner's functions. Nothing was written; retry the call.
+    #[error(
+        "data subject `{subject}` has no data key while {what}: its key was removed outside \
+         `erase_subject`; nothing was written, retry"
+    )]
+    KeyMissing {
+        /// The subject.
+        subject: String,
+        /// What was being written.
+        what: String,
+    },
+
     /// A subject id that cannot be stored: empty, too long, or with a NUL.
     #[error("invalid data subject id: {message}")]
     InvalidSubject {

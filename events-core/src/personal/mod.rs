@@ -15,11 +15,17 @@
 //! (fields of the same names in `old_values`, `new_values`, `diff_values`):
 //! [`ManualEntry::personal_data`](crate::audit::ManualEntry::personal_data).
 //!
-//! **Status**: manual entries, the keys, erasure, export, rotation and the
-//! store's audit readers are built. Recorded actions' inputs (single, bulk and
-//! `each`), the changes their bodies record, and replay of events with erased
-//! fields (which will hand the body the field's `erased` placeholder, `None`
-//! for an `Option`) are not wired yet: an action's input is stored as before.
+//! **Where it applies.** An action's input type that derives [`PersonalData`]
+//! is protected in its events, whether the action runs alone, in bulk
+//! (`#[bulk]`) or under [`each`](crate::each): the `#[events]` wrappers find
+//! the schema at compile time, the call takes the encrypted fields out of the
+//! event's data before anything reaches the store, and the store puts them
+//! back encrypted. The changes the body records
+//! ([`ActionCtx::record_updated`](crate::ActionCtx::record_updated) and
+//! friends) follow the same schema, sealed with the event's subject and seal.
+//! Replay hands the body the plaintext, or, for a field whose subject was
+//! erased (or a redacted one), the field's `erased` placeholder (`None` for an
+//! `Option`).
 //!
 //! # Keys
 //!
@@ -260,6 +266,19 @@ impl PersonalSchema {
         }
         fill_erased_with_null(data);
     }
+}
+
+/// True when a top-level value of `data` (a JSON object) is [erased](is_erased):
+/// an event whose encrypted fields' subject was erased.
+///
+/// ```
+/// use events_core::personal::{erased, has_erased};
+/// assert!(has_erased(&serde_json::json!({"email": erased(), "plan": "pro"})));
+/// assert!(!has_erased(&serde_json::json!({"plan": "pro"})));
+/// ```
+pub fn has_erased(data: &Value) -> bool {
+    data.as_object()
+        .is_some_and(|map| map.values().any(is_erased))
 }
 
 /// Replaces every top-level [erased](is_erased) value of `data` by `null`.

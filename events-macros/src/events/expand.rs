@@ -229,6 +229,18 @@ fn fallback_record_id(model: &EventsModel) -> KeyTy {
     }
 }
 
+/// The personal data schema of `input_ty`: `Some(SCHEMA)` when it derives
+/// `PersonalData`, `None` otherwise (autoref specialization on the concrete
+/// type; see `__private::PersonalProbe`).
+fn personal_schema(input_ty: &syn::Type) -> TokenStream {
+    let p = Private::at(input_ty.span());
+    quote_spanned! {input_ty.span()=> {
+        #[allow(unused_imports)]
+        use #p::{DeclaresNothing as _, DeclaresPersonal as _};
+        (&&#p::PersonalProbe::<#input_ty>::NEW).personal_schema()
+    }}
+}
+
 /// `ActionInfo { .. }` for an action.
 fn info(a: &ActionModel) -> TokenStream {
     let p = Private::new();
@@ -310,15 +322,16 @@ fn adapters(
     // The input check and the decoding share a body and a span, so rustc reports a
     // missing `Deserialize` once, on the user's input type.
     let input_check = quote_spanned!(input_ty.span()=> #pi::action_input::<#input_ty>(););
+    let personal = personal_schema(input_ty);
     let decode = quote_spanned!(input_ty.span()=> #pi::decode_input::<#input_ty>(
-        __event, <Self as #pi::Resource>::NAME, #action_name)?);
+        __event, <Self as #pi::Resource>::NAME, #action_name, #personal)?);
     let result = quote_spanned!(ret_ty.span()=> #pr::replay_result::<#ret_ty>(
         __event, <Self as #pr::Resource>::NAME, #action_name, __ret));
     let call_ty = quote_spanned! {log_span=>
         #pl::ActionCall<Self, #input_ty, #ret_ty>
     };
     let new_call = quote_spanned! {log_span=>
-        #pl::action_call(#info, input, #record_arg, Self::#call)
+        #pl::action_call(#info, input, #record_arg, Self::#call, #personal)
     };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary
@@ -371,6 +384,7 @@ fn bulk_adapters(
     let (input_ty, ret_ty, ctx_ty) = (&b.input_ty, &b.ret_ty, &b.ctx_ty);
     let (pl, pi) = (Private::at(log_span), Private::at(input_ty.span()));
     let target_input = &target.input_ty;
+    let personal = personal_schema(input_ty);
     let info = info(target);
     let target_name = target.ident.to_string();
     let (param, inputs, record_ids) = match target.kind {
@@ -424,7 +438,7 @@ fn bulk_adapters(
         #pl::BulkCall<Self, #input_ty, #ret_ty>
     };
     let new_call = quote_spanned! {log_span=>
-        #pl::bulk_call(#info, #inputs, #record_ids, Self::#call)
+        #pl::bulk_call(#info, #inputs, #record_ids, Self::#call, #personal)
     };
     let wrapper: ImplItem = syn::parse_quote! {
         #summary

@@ -268,6 +268,14 @@ mod tests {
                         input,
                         ::core::option::Option::None,
                         Self::__events_call_write,
+                        {
+                            #[allow(unused_imports)]
+                            use ::events_core::__private::{
+                                DeclaresNothing as _, DeclaresPersonal as _,
+                            };
+                            (&&::events_core::__private::PersonalProbe::<String>::NEW)
+                                .personal_schema()
+                        },
                     )
                 }
                 #[doc(hidden)]
@@ -306,7 +314,19 @@ mod tests {
                         )?;
                         let __input: String = ::events_core::__private::decode_input::<
                             String,
-                        >(__event, <Self as ::events_core::__private::Resource>::NAME, "write")?;
+                        >(
+                            __event,
+                            <Self as ::events_core::__private::Resource>::NAME,
+                            "write",
+                            {
+                                #[allow(unused_imports)]
+                                use ::events_core::__private::{
+                                    DeclaresNothing as _, DeclaresPersonal as _,
+                                };
+                                (&&::events_core::__private::PersonalProbe::<String>::NEW)
+                                    .personal_schema()
+                            },
+                        )?;
                         let __ret = Self::__events_call_write(&mut __ctx, __input).await;
                         ::events_core::__private::replay_result::<
                             Result<Note, Error>,
@@ -423,6 +443,14 @@ mod tests {
                         __inputs,
                         ::core::option::Option::Some(__ids),
                         Self::__events_call_edit_many,
+                        {
+                            #[allow(unused_imports)]
+                            use ::events_core::__private::{
+                                DeclaresNothing as _, DeclaresPersonal as _,
+                            };
+                            (&&::events_core::__private::PersonalProbe::<String>::NEW)
+                                .personal_schema()
+                        },
                     )
                 }
                 #[doc(hidden)]

@@ -177,6 +177,29 @@ impl Keyring {
         Ok(found)
     }
 
+    /// The key of `subject` that a write of this transaction holds (its append
+    /// stored or held it): the cached one, else the stored one. An error when
+    /// there is none (the append never held it).
+    pub(crate) async fn held_key(
+        &self,
+        conn: &mut PgConnection,
+        statements: &Statements,
+        subject: &SubjectId,
+    ) -> Result<DataKey, Error> {
+        if let Some((key, true)) = self.cached(subject.as_str()) {
+            return Ok(key.key);
+        }
+        let subjects = BTreeSet::from([subject.as_str().to_owned()]);
+        let mut found = self.load(conn, statements, &subjects).await?;
+        found.remove(subject.as_str()).ok_or_else(|| {
+            PersonalError::KeyMissing {
+                subject: subject.to_string(),
+                what: "recording the changes of its action".to_owned(),
+            }
+            .into()
+        })
+    }
+
     /// After a write found its keys changed: forgets them and loads the stored
     /// ones, so the retry encrypts with those (or with fresh keys for subjects
     /// erased meanwhile).

@@ -21,10 +21,11 @@
 //! This module holds the replay's public API and its two drivers (one
 //! transaction, chunks); `steps` holds each step's statements.
 
+mod erased;
 mod steps;
 
 use chrono::{DateTime, Utc};
-use events_core::replay::{Replay, ReplayReport, Selection};
+use events_core::replay::{Replay, ReplayReport, Replayable, Selection};
 use events_core::store::RouteTable;
 use events_core::{Error, EventId, EventLog, PrimaryKeyType};
 use sqlx::PgConnection;
@@ -77,16 +78,19 @@ struct Saved {
 impl<L: EventLog> PgEventStore<L> {
     /// Checks, without changing anything, that every event of `selection` has a
     /// route: a matching `replay_override`, or its own action on a registered
-    /// resource. Returns how many events the selection holds; run it at start-up to
-    /// learn early that a deploy dropped an action old events still need.
+    /// resource. Returns how many events the selection holds, and how many of
+    /// them carry personal data whose subject was erased (replayed with the
+    /// fields' placeholders); run it at start-up to learn early that a deploy
+    /// dropped an action old events still need.
     ///
     /// ```no_run
     /// # async fn f<L: events_core::EventLog>(store: events_postgres::PgEventStore<L>) -> Result<(), events_core::Error> {
     /// use events_core::replay::Selection;
-    /// let events = store.verify_replayable(&Selection::All).await?;
+    /// let found = store.verify_replayable(&Selection::All).await?;
+    /// println!("{} events, {} with erased personal data", found.events, found.with_erased_fields);
     /// # Ok(()) }
     /// ```
-    pub async fn verify_replayable(&self, selection: &Selection) -> Result<u64, Error> {
+    pub async fn verify_replayable(&self, selection: &Selection) -> Result<Replayable, Error> {
         let mut conn = self
             .pool()
             .acquire()
@@ -98,7 +102,11 @@ impl<L: EventLog> PgEventStore<L> {
         RouteTable::resolve::<L>(&triples).map_err(|missing| {
             Error::Replay(events_core::ReplayError::MissingRoutes { missing })
         })?;
-        Ok(triples.values().sum())
+        let with_erased_fields = self.count_erased(&mut conn, &start::<L>(), &range).await?;
+        Ok(Replayable {
+            events: triples.values().sum(),
+            with_erased_fields,
+        })
     }
 
     /// Rebuilds state from the log: clears it with `clear_records_for_replay`, then

@@ -201,9 +201,13 @@ impl<L: EventLog> PgEventStore<L> {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| Error::from_sqlx("reading events to replay", e))?;
+        let mut events = rows
+            .iter()
+            .map(|row| refuse_too_deep(decode_event::<L>(row)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.reveal_events(&mut events, true).await?;
         let mut n = 0;
-        for row in &rows {
-            let event = refuse_too_deep(decode_event::<L>(row)?)?;
+        for (row, event) in rows.iter().zip(events) {
             apply_event(conn, routes, &event).await?;
             *after = Position {
                 txid: sql::get_txid(row, (sqlx::Row::len(row) - 1, "txid"))?,

@@ -56,6 +56,8 @@ pub(crate) struct Statements {
     /// The same with every column an array: events of different actions, actors,
     /// metadata or tenants.
     pub(crate) insert_many_rows: Arc<str>,
+    /// The five appends again for events with encrypted personal data.
+    pub(crate) keyed: KeyedInserts,
     /// First page of the log: `$1` limit.
     pub(crate) list_first: Arc<str>,
     /// Page after a cursor: `$1` cursor id, `$2` limit.
@@ -114,6 +116,35 @@ pub(crate) struct Statements {
     pub(crate) prune_batch: Arc<str>,
 }
 
+/// The appends of events with encrypted personal data: each as its plain
+/// form, and after the lock, `<table>_use_keys` over four more parameters
+/// (after the deadline: subjects, wrapped keys, master key ids, fresh), which
+/// stores the fresh keys and holds every key until the commit. The insert runs
+/// only when every key is the stored one; the statement always returns a row
+/// per event, or one row with a `NULL` id: `id, occurred_at, held`.
+#[derive(Debug)]
+pub(crate) struct KeyedInserts {
+    pub(crate) single: Arc<str>,
+    pub(crate) pair: Arc<str>,
+    pub(crate) unlocked: Arc<str>,
+    pub(crate) many: Arc<str>,
+    pub(crate) many_rows: Arc<str>,
+}
+
+/// The `keys` CTE of a keyed append reading `from`, its arrays from parameter
+/// `$first` on.
+fn keys_cte(use_keys_fn: &str, from: &str, first: usize) -> String {
+    let [s, w, m, f] = [first, first + 1, first + 2, first + 3];
+    format!(
+        "keys AS (SELECT {use_keys_fn}(${s}::text[], ${w}::bytea[], ${m}::text[], ${f}::boolean[])          AS held FROM {from})"
+    )
+}
+
+/// A keyed append's last part: `insert` (an `INSERT .. RETURNING id,
+/// occurred_at` reading `keys`) as a CTE, and one row at least.
+const KEYED_RESULT: &str =
+    "SELECT ins.id, ins.occurred_at, keys.held FROM keys LEFT JOIN ins ON true";
+
 impl Statements {
     pub(crate) fn new<L: EventLog>(notify: bool) -> Self {
         let names = Names::of(L::TABLE);
@@ -134,34 +165,58 @@ impl Statements {
         insert_columns.push("occurred_at".to_owned());
         values.push("clock_timestamp()".to_owned());
         let n = values.len();
-        // The deadline (last parameter) is set first; the lock is taken by
-        // scanning `lock`, which reads `cfg`.
-        let insert = |lock: String, deadline: usize| -> Arc<str> {
-            format!(
-                "WITH {}, lock AS (SELECT {lock} FROM cfg) INSERT INTO {table} ({}) SELECT {} FROM lock \
-                 WHERE {no_chunked_replay} RETURNING id, occurred_at",
-                deadline_cte(deadline, notify),
+        // The deadline is set first (`cfg`); the lock is taken by scanning
+        // `lock`, which reads `cfg`; a keyed append then holds its keys
+        // (`keys`, reading `lock`), and the insert reads the last of them.
+        let use_keys_fn = names.use_keys_fn.as_str();
+        let insert = |lock: Option<String>, deadline: usize, keyed: bool| -> Arc<str> {
+            let mut ctes = vec![deadline_cte(deadline, notify)];
+            let mut from = "cfg";
+            if let Some(lock) = lock {
+                ctes.push(format!("lock AS (SELECT {lock} FROM cfg)"));
+                from = "lock";
+            }
+            let mut guard = no_chunked_replay.clone();
+            if keyed {
+                ctes.push(keys_cte(use_keys_fn, from, deadline + 1));
+                from = "keys";
+                guard = format!("keys.held AND {guard}");
+            }
+            let insert = format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM {from} WHERE {guard} \
+                 RETURNING id, occurred_at",
                 insert_columns.join(", "),
                 values.join(", "),
-            )
-            .into()
+            );
+            if keyed {
+                format!("WITH {}, ins AS ({insert}) {KEYED_RESULT}", ctes.join(", ")).into()
+            } else {
+                format!("WITH {} {insert}", ctes.join(", ")).into()
+            }
         };
-        let insert_single = insert(format!("pg_advisory_xact_lock(${}::int8)", n), n + 1);
-        let insert_pair = insert(
-            format!("pg_advisory_xact_lock(${}::int4, ${}::int4)", n, n + 1),
-            n + 2,
-        );
-        let insert_unlocked: Arc<str> = format!(
-            "WITH {} INSERT INTO {table} ({}) SELECT {} FROM cfg WHERE {no_chunked_replay} \
-             RETURNING id, occurred_at",
-            deadline_cte(n, notify),
-            insert_columns.join(", "),
-            values.join(", "),
-        )
-        .into();
-
-        let insert_many = insert_many_sql(&columns, &table, &no_chunked_replay, true, notify);
-        let insert_many_rows = insert_many_sql(&columns, &table, &no_chunked_replay, false, notify);
+        let single = || Some(format!("pg_advisory_xact_lock(${n}::int8)"));
+        let pair = || {
+            Some(format!(
+                "pg_advisory_xact_lock(${n}::int4, ${}::int4)",
+                n + 1
+            ))
+        };
+        let many = |shared: bool, keyed: bool| {
+            let keyed = keyed.then_some(use_keys_fn);
+            insert_many_sql(&columns, &table, &no_chunked_replay, shared, notify, keyed)
+        };
+        let keyed = KeyedInserts {
+            single: insert(single(), n + 1, true),
+            pair: insert(pair(), n + 2, true),
+            unlocked: insert(None, n, true),
+            many: many(true, true),
+            many_rows: many(false, true),
+        };
+        let insert_single = insert(single(), n + 1, false);
+        let insert_pair = insert(pair(), n + 2, false);
+        let insert_unlocked = insert(None, n, false);
+        let insert_many = many(true, false);
+        let insert_many_rows = many(false, false);
 
         let select_columns: Vec<String> = EVENT_COLUMNS
             .iter()
@@ -177,6 +232,7 @@ impl Statements {
             insert_unlocked,
             insert_many,
             insert_many_rows,
+            keyed,
             // Manual audit entries are not events: they have no action to replay and
             // do not fit `Event` (see `crate::audit`).
             list_first: format!("{select} WHERE action_type <> 'manual' ORDER BY id LIMIT $1")
@@ -308,13 +364,15 @@ fn deadline_cte(n: usize, notify: bool) -> String {
 }
 
 /// The text of [`Statements::insert_many`] (`shared`) or
-/// [`Statements::insert_many_rows`].
+/// [`Statements::insert_many_rows`]; with `keyed` (the `<table>_use_keys`
+/// function), their [`KeyedInserts`] forms.
 fn insert_many_sql(
     columns: &[Column],
     table: &str,
     guard: &str,
     shared: bool,
     notify: bool,
+    keyed: Option<&str>,
 ) -> Arc<str> {
     let mut values = Vec::new();
     let mut arrays = Vec::new();
@@ -335,21 +393,35 @@ fn insert_many_sql(
     let cfg = deadline_cte(n + 4, notify);
     // Each lock aggregate reads a sorted, distinct subquery, so the locks are
     // taken in key order; `clock_timestamp()` is read once both are done, and the
-    // insert scans `lock` before writing a row.
-    format!(
+    // insert scans `lock` (and for a keyed append, `keys`, which reads `lock`)
+    // before writing a row.
+    let (keys, from_keys, held) = match keyed {
+        Some(use_keys_fn) => (
+            format!(", {}", keys_cte(use_keys_fn, "lock", n + 5)),
+            ", keys",
+            "keys.held AND ",
+        ),
+        None => (String::new(), "", ""),
+    };
+    let insert = format!(
+        "INSERT INTO {table} ({}, occurred_at) SELECT {}, lock.at FROM lock{from_keys}, \
+         unnest({}) WITH ORDINALITY AS r({}, ord) \
+         WHERE {held}{guard} ORDER BY r.ord RETURNING id, occurred_at",
+        names.join(", "),
+        values.join(", "),
+        arrays.join(", "),
+        row_columns.join(", "),
+    );
+    let ctes = format!(
         "WITH {cfg}, lock AS (\
          SELECT clock_timestamp() AS at FROM cfg, \
          (SELECT count(pg_advisory_xact_lock(k)) FROM \
          (SELECT DISTINCT k FROM unnest(${singles}::int8[]) AS u(k) ORDER BY k) s) singles, \
          (SELECT count(pg_advisory_xact_lock(a, b)) FROM \
-         (SELECT DISTINCT a, b FROM unnest(${pair_a}::int4[], ${pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs) \
-         INSERT INTO {table} ({}, occurred_at) SELECT {}, lock.at FROM lock, \
-         unnest({}) WITH ORDINALITY AS r({}, ord) \
-         WHERE {guard} ORDER BY r.ord RETURNING id, occurred_at",
-        names.join(", "),
-        values.join(", "),
-        arrays.join(", "),
-        row_columns.join(", "),
-    )
-    .into()
+         (SELECT DISTINCT a, b FROM unnest(${pair_a}::int4[], ${pair_b}::int4[]) AS u(a, b) ORDER BY a, b) s) pairs){keys}"
+    );
+    match keyed {
+        Some(_) => format!("{ctes}, ins AS ({insert}) {KEYED_RESULT}").into(),
+        None => format!("{ctes} {insert}").into(),
+    }
 }

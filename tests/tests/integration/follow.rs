@@ -130,6 +130,7 @@ async fn an_event_committing_late_is_not_skipped(pool: PgPool) -> TestResult {
                 metadata: &metadata,
                 version: 1,
                 tenant: None,
+                personal: None,
             },
             None,
         )

@@ -40,6 +40,7 @@ mod json_roundtrip;
 mod live_scenario;
 mod lock_scopes;
 mod personal;
+mod personal_actions;
 mod prune_batches;
 mod relay;
 mod replay;

@@ -153,7 +153,7 @@ async fn batches_delete_what_one_prune_deletes_oldest_first(pool: PgPool) -> Tes
     }
     // Action events stayed: no horizon, replay still possible.
     assert!(horizon(&pool).await?.is_empty());
-    assert_eq!(store.verify_replayable(&Selection::All).await?, 14);
+    assert_eq!(store.verify_replayable(&Selection::All).await?.events, 14);
 
     // Done is done; a new prune finds nothing left before its cutoff.
     assert!(prune.next_batch().await?.is_none());
@@ -187,7 +187,7 @@ async fn giving_up_replay_in_batches_deletes_action_events_and_records_the_horiz
         .await?;
     assert_eq!((report.deleted, report.deleted_actions), (2, 0));
     assert!(horizon(&pool).await?.is_empty());
-    assert_eq!(store.verify_replayable(&Selection::All).await?, 3);
+    assert_eq!(store.verify_replayable(&Selection::All).await?.events, 3);
 
     // Giving replay up, they go too, oldest first: the three events, then the
     // first prune's two records.

@@ -47,6 +47,7 @@ async fn append_raw(
                 metadata: &metadata,
                 version,
                 tenant: None,
+                personal: None,
             },
             None,
         )
@@ -322,7 +323,8 @@ async fn the_preflight_lists_every_missing_route_and_changes_nothing(pool: PgPoo
     assert_eq!(
         store
             .verify_replayable(&Selection::UpToEvent(EventId::Integer(1)))
-            .await?,
+            .await?
+            .events,
         1
     );
     Ok(())
@@ -559,6 +561,7 @@ async fn replay_waits_for_in_flight_actions_and_blocks_new_ones(pool: PgPool) ->
                 metadata: &metadata,
                 version: 2,
                 tenant: None,
+                personal: None,
             },
             None,
         )

@@ -390,6 +390,7 @@ async fn now_delivers_transactions_in_flight_and_skips_every_committed_one(
                 metadata: &metadata,
                 version: 1,
                 tenant: None,
+                personal: None,
             },
             None,
         )

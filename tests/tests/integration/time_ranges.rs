@@ -171,7 +171,8 @@ async fn replay_up_to_a_time_beyond_the_range_is_clamped(pool: PgPool) -> TestRe
         assert_eq!(
             store
                 .verify_replayable(&Replay::up_to_time(at).selection)
-                .await?,
+                .await?
+                .events,
             0
         );
     }

@@ -172,7 +172,7 @@ async fn replay_orders_by_the_transaction_id_not_its_text(pool: PgPool) -> TestR
     let report = store.replay(Replay::all().in_chunks(1)).await?;
     assert_eq!((report.applied, report.commits), (6, 6));
     assert_eq!(snapshot(&pool).await?, live);
-    assert_eq!(store.verify_replayable(&Selection::All).await?, 6);
+    assert_eq!(store.verify_replayable(&Selection::All).await?.events, 6);
     Ok(())
 }
 
@@ -384,7 +384,7 @@ async fn prune_keeps_action_events_unless_replay_is_given_up(pool: PgPool) -> Te
     // Everything is older than "now": a plain prune deletes the manual entry only.
     let report = store.audit().prune(chrono::Duration::zero()).await?;
     assert_eq!((report.deleted, report.deleted_actions), (1, 0));
-    assert_eq!(store.verify_replayable(&Selection::All).await?, 2);
+    assert_eq!(store.verify_replayable(&Selection::All).await?.events, 2);
     store.replay(Replay::all()).await?;
     assert_eq!(snapshot(&pool).await?, live);
 
@@ -433,7 +433,7 @@ async fn retention_longer_than_any_history_deletes_nothing(pool: PgPool) -> Test
     ] {
         assert_eq!(report.deleted, 0);
     }
-    assert_eq!(store.verify_replayable(&Selection::All).await?, 1);
+    assert_eq!(store.verify_replayable(&Selection::All).await?.events, 1);
     Ok(())
 }
 
@@ -605,7 +605,7 @@ async fn the_application_role_cannot_change_stored_rows(pool: PgPool) -> TestRes
         let ops = PgEventStore::<EventLog>::new(roles.pool(&pool, &roles.ops).await?);
         let report = ops.audit().prune(chrono::Duration::zero()).await?;
         assert_eq!((report.deleted, report.deleted_actions), (1, 0));
-        assert_eq!(owner.verify_replayable(&Selection::All).await?, 2);
+        assert_eq!(owner.verify_replayable(&Selection::All).await?.events, 2);
         Ok::<_, Box<dyn std::error::Error>>(())
     }
     .await;
@@ -691,7 +691,7 @@ async fn only_the_retention_role_prunes_in_batches(pool: PgPool) -> TestResult {
             .await?
             .ok_or("the retention role's DELETE succeeded")?;
         assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
-        assert_eq!(owner.verify_replayable(&Selection::All).await?, 1);
+        assert_eq!(owner.verify_replayable(&Selection::All).await?.events, 1);
         Ok::<_, Box<dyn std::error::Error>>(())
     }
     .await;

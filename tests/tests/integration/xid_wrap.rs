@@ -196,7 +196,10 @@ async fn replay_and_followers_cross_a_power_of_ten_transaction_id() -> TestResul
         .map(|e| e.id)
         .collect();
 
-    assert_eq!(store.verify_replayable(&Selection::All).await?, events);
+    assert_eq!(
+        store.verify_replayable(&Selection::All).await?.events,
+        events
+    );
     for replay in [
         Replay::all(),
         Replay::all().batch_size(1),

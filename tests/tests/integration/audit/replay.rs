@@ -66,7 +66,7 @@ async fn replay_ignores_manual_entries_and_writes_no_changes(pool: PgPool) -> Te
     );
 
     assert_eq!(
-        store.verify_replayable(&Selection::All).await?,
+        store.verify_replayable(&Selection::All).await?.events,
         4,
         "only the 4 recorded actions are selected"
     );

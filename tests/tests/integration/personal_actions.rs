@@ -1,0 +1,365 @@
+//! Personal data of recorded actions (guarantee 11): an action's input fields
+//! declared personal are encrypted (or redacted) in its event, whether it runs
+//! alone, in bulk or under `each(..)`, and in the changes its body records;
+//! every reader decrypts them; after erasure, replay rebuilds the rows with
+//! the declared placeholder, and the preflight counts those events.
+
+use events_core::audit::AuditQuery;
+use events_core::personal::{DataKey, EnvKeyProvider, PersonalData, is_erased, is_sealed};
+use events_core::replay::{Replay, Selection};
+use events_core::{ActionCtx, BulkCtx, Error, EventId, PersonalError, each, events};
+use events_postgres::PgEventStore;
+use events_tests::app::{self, EventLog};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::personal::plaintext_anywhere;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A member's signup: the member (the record) is the data subject; the email
+/// is encrypted, the password never stored, the plan is not personal.
+#[derive(Debug, Clone, Serialize, Deserialize, PersonalData)]
+#[personal(subject = record_id)]
+pub struct Signup {
+    name: String,
+    #[personal(encrypted, erased = String::from("[erased]"))]
+    email: String,
+    #[personal(redacted)]
+    password: Option<String>,
+}
+
+/// A new email for a member, encrypted for the member.
+#[derive(Debug, Clone, Serialize, Deserialize, PersonalData)]
+#[personal(subject = record_id)]
+pub struct NewEmail {
+    #[personal(encrypted, erased = String::from("[erased]"))]
+    email: String,
+}
+
+/// Members, kept in the application's `users` table (which the log's replay
+/// clears and rebuilds).
+pub struct Member;
+
+#[events(event_log = EventLog)]
+impl Member {
+    /// Signs a member up.
+    #[create]
+    pub async fn signup(ctx: &mut ActionCtx<'_>, input: Signup) -> Result<(), Error> {
+        // The body gets the plaintext, live and on replay.
+        assert!(!input.email.contains("$pd"), "{input:?}");
+        sqlx::query("INSERT INTO users (id, name, email, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(ctx.record_id())
+            .bind(&input.name)
+            .bind(&input.email)
+            .bind(ctx.now())
+            .execute(ctx.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Signs many members up in one statement.
+    #[bulk(signup)]
+    pub async fn signup_many(ctx: &mut BulkCtx<'_>, inputs: Vec<Signup>) -> Result<(), Error> {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        let emails: Vec<&str> = inputs.iter().map(|i| i.email.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO users (id, name, email, created_at) \
+             SELECT u.id, u.name, u.email, $4 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, name, email)",
+        )
+        .bind(ctx.record_ids())
+        .bind(&names)
+        .bind(&emails)
+        .bind(ctx.now())
+        .execute(ctx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a member's email, recording the change.
+    #[update]
+    pub async fn change_email(ctx: &mut ActionCtx<'_>, input: NewEmail) -> Result<(), Error> {
+        let old: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+            .bind(ctx.record_id())
+            .fetch_one(ctx.conn())
+            .await?;
+        sqlx::query("UPDATE users SET email = $2 WHERE id = $1")
+            .bind(ctx.record_id())
+            .bind(&input.email)
+            .execute(ctx.conn())
+            .await?;
+        ctx.record_updated(&json!({"email": old}), &json!({"email": input.email}))
+            .await?;
+        Ok(())
+    }
+}
+
+fn signup(name: &str) -> Signup {
+    Signup {
+        name: name.to_owned(),
+        email: format!("{name}@private.example"),
+        password: Some(format!("pw-{name}-secret")),
+    }
+}
+
+fn provider() -> Result<(EnvKeyProvider, DataKey), PersonalError> {
+    let key = DataKey::generate()?;
+    Ok((EnvKeyProvider::new("k1", key.clone()), key))
+}
+
+async fn keyed(
+    pool: &PgPool,
+) -> Result<(PgEventStore<EventLog>, DataKey), Box<dyn std::error::Error>> {
+    let (p, key) = provider()?;
+    Ok((app::store(pool).await?.with_key_provider(p), key))
+}
+
+/// Every member's `(id, name, email)`, by name.
+async fn members(pool: &PgPool) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, email FROM users ORDER BY name")
+        .fetch_all(pool)
+        .await
+}
+
+fn int(id: EventId) -> i64 {
+    match id {
+        EventId::Integer(i) => i,
+        EventId::Uuid(_) => panic!("the test log has integer ids"),
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn actions_bulk_each_and_changes_store_no_plaintext(pool: PgPool) -> TestResult {
+    let (store, _) = keyed(&pool).await?;
+    Member::signup(signup("ada")).run(&store).await?;
+    Member::signup_many([signup("bob"), signup("cyd")])
+        .run(&store)
+        .await?;
+    each([signup("dee"), signup("eve")].map(Member::signup))
+        .run(&store)
+        .await?;
+    let (ada, ..) = members(&pool).await?[0].clone();
+    Member::change_email(
+        ada,
+        NewEmail {
+            email: "ada-new@private.example".to_owned(),
+        },
+    )
+    .run(&store)
+    .await?;
+
+    let mut secrets = vec!["ada-new@private.example".to_owned()];
+    for name in ["ada", "bob", "cyd", "dee", "eve"] {
+        secrets.push(format!("{name}@private.example"));
+        secrets.push(format!("pw-{name}-secret"));
+    }
+    for secret in &secrets {
+        assert_eq!(plaintext_anywhere(&pool, secret).await?, vec![], "{secret}");
+    }
+    // As stored: envelopes, and the redacted password as null.
+    let raw: Vec<Value> = sqlx::query_scalar("SELECT data FROM events ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
+    assert_eq!(raw.len(), 6);
+    for data in &raw {
+        assert!(is_sealed(&data["email"]), "{data}");
+    }
+    assert!(raw[..5].iter().all(|d| d["password"].is_null()));
+    let raw_changes: Value = sqlx::query_scalar("SELECT diff_values FROM events_changes")
+        .fetch_one(&pool)
+        .await?;
+    assert!(is_sealed(&raw_changes["email"]), "{raw_changes}");
+
+    // Every reader decrypts: the event readers, the audit log, the follower.
+    let listed = store.list_events(None, 100).await?;
+    let emails: Vec<&Value> = listed.iter().map(|e| &e.data["email"]).collect();
+    assert_eq!(
+        emails,
+        [
+            "ada@private.example",
+            "bob@private.example",
+            "cyd@private.example",
+            "dee@private.example",
+            "eve@private.example",
+            "ada-new@private.example",
+        ]
+        .map(Value::from)
+        .iter()
+        .collect::<Vec<_>>()
+    );
+    assert!(listed.iter().all(|e| e.data.get("$pd").is_none()));
+    let history = store.events_for_record("Member", ada).await?;
+    assert_eq!(history[1].data["email"], json!("ada-new@private.example"));
+    // Commit-safe reading waits while other databases' transactions hold the
+    // snapshot's horizon back.
+    let started = std::time::Instant::now();
+    let committed = loop {
+        let page = store.read_committed(None, 100).await?.events;
+        if page.len() >= 6 || started.elapsed() > std::time::Duration::from_secs(30) {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(committed.len(), 6);
+    assert_eq!(committed[2].data["email"], json!("cyd@private.example"));
+    let page = store
+        .audit()
+        .query(&AuditQuery::new().resource("Member").action("change_email"))
+        .await?;
+    let changes = page.entries[0].changes.as_ref().ok_or("changes")?;
+    assert_eq!(
+        changes.old_values.as_ref().ok_or("old")?["email"],
+        json!("ada@private.example")
+    );
+    assert_eq!(
+        changes.diff_values.as_ref().ok_or("diff")?["email"],
+        json!("ada-new@private.example")
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn after_erasure_replay_rebuilds_rows_with_the_placeholder(pool: PgPool) -> TestResult {
+    let (store, _) = keyed(&pool).await?;
+    Member::signup(signup("ada")).run(&store).await?;
+    Member::signup(signup("bob")).run(&store).await?;
+    let (ada, ..) = members(&pool).await?[0].clone();
+    Member::change_email(
+        ada,
+        NewEmail {
+            email: "ada-new@private.example".to_owned(),
+        },
+    )
+    .run(&store)
+    .await?;
+    let before = store.verify_replayable(&Selection::All).await?;
+    assert_eq!((before.events, before.with_erased_fields), (3, 0));
+
+    store.audit().erase_subject(ada).await?;
+
+    // Every reader: ada's values are erased, bob's untouched.
+    let listed = store.list_events(None, 100).await?;
+    assert!(is_erased(&listed[0].data["email"]), "{}", listed[0].data);
+    assert_eq!(listed[1].data["email"], json!("bob@private.example"));
+    assert!(is_erased(&listed[2].data["email"]));
+    let page = store
+        .audit()
+        .query(&AuditQuery::new().resource("Member"))
+        .await?;
+    for entry in &page.entries {
+        let text = serde_json::to_string(&entry.data)? + &serde_json::to_string(&entry.changes)?;
+        assert!(
+            !text.contains("ada@private") && !text.contains("ada-new@"),
+            "{text}"
+        );
+    }
+
+    // The preflight counts ada's two events; replay hands their bodies the
+    // placeholder and rebuilds every row.
+    let found = store.verify_replayable(&Selection::All).await?;
+    assert_eq!((found.events, found.with_erased_fields), (3, 2));
+    store.replay(Replay::all()).await?;
+    let rebuilt = members(&pool).await?;
+    assert_eq!(
+        rebuilt,
+        vec![
+            (ada, "ada".to_owned(), "[erased]".to_owned()),
+            (
+                rebuilt[1].0,
+                "bob".to_owned(),
+                "bob@private.example".to_owned()
+            ),
+        ]
+    );
+    // New data of the same subject gets a new key; the old events stay erased.
+    Member::change_email(
+        ada,
+        NewEmail {
+            email: "ada-3@private.example".to_owned(),
+        },
+    )
+    .run(&store)
+    .await?;
+    let listed = store.list_events(None, 100).await?;
+    assert!(is_erased(&listed[0].data["email"]));
+    assert_eq!(listed[3].data["email"], json!("ada-3@private.example"));
+    let found = store.verify_replayable(&Selection::All).await?;
+    assert_eq!((found.events, found.with_erased_fields), (4, 2));
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_ciphertext_moved_to_another_event_does_not_decrypt(pool: PgPool) -> TestResult {
+    let (store, _) = keyed(&pool).await?;
+    Member::signup(signup("ada")).run(&store).await?;
+    Member::signup(signup("bob")).run(&store).await?;
+    // The owner bypasses the append-only guard: with the database but not the
+    // master key, it moves ada's email into bob's event.
+    sqlx::raw_sql(
+        "ALTER TABLE events DISABLE TRIGGER events_append_only_row;
+         UPDATE events SET data = jsonb_set(data, '{email}', (SELECT data -> 'email' FROM events ORDER BY id LIMIT 1))
+         WHERE id = (SELECT max(id) FROM events);
+         ALTER TABLE events ENABLE TRIGGER events_append_only_row;",
+    )
+    .execute(&pool)
+    .await?;
+    let err = store.list_events(None, 10).await.expect_err("moved");
+    assert!(
+        matches!(&err, Error::Personal(PersonalError::Tampered { location, .. }) if location == "data.email"),
+        "{err}"
+    );
+    let err = store.replay(Replay::all()).await.expect_err("moved");
+    assert!(
+        matches!(err, Error::Personal(PersonalError::Tampered { .. })),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrations = false)]
+async fn without_the_right_master_key_actions_and_replay_fail_clearly(pool: PgPool) -> TestResult {
+    let plain = app::store(&pool).await?;
+    // No provider: nothing is written.
+    let err = Member::signup(signup("ada"))
+        .run(&plain)
+        .await
+        .expect_err("no provider");
+    assert!(
+        matches!(err, Error::Personal(PersonalError::NoKeyProvider { .. })),
+        "{err}"
+    );
+    assert!(members(&pool).await?.is_empty());
+    assert!(plain.list_events(None, 10).await?.is_empty());
+
+    let (p, _) = provider()?;
+    let store = plain.clone().with_key_provider(p);
+    Member::signup(signup("ada")).run(&store).await?;
+    // Without a provider, readers see the envelopes, replay refuses.
+    assert!(is_sealed(
+        &plain.list_events(None, 10).await?[0].data["email"]
+    ));
+    let err = plain.replay(Replay::all()).await.expect_err("no provider");
+    assert!(
+        matches!(err, Error::Personal(PersonalError::NoKeyProvider { .. })),
+        "{err}"
+    );
+    // Another master key under the same id: an error, never garbage.
+    let (wrong, _) = provider()?;
+    let wrong = PgEventStore::<EventLog>::new(pool.clone()).with_key_provider(wrong);
+    let err = wrong.list_events(None, 10).await.expect_err("wrong key");
+    assert!(
+        matches!(err, Error::Personal(PersonalError::WrongMasterKey { .. })),
+        "{err}"
+    );
+    let err = wrong.replay(Replay::all()).await.expect_err("wrong key");
+    assert!(
+        matches!(err, Error::Personal(PersonalError::WrongMasterKey { .. })),
+        "{err}"
+    );
+    // The state is as it was.
+    assert_eq!(members(&pool).await?.len(), 1);
+    assert!(int(store.list_events(None, 1).await?[0].id) > 0);
+    Ok(())
+}
