@@ -39,6 +39,15 @@ pub struct NewEmail {
     email: String,
 }
 
+/// A page a user visited: personal data of the user named in the input.
+#[derive(Debug, Clone, Serialize, Deserialize, PersonalData)]
+#[personal(subject = user_id)]
+pub struct Visit {
+    user_id: Uuid,
+    #[personal(encrypted)]
+    page: Option<String>,
+}
+
 /// Members, kept in the application's `users` table (which the log's replay
 /// clears and rebuilds).
 pub struct Member;
@@ -75,6 +84,13 @@ impl Member {
         .bind(ctx.now())
         .execute(ctx.conn())
         .await?;
+        Ok(())
+    }
+
+    /// Records a visit; changes no state.
+    #[update]
+    pub async fn visit(_ctx: &mut ActionCtx<'_>, input: Visit) -> Result<(), Error> {
+        assert!(input.page.is_none_or(|p| p.starts_with("/private/")));
         Ok(())
     }
 
@@ -216,6 +232,22 @@ async fn actions_bulk_each_and_changes_store_no_plaintext(pool: PgPool) -> TestR
     assert_eq!(
         changes.diff_values.as_ref().ok_or("diff")?["email"],
         json!("ada-new@private.example")
+    );
+
+    // The subject's export holds ada's two events, decrypted, and nobody else's.
+    let export = store.audit().export_subject(ada).await?;
+    assert!(!export.erased);
+    let exported: Vec<(&str, &Value)> = export
+        .entries
+        .iter()
+        .map(|e| (e.action.as_str(), &e.data["email"]))
+        .collect();
+    assert_eq!(
+        exported,
+        vec![
+            ("signup", &json!("ada@private.example")),
+            ("change_email", &json!("ada-new@private.example")),
+        ]
     );
     Ok(())
 }
@@ -361,5 +393,139 @@ async fn without_the_right_master_key_actions_and_replay_fail_clearly(pool: PgPo
     // The state is as it was.
     assert_eq!(members(&pool).await?.len(), 1);
     assert!(int(store.list_events(None, 1).await?[0].id) > 0);
+    Ok(())
+}
+
+/// The application role of the generated grants runs personal actions (its
+/// append stores and holds keys through the owner's `<table>_use_keys`),
+/// erases a subject and replays, and still cannot touch the keys table.
+#[sqlx::test(migrations = false)]
+async fn the_application_role_protects_erases_and_replays(pool: PgPool) -> TestResult {
+    use std::str::FromStr as _;
+    let (key_provider, key) = provider()?;
+    let owner = app::store(&pool).await?.with_key_provider(key_provider);
+    let app_role = format!("ev_pd_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {app_role} LOGIN; GRANT ALL ON users, posts, audit_side_effects TO {app_role}; {}",
+        events_postgres::schema::grants_sql::<EventLog>(&app_role, &app_role)
+    )))
+    .execute(&pool)
+    .await?;
+    let result = async {
+        let db: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&pool)
+            .await?;
+        let options = sqlx::postgres::PgConnectOptions::from_str(&events_tests::database_url())?
+            .database(&db)
+            .username(&app_role);
+        let app_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        let app = PgEventStore::<EventLog>::new(app_pool.clone())
+            .with_key_provider(EnvKeyProvider::new("k1", key));
+        Member::signup(signup("ada")).run(&app).await?;
+        Member::signup_many([signup("bob")]).run(&app).await?;
+        let (ada, ..) = members(&pool).await?[0].clone();
+        Member::change_email(
+            ada,
+            NewEmail {
+                email: "ada-new@private.example".to_owned(),
+            },
+        )
+        .run(&app)
+        .await?;
+        for secret in [
+            "ada@private.example",
+            "ada-new@private.example",
+            "bob@private.example",
+        ] {
+            assert_eq!(plaintext_anywhere(&pool, secret).await?, vec![], "{secret}");
+        }
+        app.audit().erase_subject(ada).await?;
+        assert_eq!(
+            app.verify_replayable(&Selection::All)
+                .await?
+                .with_erased_fields,
+            2
+        );
+        app.replay(Replay::all()).await?;
+        let emails: Vec<String> = members(&pool).await?.into_iter().map(|m| m.2).collect();
+        assert_eq!(emails, ["[erased]", "bob@private.example"]);
+        let denied = sqlx::query("DELETE FROM events_subject_keys")
+            .execute(&app_pool)
+            .await
+            .expect_err("the application role cannot delete keys");
+        assert_eq!(
+            denied.as_database_error().and_then(|d| d.code()).as_deref(),
+            Some("42501")
+        );
+        // The owner reads what the application wrote, with the same master key.
+        assert_eq!(
+            owner.list_events(None, 10).await?[1].data["email"],
+            json!("bob@private.example")
+        );
+        app_pool.close().await;
+        Ok::<_, Box<dyn std::error::Error>>(())
+    }
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP OWNED BY {app_role}; DROP ROLE {app_role}"
+    )))
+    .execute(&pool)
+    .await?;
+    result
+}
+
+/// Processes that each create the first key of the same new subject at once:
+/// one key is stored, every other append finds its own key refused, reloads
+/// the stored one and writes with it; every event decrypts.
+#[sqlx::test(migrations = false)]
+async fn concurrent_first_writes_of_a_subject_agree_on_one_key(pool: PgPool) -> TestResult {
+    let (first, key) = provider()?;
+    let stores: Vec<PgEventStore<EventLog>> =
+        std::iter::once(app::store(&pool).await?.with_key_provider(first))
+            .chain((1..6).map(|_| {
+                PgEventStore::<EventLog>::new(pool.clone())
+                    .with_key_provider(EnvKeyProvider::new("k1", key.clone()))
+            }))
+            .collect();
+    let user = Uuid::now_v7();
+    let member = Uuid::now_v7();
+    let visits = stores.iter().enumerate().map(|(i, store)| {
+        Member::visit(
+            member,
+            Visit {
+                user_id: user,
+                page: Some(format!("/private/{i}")),
+            },
+        )
+        .run(store)
+    });
+    for result in futures_util::future::join_all(visits).await {
+        result?;
+    }
+    let keys: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events_subject_keys WHERE subject = $1")
+            .bind(user.to_string())
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(keys, 1);
+    let mut pages: Vec<String> = stores[3]
+        .list_events(None, 10)
+        .await?
+        .iter()
+        .map(|e| {
+            e.data["page"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or("decrypted")
+        })
+        .collect::<Result<_, _>>()?;
+    pages.sort();
+    assert_eq!(
+        pages,
+        (0..6).map(|i| format!("/private/{i}")).collect::<Vec<_>>()
+    );
     Ok(())
 }
