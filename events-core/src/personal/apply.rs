@@ -225,8 +225,10 @@ impl Protection {
 /// object: `map.values()`) to `out`.
 pub fn subjects_in<'a>(values: impl IntoIterator<Item = &'a Value>, out: &mut BTreeSet<String>) {
     for v in values {
-        if let Some(Ok(envelope)) = Envelope::parse(v) {
-            out.insert(envelope.subject);
+        if let Some(subject) = Envelope::subject_of(v)
+            && !out.contains(subject)
+        {
+            out.insert(subject.to_owned());
         }
     }
 }

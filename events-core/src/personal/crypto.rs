@@ -213,6 +213,14 @@ impl Envelope {
         Value::Object(map)
     }
 
+    /// The subject of the envelope `value` seems to be, without decoding it
+    /// (a malformed one is reported when it is opened).
+    pub(crate) fn subject_of(value: &Value) -> Option<&str> {
+        let map = value.as_object()?;
+        map.get(SEAL_KEY)?;
+        map.get("s")?.as_str()
+    }
+
     /// The envelope `value` is, `None` when it is not one (no `$pd` key), an
     /// error message when it has the key but not the shape.
     pub(crate) fn parse(value: &Value) -> Option<Result<Envelope, String>> {

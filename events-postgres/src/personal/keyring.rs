@@ -42,7 +42,8 @@ pub(crate) struct Keyring {
     /// written with): a key not known to be stored is inserted by the next
     /// write, one that is is only held, never inserted again (that would bring
     /// back a key another process erased).
-    cache: Mutex<HashMap<String, (SubjectKey, bool)>>,
+    /// Shared (`Arc`): a lookup on the action path clones no key material.
+    cache: Mutex<HashMap<String, (Arc<SubjectKey>, bool)>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -67,7 +68,7 @@ impl Keyring {
         &*self.provider
     }
 
-    fn cached(&self, subject: &str) -> Option<(SubjectKey, bool)> {
+    fn cached(&self, subject: &str) -> Option<(Arc<SubjectKey>, bool)> {
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -75,7 +76,7 @@ impl Keyring {
             .cloned()
     }
 
-    fn remember(&self, subject: &str, key: SubjectKey, stored: bool) {
+    fn remember(&self, subject: &str, key: Arc<SubjectKey>, stored: bool) {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
@@ -107,15 +108,18 @@ impl Keyring {
     /// The key to encrypt `subject`'s values with, and whether the write must
     /// store it: the cached one, else a fresh one, wrapped, which the write's
     /// statement stores.
-    pub(crate) async fn for_write(&self, subject: &SubjectId) -> Result<(SubjectKey, bool), Error> {
+    pub(crate) async fn for_write(
+        &self,
+        subject: &SubjectId,
+    ) -> Result<(Arc<SubjectKey>, bool), Error> {
         if let Some((key, stored)) = self.cached(subject.as_str()) {
             return Ok((key, !stored));
         }
         let key = DataKey::generate()?;
         let context = key_context(self.table, subject.as_str());
         let wrapped = self.provider.wrap(&key, &context).await?;
-        let fresh = SubjectKey { key, wrapped };
-        self.remember(subject.as_str(), fresh.clone(), false);
+        let fresh = Arc::new(SubjectKey { key, wrapped });
+        self.remember(subject.as_str(), Arc::clone(&fresh), false);
         Ok((fresh, true))
     }
 
@@ -162,12 +166,21 @@ impl Keyring {
                 bytes: sql::get(row, (1, "wrapped_key"))?,
                 master_key_id: sql::get(row, (2, "master_key_id"))?,
             };
-            let key = match self.cached(&subject) {
-                Some((cached, _)) if cached.wrapped == wrapped => cached,
-                _ => self.unwrap(&subject, wrapped).await?,
-            };
-            self.remember(&subject, key.clone(), true);
-            found.insert(subject, key.key);
+            match self.cached(&subject) {
+                // Known and stored as cached: nothing to remember again.
+                Some((cached, true)) if cached.wrapped == wrapped => {
+                    found.insert(subject, cached.key.clone());
+                }
+                Some((cached, false)) if cached.wrapped == wrapped => {
+                    found.insert(subject.clone(), cached.key.clone());
+                    self.remember(&subject, cached, true);
+                }
+                _ => {
+                    let key = Arc::new(self.unwrap(&subject, wrapped).await?);
+                    found.insert(subject.clone(), key.key.clone());
+                    self.remember(&subject, key, true);
+                }
+            }
         }
         for subject in subjects {
             if !found.contains_key(subject) {
@@ -187,7 +200,7 @@ impl Keyring {
         subject: &SubjectId,
     ) -> Result<DataKey, Error> {
         if let Some((key, true)) = self.cached(subject.as_str()) {
-            return Ok(key.key);
+            return Ok(key.key.clone());
         }
         let subjects = BTreeSet::from([subject.as_str().to_owned()]);
         let mut found = self.load(conn, statements, &subjects).await?;
@@ -221,6 +234,8 @@ impl Keyring {
 /// whether to insert each (a fresh key) or only hold it.
 #[derive(Debug, Default)]
 pub(crate) struct WriteKeys {
+    /// The index of each subject in the arrays.
+    index: HashMap<String, usize>,
     subjects: Vec<String>,
     wrapped: Vec<Vec<u8>>,
     master_ids: Vec<String>,
@@ -229,8 +244,10 @@ pub(crate) struct WriteKeys {
 
 impl WriteKeys {
     /// Adds `subject`'s key, once; `fresh` ones are inserted.
-    pub(crate) fn add(&mut self, subject: &SubjectId, (key, fresh): &(SubjectKey, bool)) {
-        if !self.subjects.iter().any(|s| s == subject.as_str()) {
+    pub(crate) fn add(&mut self, subject: &SubjectId, (key, fresh): &(Arc<SubjectKey>, bool)) {
+        if !self.index.contains_key(subject.as_str()) {
+            self.index
+                .insert(subject.as_str().to_owned(), self.subjects.len());
             self.subjects.push(subject.as_str().to_owned());
             self.wrapped.push(key.wrapped.bytes.clone());
             self.master_ids.push(key.wrapped.master_key_id.clone());

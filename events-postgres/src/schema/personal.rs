@@ -9,14 +9,16 @@
 //! neither change nor delete them: erasure and rotation run as the owner, who
 //! alone passes the guard (with a transaction-local flag, as retention does).
 //! And an append must be sure, in its own statement, that the key it encrypted
-//! with is the stored one and stays so until it commits: `<table>_use_keys`
-//! inserts the new keys, then locks every key it was given `FOR KEY SHARE`,
-//! each in a statement of its own (so with a fresh snapshot), and answers
-//! whether all are there with the wrapped bytes the writer used. An erasure's
-//! `DELETE` waits for those locks: a write committed before an erasure is
-//! erased with it, and a write that comes after finds the key gone, inserts
-//! nothing, and encrypts again under a new key. Every accepted write is
-//! readable.
+//! with is the stored one: an append with a new subject's key calls
+//! `<table>_use_keys`, which inserts the new keys, then (in a statement of its
+//! own, so with a fresh snapshot) answers whether every key it was given is
+//! there with the wrapped bytes the writer used; an append whose keys are all
+//! stored already checks them with a lookup of its own (see
+//! `Statements::keyed`). A write that comes after an erasure finds the key
+//! gone, inserts nothing, and encrypts again under a new key: every write
+//! accepted after an erasure is readable. A write whose check ran before an
+//! erasure committed is ordered before it in the log (its transaction id is
+//! older) and is erased with the rest of the subject's values.
 
 use events_core::{EventLog, PrimaryKeyType};
 
@@ -105,10 +107,10 @@ CREATE TABLE IF NOT EXISTS {keys} (
 -- owner passes with it. TRUNCATE never passes.
 {keys_guard}
 -- An append's keys: inserts the fresh ones (a key a writer already stored is never
--- inserted again: that would bring back a key erased since), then holds every given key (FOR KEY SHARE,
--- which an erasure's DELETE waits for) and answers whether each is stored with the
--- given wrapped bytes. False: another writer stored another key first, or the subject
--- was erased; the append then inserts nothing and the writer encrypts again.
+-- inserted again: that would bring back a key erased since), then answers whether each
+-- is stored with the given wrapped bytes. False: another writer stored another key
+-- first, or the subject was erased; the append then inserts nothing and the writer
+-- encrypts again.
 DROP FUNCTION IF EXISTS {use_keys_fn}(text[], bytea[], text[]);
 CREATE OR REPLACE FUNCTION {use_keys_fn}(subjects text[], wrapped bytea[], master_ids text[], fresh boolean[])
 RETURNS boolean
@@ -120,16 +122,18 @@ BEGIN
     SELECT u.s, u.w, u.m FROM unnest(subjects, wrapped, master_ids, fresh) AS u(s, w, m, f)
     WHERE u.f
     ON CONFLICT (subject) DO NOTHING;
+    -- By the primary key: a join with the unnested arrays is planned as a scan
+    -- of the whole table.
     SELECT count(*) INTO held FROM (
-        SELECT 1 FROM {keys} k JOIN unnest(subjects, wrapped) AS u(s, w)
-            ON k.subject = u.s AND k.wrapped_key = u.w
-        FOR KEY SHARE OF k
+        SELECT 1 FROM {keys} k
+        WHERE k.subject = ANY(subjects)
+          AND (k.subject, k.wrapped_key) IN (SELECT * FROM unnest(subjects, wrapped))
     ) held_keys;
     RETURN held = cardinality(subjects);
 END;
 $events_use_keys$;
 
--- Erasure: deletes the subject's data key (waiting for appends that hold it), and
+-- Erasure: deletes the subject's data key, and
 -- records itself as the manual entry `personal.erased`, naming the subject only.
 CREATE OR REPLACE FUNCTION {erase_fn}(subject_id text{entry_param})
 RETURNS TABLE (out_erased boolean, out_entry {id_type})

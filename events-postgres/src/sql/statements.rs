@@ -117,10 +117,10 @@ pub(crate) struct Statements {
 }
 
 /// The appends of events with encrypted personal data: each as its plain
-/// form, and after the lock, `<table>_use_keys` over four more parameters
-/// (after the deadline: subjects, wrapped keys, master key ids, fresh), which
-/// stores the fresh keys and holds every key until the commit. The insert runs
-/// only when every key is the stored one; the statement always returns a row
+/// form, and after the lock, the check of its keys over four more parameters
+/// (after the deadline: subjects, wrapped keys, master key ids, fresh; see
+/// `keys_cte`), which stores the fresh keys. The insert runs only when every
+/// key is the stored one; the statement always returns a row
 /// per event, or one row with a `NULL` id: `id, occurred_at, held`.
 #[derive(Debug)]
 pub(crate) struct KeyedInserts {
@@ -132,11 +132,27 @@ pub(crate) struct KeyedInserts {
 }
 
 /// The `keys` CTE of a keyed append reading `from`, its arrays from parameter
-/// `$first` on.
-fn keys_cte(use_keys_fn: &str, from: &str, first: usize) -> String {
+/// `$first` on (subjects, wrapped keys, master key ids, fresh): whether every
+/// key is the stored one. With a fresh key among them, the owner's
+/// `<table>_use_keys` stores it and checks every key; without (every key
+/// already stored: the common case, a cached subject), a lookup by the keys'
+/// primary key checks them, with no function call (measured: the call cost a
+/// quarter of a small action's throughput). Both look keys up with
+/// `subject = ANY(..)`: a join with the `unnest`ed arrays was planned as a
+/// scan of the whole keys table, whose cost grew with the number of subjects.
+/// An erasure that commits after the check and before the append's commit
+/// leaves the append's values erased with the rest of the subject's: the
+/// append's transaction is the older, and orders before the erasure in the
+/// log.
+fn keys_cte(use_keys_fn: &str, keys: &str, from: &str, first: usize) -> String {
     let [s, w, m, f] = [first, first + 1, first + 2, first + 3];
     format!(
-        "keys AS (SELECT {use_keys_fn}(${s}::text[], ${w}::bytea[], ${m}::text[], ${f}::boolean[])          AS held FROM {from})"
+        "keys AS (SELECT CASE WHEN true = ANY(${f}::boolean[]) \
+         THEN {use_keys_fn}(${s}::text[], ${w}::bytea[], ${m}::text[], ${f}::boolean[]) \
+         ELSE (SELECT count(*) FROM {keys} k WHERE k.subject = ANY(${s}::text[]) \
+         AND (k.subject, k.wrapped_key) IN (SELECT * FROM unnest(${s}::text[], ${w}::bytea[]))) \
+         = cardinality(${s}::text[]) END \
+         AS held FROM {from})"
     )
 }
 
@@ -168,7 +184,7 @@ impl Statements {
         // The deadline is set first (`cfg`); the lock is taken by scanning
         // `lock`, which reads `cfg`; a keyed append then holds its keys
         // (`keys`, reading `lock`), and the insert reads the last of them.
-        let use_keys_fn = names.use_keys_fn.as_str();
+        let (use_keys_fn, keys_table) = (names.use_keys_fn.as_str(), names.keys.as_str());
         let insert = |lock: Option<String>, deadline: usize, keyed: bool| -> Arc<str> {
             let mut ctes = vec![deadline_cte(deadline, notify)];
             let mut from = "cfg";
@@ -178,7 +194,7 @@ impl Statements {
             }
             let mut guard = no_chunked_replay.clone();
             if keyed {
-                ctes.push(keys_cte(use_keys_fn, from, deadline + 1));
+                ctes.push(keys_cte(use_keys_fn, keys_table, from, deadline + 1));
                 from = "keys";
                 guard = format!("keys.held AND {guard}");
             }
@@ -202,7 +218,7 @@ impl Statements {
             ))
         };
         let many = |shared: bool, keyed: bool| {
-            let keyed = keyed.then_some(use_keys_fn);
+            let keyed = keyed.then_some((use_keys_fn, keys_table));
             insert_many_sql(&columns, &table, &no_chunked_replay, shared, notify, keyed)
         };
         let keyed = KeyedInserts {
@@ -365,14 +381,14 @@ fn deadline_cte(n: usize, notify: bool) -> String {
 
 /// The text of [`Statements::insert_many`] (`shared`) or
 /// [`Statements::insert_many_rows`]; with `keyed` (the `<table>_use_keys`
-/// function), their [`KeyedInserts`] forms.
+/// function and the keys table), their [`KeyedInserts`] forms.
 fn insert_many_sql(
     columns: &[Column],
     table: &str,
     guard: &str,
     shared: bool,
     notify: bool,
-    keyed: Option<&str>,
+    keyed: Option<(&str, &str)>,
 ) -> Arc<str> {
     let mut values = Vec::new();
     let mut arrays = Vec::new();
@@ -396,8 +412,8 @@ fn insert_many_sql(
     // insert scans `lock` (and for a keyed append, `keys`, which reads `lock`)
     // before writing a row.
     let (keys, from_keys, held) = match keyed {
-        Some(use_keys_fn) => (
-            format!(", {}", keys_cte(use_keys_fn, "lock", n + 5)),
+        Some((use_keys_fn, keys_table)) => (
+            format!(", {}", keys_cte(use_keys_fn, keys_table, "lock", n + 5)),
             ", keys",
             "keys.held AND ",
         ),
