@@ -138,8 +138,11 @@ pub(crate) struct KeyedInserts {
 /// already stored: the common case, a cached subject), a lookup by the keys'
 /// primary key checks them, with no function call (measured: the call cost a
 /// quarter of a small action's throughput). Both look keys up with
-/// `subject = ANY(..)`: a join with the `unnest`ed arrays was planned as a
-/// scan of the whole keys table, whose cost grew with the number of subjects.
+/// `subject = ANY(..) AND wrapped_key = ANY(..)`, by the primary key: a join
+/// with the `unnest`ed arrays was planned as a scan of the whole keys table,
+/// whose cost grew with the number of subjects. (Each subject has one row, and
+/// wrapped keys are random and bound to their subject, so no row matches
+/// another subject's wrapped key: the count is that of the given pairs.)
 /// An erasure that commits after the check and before the append's commit
 /// leaves the append's values erased with the rest of the subject's: the
 /// append's transaction is the older, and orders before the erasure in the
@@ -150,8 +153,7 @@ fn keys_cte(use_keys_fn: &str, keys: &str, from: &str, first: usize) -> String {
         "keys AS (SELECT CASE WHEN true = ANY(${f}::boolean[]) \
          THEN {use_keys_fn}(${s}::text[], ${w}::bytea[], ${m}::text[], ${f}::boolean[]) \
          ELSE (SELECT count(*) FROM {keys} k WHERE k.subject = ANY(${s}::text[]) \
-         AND (k.subject, k.wrapped_key) IN (SELECT * FROM unnest(${s}::text[], ${w}::bytea[]))) \
-         = cardinality(${s}::text[]) END \
+         AND k.wrapped_key = ANY(${w}::bytea[])) = cardinality(${s}::text[]) END \
          AS held FROM {from})"
     )
 }
