@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::PgEventStore;
-use crate::read::decode_event;
 use crate::sql::{self, Sql, bind};
 
 /// A position in the log's commit-safe order: after the event `id` of transaction
@@ -153,11 +152,7 @@ impl<L: EventLog> PgEventStore<L> {
             .fetch_all(self.pool())
             .await
             .map_err(|e| Error::from_sqlx("reading committed events", e))?;
-        let mut events = rows
-            .iter()
-            .map(decode_event::<L>)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.reveal_events(&mut events, false).await?;
+        let events = self.decode_events(&rows, false).await?;
         rows.iter()
             .zip(events)
             .map(|(row, event)| {

@@ -61,12 +61,7 @@ impl<L: EventLog> PgEventStore<L> {
             .fetch_all(self.pool())
             .await
             .map_err(|e| Error::from_sqlx("listing events", e))?;
-        let mut events = rows
-            .iter()
-            .map(decode_event::<L>)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.reveal_events(&mut events, false).await?;
-        Ok(events)
+        self.decode_events(&rows, false).await
     }
 
     /// Every event of one record, in id order (served by the
@@ -98,13 +93,26 @@ impl<L: EventLog> PgEventStore<L> {
                 .map_err(|e| {
                     Error::from_sqlx(format!("reading the events of {resource} {record_id}"), e)
                 })?;
-            let mut events = rows
-                .iter()
-                .map(decode_event::<L>)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.reveal_events(&mut events, false).await?;
-            Ok(events)
+            self.decode_events(&rows, false).await
         }
+    }
+}
+
+impl<L: EventLog> PgEventStore<L> {
+    /// A page of event rows as [`Event`]s, their personal data decrypted with
+    /// one key query ([`reveal_events`](Self::reveal_events); `replaying`
+    /// refuses envelopes without a key provider).
+    pub(crate) async fn decode_events(
+        &self,
+        rows: &[PgRow],
+        replaying: bool,
+    ) -> Result<Vec<Event>, Error> {
+        let mut events = rows
+            .iter()
+            .map(decode_event::<L>)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.reveal_events(&mut events, replaying).await?;
+        Ok(events)
     }
 }
 

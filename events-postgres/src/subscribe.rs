@@ -98,6 +98,43 @@ impl Delivery {
             None,
         )
     }
+
+    /// [`decode`](Self::decode) for an input type that declares personal data
+    /// (`#[derive(PersonalData)]`): a field that is gone (redacted, or whose
+    /// subject was erased) decodes as its declared `erased` placeholder, as
+    /// replay gives it to the action's body.
+    ///
+    /// ```
+    /// # use events_core::{ActionKind, Event, EventId, Key};
+    /// # use events_postgres::follow::Position;
+    /// # use events_postgres::subscribe::Delivery;
+    /// use events_core::personal::{PersonalData, erased};
+    ///
+    /// #[derive(serde::Deserialize, PersonalData)]
+    /// #[personal(subject = record_id)]
+    /// struct Signup {
+    ///     #[personal(encrypted, erased = String::from("[erased]"))]
+    ///     email: String,
+    /// }
+    /// # let event = Event { id: EventId::Integer(1), resource: "User".into(), record_id: Key::Integer(1),
+    /// #     action: "signup".into(), action_type: ActionKind::Create, actor: None,
+    /// #     data: serde_json::json!({"email": erased()}), metadata: serde_json::json!({}), version: 1,
+    /// #     tenant: None, occurred_at: chrono::Utc::now() };
+    /// # let delivery = Delivery { position: Position { txid: 7, id: EventId::Integer(1) }, event };
+    /// let input: Signup = delivery.decode_personal()?;
+    /// assert_eq!(input.email, "[erased]");
+    /// # Ok::<(), events_core::Error>(())
+    /// ```
+    pub fn decode_personal<T: DeserializeOwned + events_core::personal::PersonalData>(
+        &self,
+    ) -> Result<T, Error> {
+        events_core::__private::decode_input(
+            &self.event,
+            &self.event.resource,
+            &self.event.action,
+            Some(T::SCHEMA),
+        )
+    }
 }
 
 /// A subscription to an event log: configure it with its builder methods, then

@@ -101,6 +101,21 @@ pub(crate) async fn plaintext_anywhere(
     Ok(found)
 }
 
+/// What an attacker with the database (the owner, who can bypass the
+/// append-only guard) but not the master key can do: move the first event's
+/// encrypted `email` into the last event.
+pub(crate) async fn move_first_email_into_last(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "ALTER TABLE events DISABLE TRIGGER events_append_only_row;
+         UPDATE events SET data = jsonb_set(data, '{email}', (SELECT data -> 'email' FROM events ORDER BY id LIMIT 1))
+         WHERE id = (SELECT max(id) FROM events);
+         ALTER TABLE events ENABLE TRIGGER events_append_only_row;",
+    )
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
 #[sqlx::test(migrations = false)]
 async fn manual_entries_store_no_plaintext_and_read_back_decrypted(pool: PgPool) -> TestResult {
     let store = keyed_store(&pool).await?;
@@ -276,16 +291,9 @@ async fn a_ciphertext_copied_into_another_entry_does_not_decrypt(pool: PgPool) -
         .track(entry(&contact(ada, "ada2"), "b@x")?)
         .await?
         .ok_or("second")?;
-    // The owner bypasses the append-only guard: an attacker with the database
-    // but not the master key moves the first email into the second entry.
-    sqlx::raw_sql(
-        "ALTER TABLE events DISABLE TRIGGER events_append_only_row;
-         UPDATE events SET data = jsonb_set(data, '{email}', (SELECT data -> 'email' FROM events ORDER BY id LIMIT 1))
-         WHERE id = (SELECT max(id) FROM events);
-         ALTER TABLE events ENABLE TRIGGER events_append_only_row;",
-    )
-    .execute(&pool)
-    .await?;
+    // An attacker with the database but not the master key moves the first
+    // email into the second entry.
+    move_first_email_into_last(&pool).await?;
     assert_eq!(
         audit.get(first.id).await?.data["email"],
         json!("ada@mail.example")

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::personal::plaintext_anywhere;
+use super::personal::{move_first_email_into_last, plaintext_anywhere};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -120,6 +120,18 @@ fn signup(name: &str) -> Signup {
     }
 }
 
+/// Runs `Member::change_email` on `member`.
+async fn change_email(
+    store: &PgEventStore<EventLog>,
+    member: Uuid,
+    email: &str,
+) -> Result<(), Error> {
+    let input = NewEmail {
+        email: email.to_owned(),
+    };
+    Member::change_email(member, input).run(store).await
+}
+
 fn provider() -> Result<(EnvKeyProvider, DataKey), PersonalError> {
     let key = DataKey::generate()?;
     Ok((EnvKeyProvider::new("k1", key.clone()), key))
@@ -157,14 +169,7 @@ async fn actions_bulk_each_and_changes_store_no_plaintext(pool: PgPool) -> TestR
         .run(&store)
         .await?;
     let (ada, ..) = members(&pool).await?[0].clone();
-    Member::change_email(
-        ada,
-        NewEmail {
-            email: "ada-new@private.example".to_owned(),
-        },
-    )
-    .run(&store)
-    .await?;
+    change_email(&store, ada, "ada-new@private.example").await?;
 
     let mut secrets = vec!["ada-new@private.example".to_owned()];
     for name in ["ada", "bob", "cyd", "dee", "eve"] {
@@ -258,14 +263,7 @@ async fn after_erasure_replay_rebuilds_rows_with_the_placeholder(pool: PgPool) -
     Member::signup(signup("ada")).run(&store).await?;
     Member::signup(signup("bob")).run(&store).await?;
     let (ada, ..) = members(&pool).await?[0].clone();
-    Member::change_email(
-        ada,
-        NewEmail {
-            email: "ada-new@private.example".to_owned(),
-        },
-    )
-    .run(&store)
-    .await?;
+    change_email(&store, ada, "ada-new@private.example").await?;
     let before = store.verify_replayable(&Selection::All).await?;
     assert_eq!((before.events, before.with_erased_fields), (3, 0));
 
@@ -306,14 +304,7 @@ async fn after_erasure_replay_rebuilds_rows_with_the_placeholder(pool: PgPool) -
         ]
     );
     // New data of the same subject gets a new key; the old events stay erased.
-    Member::change_email(
-        ada,
-        NewEmail {
-            email: "ada-3@private.example".to_owned(),
-        },
-    )
-    .run(&store)
-    .await?;
+    change_email(&store, ada, "ada-3@private.example").await?;
     let listed = store.list_events(None, 100).await?;
     assert!(is_erased(&listed[0].data["email"]));
     assert_eq!(listed[3].data["email"], json!("ada-3@private.example"));
@@ -327,16 +318,9 @@ async fn a_ciphertext_moved_to_another_event_does_not_decrypt(pool: PgPool) -> T
     let (store, _) = keyed(&pool).await?;
     Member::signup(signup("ada")).run(&store).await?;
     Member::signup(signup("bob")).run(&store).await?;
-    // The owner bypasses the append-only guard: with the database but not the
-    // master key, it moves ada's email into bob's event.
-    sqlx::raw_sql(
-        "ALTER TABLE events DISABLE TRIGGER events_append_only_row;
-         UPDATE events SET data = jsonb_set(data, '{email}', (SELECT data -> 'email' FROM events ORDER BY id LIMIT 1))
-         WHERE id = (SELECT max(id) FROM events);
-         ALTER TABLE events ENABLE TRIGGER events_append_only_row;",
-    )
-    .execute(&pool)
-    .await?;
+    // With the database but not the master key, ada's email moved into bob's
+    // event.
+    move_first_email_into_last(&pool).await?;
     let err = store.list_events(None, 10).await.expect_err("moved");
     assert!(
         matches!(&err, Error::Personal(PersonalError::Tampered { location, .. }) if location == "data.email"),
@@ -427,14 +411,7 @@ async fn the_application_role_protects_erases_and_replays(pool: PgPool) -> TestR
         Member::signup(signup("ada")).run(&app).await?;
         Member::signup_many([signup("bob")]).run(&app).await?;
         let (ada, ..) = members(&pool).await?[0].clone();
-        Member::change_email(
-            ada,
-            NewEmail {
-                email: "ada-new@private.example".to_owned(),
-            },
-        )
-        .run(&app)
-        .await?;
+        change_email(&app, ada, "ada-new@private.example").await?;
         for secret in [
             "ada@private.example",
             "ada-new@private.example",
