@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use events_core::store::{Appended, AppendedMany, NewEvent};
 use events_core::{Error, EventLog, LockKey};
+use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use crate::PgEventStore;
@@ -90,21 +91,30 @@ pub(crate) async fn append_many<L: EventLog>(
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Error::from_sqlx(context(), e))?;
-    let mut ids = rows
-        .iter()
-        .map(|row| sql::get_id::<L>(row, (0, "id")))
-        .collect::<Result<Vec<_>, _>>()?;
     if rows.is_empty() {
         // The insert's guard found an unfinished chunked replay.
         return Err(Error::ChunkedReplayUnfinished { table: L::TABLE });
     }
-    if ids.len() != events.len() {
+    appended_rows::<L>(&rows, events.len(), context)
+}
+
+/// The ids and the shared `occurred_at` of `expected` events from the rows of
+/// an insert that inserted them (`context` names it in an error).
+fn appended_rows<L: EventLog>(
+    rows: &[PgRow],
+    expected: usize,
+    context: impl FnOnce() -> String,
+) -> Result<AppendedMany, Error> {
+    let mut ids = rows
+        .iter()
+        .map(|row| sql::get_id::<L>(row, (0, "id")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != expected {
         return Err(Error::MalformedRow {
             column: "id".to_owned(),
             message: format!(
-                "{}: expected {} new events, the insert returned {}",
+                "{}: expected {expected} new events, the insert returned {}",
                 context(),
-                events.len(),
                 ids.len()
             ),
         });
@@ -203,25 +213,12 @@ async fn append_sealed<L: EventLog>(
     if !inserted {
         return Err(Error::ChunkedReplayUnfinished { table: L::TABLE });
     }
-    let mut ids = rows
-        .iter()
-        .map(|row| sql::get_id::<L>(row, (0, "id")))
-        .collect::<Result<Vec<_>, _>>()?;
-    if ids.len() != events.len() {
-        return Err(Error::MalformedRow {
-            column: "id".to_owned(),
-            message: format!(
-                "{}: expected {} new events, the insert returned {}",
-                what(),
-                events.len(),
-                ids.len()
-            ),
-        });
-    }
-    ids.sort_unstable();
-    let occurred_at = sql::get(&rows[0], (1, "occurred_at"))?;
-    tracing::debug!(events = ids.len(), "events with personal data appended");
-    Ok(AppendedMany { ids, occurred_at })
+    let appended = appended_rows::<L>(&rows, events.len(), what)?;
+    tracing::debug!(
+        events = appended.ids.len(),
+        "events with personal data appended"
+    );
+    Ok(appended)
 }
 
 /// The lock-and-insert of `event` with every argument bound; with `keys`, its

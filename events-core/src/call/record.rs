@@ -47,6 +47,8 @@ impl Scope<'_> {
                 schema.redact_changes(c);
             }
         }
+        // Cloned, not taken: a body may record again after a failed attempt,
+        // and those changes must be sealed too.
         let protections = self.protections.clone();
         store
             .store()

@@ -71,18 +71,15 @@ impl<'c> Scope<'c> {
     }
 
     /// The scope of a body whose input declares personal data `schema`, its
-    /// events protected by `protections` (in event order).
+    /// events protected by `protections` (in event order; empty when the
+    /// input encrypts nothing).
     pub(crate) fn with_personal(
         mut self,
         schema: Option<&'static PersonalSchema>,
         protections: Vec<Option<Protection>>,
     ) -> Self {
         self.personal = schema;
-        self.protections = if protections.iter().any(Option::is_some) {
-            protections
-        } else {
-            Vec::new()
-        };
+        self.protections = protections;
         self
     }
 

@@ -126,18 +126,8 @@ impl<L: EventLog> PgEventStore<L> {
         if subjects.is_empty() {
             return Ok(());
         }
-        let keys = match self.keyring() {
-            Some(keyring) => {
-                let mut conn =
-                    self.pool().acquire().await.map_err(|e| {
-                        Error::from_sqlx("connecting to read data subjects' keys", e)
-                    })?;
-                Some(
-                    keyring
-                        .load(&mut conn, self.statements(), &subjects)
-                        .await?,
-                )
-            }
+        let keys = match self.page_keys(&subjects).await? {
+            Some(keys) => Some(keys),
             None if replaying => {
                 let event = events.first().map_or(String::new(), |e| e.id.to_string());
                 return Err(no_provider(format!(
@@ -185,21 +175,34 @@ impl<L: EventLog> PgEventStore<L> {
         if subjects.is_empty() {
             return Ok(());
         }
-        let Some(keyring) = self.keyring() else {
+        let Some(keys) = self.page_keys(&subjects).await? else {
             return Ok(());
+        };
+        for e in entries.iter_mut() {
+            reveal_entry(L::TABLE, &keys, e)?;
+        }
+        Ok(())
+    }
+
+    /// The keys of a page's `subjects` that are still stored, with one query
+    /// on a connection of the pool ([`Keyring::load`]); `None` without a key
+    /// provider.
+    async fn page_keys(
+        &self,
+        subjects: &BTreeSet<String>,
+    ) -> Result<Option<HashMap<String, DataKey>>, Error> {
+        let Some(keyring) = self.keyring() else {
+            return Ok(None);
         };
         let mut conn = self
             .pool()
             .acquire()
             .await
             .map_err(|e| Error::from_sqlx("connecting to read data subjects' keys", e))?;
-        let keys = keyring
-            .load(&mut conn, self.statements(), &subjects)
-            .await?;
-        for e in entries.iter_mut() {
-            reveal_entry(L::TABLE, &keys, e)?;
-        }
-        Ok(())
+        keyring
+            .load(&mut conn, self.statements(), subjects)
+            .await
+            .map(Some)
     }
 }
 
